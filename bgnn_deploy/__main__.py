@@ -1,0 +1,3 @@
+from bgnn_deploy.cli.main import main
+
+main()

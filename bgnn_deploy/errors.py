@@ -1,0 +1,43 @@
+"""The errors bgnn-deploy raises for problems a user can fix.
+
+Library code raises these and never prints or exits; the CLI turns them into one
+``error: ...`` line on stderr and an exit code. Anything else is a bug.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+class BgnnDeployError(Exception):
+    """Base of every error caused by the user's input, files or boards.
+
+    ``hint`` is an optional second line telling the user what to do about it.
+    """
+
+    exit_code = 2
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.hint = hint
+
+
+class ConfigError(BgnnDeployError):
+    """An option or model configuration that cannot work (unknown name, bad size)."""
+
+
+class CheckpointError(BgnnDeployError):
+    """A model file that is missing, unreadable, truncated or does not fit its architecture."""
+
+
+class DataError(BgnnDeployError):
+    """A data set that is missing, malformed or smaller than asked for."""
+
+
+def unknown_name(kind: str, name: str, valid: Iterable[str]) -> ConfigError:
+    """Build the error for an unknown registry name, listing the valid ones and the closest."""
+    valid = sorted(valid)
+    close = difflib.get_close_matches(name, valid, n=1)
+    hint = f"did you mean '{close[0]}'?" if close else None
+    return ConfigError(f"unknown {kind} '{name}' (valid: {', '.join(valid)})", hint=hint)

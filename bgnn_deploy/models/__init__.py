@@ -1,0 +1,42 @@
+"""Reference PyTorch models: float DGCNN and the binary DGCNN variants of Bahri et al. 2021.
+
+    >>> from bgnn_deploy.models import ModelConfig, build_model, parameter_count
+    >>> parameter_count(build_model(ModelConfig(arch="dgcnn")))
+    1809576
+"""
+
+from __future__ import annotations
+
+from torch import nn
+
+from bgnn_deploy.models.binary import PointwiseConv
+from bgnn_deploy.models.config import ARCHITECTURES, ModelConfig
+from bgnn_deploy.models.dgcnn import DGCNN, build_dgcnn
+
+__all__ = [
+    "ARCHITECTURES",
+    "DGCNN",
+    "ModelConfig",
+    "binary_parameter_count",
+    "build_model",
+    "parameter_count",
+]
+
+
+def build_model(config: ModelConfig) -> DGCNN:
+    """A freshly initialised model for ``config`` (in training mode)."""
+    return build_dgcnn(config)
+
+
+def parameter_count(model: nn.Module) -> int:
+    """Trainable parameters, each shared tensor counted once."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def binary_parameter_count(model: nn.Module) -> int:
+    """Weights that are ±1 in the forward pass (1 bit each once deployed)."""
+    return sum(
+        m.weight.numel()
+        for m in model.modules()
+        if isinstance(m, PointwiseConv) and m.binary_weights
+    )

@@ -1,0 +1,149 @@
+"""Checkpoints: ours (weights + configuration in one file) and the paper's.
+
+Our format is a ``torch.save`` of a plain dict, loadable with ``weights_only=True``
+(no pickled code runs when a user opens a file someone sent them)::
+
+    {"format": "bgnn-deploy", "version": 1, "config": {...ModelConfig...},
+     "state_dict": {...}, "meta": {...training facts: data, epochs, accuracy...}}
+
+    >>> from bgnn_deploy.models import ModelConfig, build_model
+    >>> from bgnn_deploy.models.checkpoint import save_checkpoint, load_checkpoint
+    >>> import tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "m.pt")
+    >>> save_checkpoint(build_model(ModelConfig(num_points=32, k=4, emb=16, classes=3)), path)
+    >>> load_checkpoint(path).config.arch
+    'bin-dgcnn-bf1'
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import tempfile
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from bgnn_deploy.errors import CheckpointError, ConfigError
+from bgnn_deploy.models.config import ModelConfig
+from bgnn_deploy.models.dgcnn import DGCNN, build_dgcnn
+from bgnn_deploy.models.paper_format import PAPER_MLP, PAPER_WIDTHS, load_paper_state_dict
+
+__all__ = ["FORMAT", "LoadedModel", "load_checkpoint", "save_checkpoint"]
+
+FORMAT = "bgnn-deploy"
+VERSION = 1
+
+
+@dataclass
+class LoadedModel:
+    """A model ready for inference (eval mode) and where it came from."""
+
+    model: DGCNN
+    config: ModelConfig
+    source_format: str  # "bgnn-deploy" or "paper"
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+def save_checkpoint(model: DGCNN, path: str | os.PathLike, *, meta: dict | None = None) -> None:
+    """Write ``model`` with its configuration; atomic, so an interrupted save leaves no half file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "format": FORMAT,
+        "version": VERSION,
+        "config": model.config.to_dict(),
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "meta": dict(meta or {}),
+    }
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        torch.save(payload, tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _read(path: Path) -> Any:
+    if not path.exists():
+        raise CheckpointError(f"model file not found: {path}")
+    if path.is_dir():
+        raise CheckpointError(f"expected a model file, got a directory: {path}")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except (RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise CheckpointError(
+            f"{path} is not a readable PyTorch checkpoint (truncated or another format?): {first}"
+        ) from None
+    except OSError as e:
+        raise CheckpointError(f"cannot read {path}: {e.strerror or e}") from None
+
+
+def _is_state_dict(obj: Any) -> bool:
+    return isinstance(obj, dict) and bool(obj) and all(
+        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in obj.items()
+    )
+
+
+def load_checkpoint(
+    path: str | os.PathLike,
+    *,
+    arch: str | None = None,
+    sizes: dict[str, Any] | None = None,
+) -> LoadedModel:
+    """Load a model for inference from our checkpoint or a paper-format state_dict.
+
+    ``arch`` and ``sizes`` (``num_points``, ``k``, ``emb``, ``classes``, ``knn``, ...)
+    describe a paper checkpoint, which carries no configuration. For our checkpoints
+    ``arch`` may be given as a check; ``sizes`` may override run-time sizes such as
+    ``num_points`` (DGCNN works on any number of points).
+    """
+    path = Path(path)
+    obj = _read(path)
+    sizes = {k: v for k, v in (sizes or {}).items() if v is not None}
+
+    if isinstance(obj, dict) and obj.get("format") == FORMAT:
+        if obj.get("version") != VERSION:
+            raise CheckpointError(
+                f"{path} has checkpoint version {obj.get('version')}; this bgnn-deploy reads {VERSION}"
+            )
+        try:
+            config = ModelConfig.from_dict(obj["config"])
+            state = obj["state_dict"]
+        except (KeyError, TypeError) as e:
+            raise CheckpointError(f"{path} is a damaged bgnn-deploy checkpoint: {e}") from None
+        if arch is not None and arch != config.arch:
+            raise CheckpointError(
+                f"{path} holds a {config.arch} model, not {arch}",
+                hint="drop --arch: our checkpoints carry their architecture",
+            )
+        if sizes:
+            config = config.replace(**sizes)
+        model = build_dgcnn(config)
+        result = model.load_state_dict(state, strict=False)
+        bad = list(result.missing_keys) + list(result.unexpected_keys)
+        if bad:
+            raise CheckpointError(f"{path} does not fit its own configuration: {', '.join(bad)}")
+        return LoadedModel(model.eval(), config, FORMAT, dict(obj.get("meta") or {}))
+
+    if _is_state_dict(obj):
+        if arch is None:
+            raise CheckpointError(
+                f"{path} is a plain state_dict (the paper's format) with no configuration",
+                hint="name its architecture and sizes, e.g. --arch bin-dgcnn-bf1 --k 20 --emb 1024",
+            )
+        try:
+            config = ModelConfig(arch=arch, widths=PAPER_WIDTHS, mlp=PAPER_MLP, **sizes)
+        except TypeError as e:
+            raise ConfigError(str(e)) from None
+        model = build_dgcnn(config)
+        load_paper_state_dict(model, obj, config)
+        return LoadedModel(model.eval(), config, "paper", {})
+
+    raise CheckpointError(f"{path} is a PyTorch file but not a model checkpoint")
