@@ -1,8 +1,8 @@
 """Point-cloud data: synthetic shapes (always available) and ModelNet40 HDF5 files.
 
-    >>> from bgnn_deploy.data import load_dataset
-    >>> load_dataset("synthetic", split="test", num_points=64, samples=8).points.shape
-    (8, 64, 3)
+>>> from bgnn_deploy.data import load_dataset
+>>> load_dataset("synthetic", split="test", num_points=64, samples=8).points.shape
+(8, 64, 3)
 """
 
 from __future__ import annotations

@@ -58,7 +58,9 @@ def _read_file(path: Path, num_points: int) -> tuple[np.ndarray, np.ndarray]:
     return points, labels
 
 
-def load_modelnet_h5(path: str | Path, *, split: str = "test", num_points: int = 1024) -> PointCloudDataset:
+def load_modelnet_h5(
+    path: str | Path, *, split: str = "test", num_points: int = 1024
+) -> PointCloudDataset:
     """Load one file, or a folder's split, of ModelNet40-format HDF5 data."""
     path = Path(path)
     parts = [_read_file(f, num_points) for f in resolve_h5_files(path, split)]

@@ -19,11 +19,11 @@ from torch.nn import functional as F
 
 __all__ = [
     "Binarize",
-    "PointwiseConv",
     "Center",
     "LearnedScale",
-    "prelu",
+    "PointwiseConv",
     "binary_sign",
+    "prelu",
     "sign_ste",
 ]
 

@@ -18,9 +18,7 @@ Our format is a ``torch.save`` of a plain dict, loadable with ``weights_only=Tru
 from __future__ import annotations
 
 import os
-import pickle
 import tempfile
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,7 +47,7 @@ class LoadedModel:
 
 
 def save_checkpoint(model: DGCNN, path: str | os.PathLike, *, meta: dict | None = None) -> None:
-    """Write ``model`` with its configuration; atomic, so an interrupted save leaves no half file."""
+    """Write ``model`` with its configuration, atomically (never a half-written file)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = {
@@ -76,18 +74,23 @@ def _read(path: Path) -> Any:
         raise CheckpointError(f"expected a model file, got a directory: {path}")
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
-    except (RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError) as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    except PermissionError as e:
+        raise CheckpointError(f"cannot read {path}: {e.strerror}") from None
+    except Exception as e:
+        # Arbitrary bytes make torch.load fail in many ways (zip, pickle, KeyError in the
+        # legacy unpickler, OSError on a cut zip): all mean "not a checkpoint we can read".
+        text = str(e).strip()
+        first = text.splitlines()[0] if text else type(e).__name__
         raise CheckpointError(
             f"{path} is not a readable PyTorch checkpoint (truncated or another format?): {first}"
         ) from None
-    except OSError as e:
-        raise CheckpointError(f"cannot read {path}: {e.strerror or e}") from None
 
 
 def _is_state_dict(obj: Any) -> bool:
-    return isinstance(obj, dict) and bool(obj) and all(
-        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in obj.items()
+    return (
+        isinstance(obj, dict)
+        and bool(obj)
+        and all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in obj.items())
     )
 
 
@@ -111,7 +114,8 @@ def load_checkpoint(
     if isinstance(obj, dict) and obj.get("format") == FORMAT:
         if obj.get("version") != VERSION:
             raise CheckpointError(
-                f"{path} has checkpoint version {obj.get('version')}; this bgnn-deploy reads {VERSION}"
+                f"{path} has checkpoint version {obj.get('version')}; "
+                f"this bgnn-deploy reads {VERSION}"
             )
         try:
             config = ModelConfig.from_dict(obj["config"])

@@ -13,10 +13,10 @@ from typing import Any
 from bgnn_deploy.errors import ConfigError, unknown_name
 
 ARCHITECTURES: dict[str, str] = {
-    "dgcnn": "float DGCNN (Wang et al. 2019): the float baseline",
-    "bin-dgcnn-rf": "binary DGCNN, real-valued graph features (BinEdgeConv, L2 k-NN)",
-    "bin-dgcnn-bf1": "binary DGCNN, binary node features (XorEdgeConv, BN1d before sign)",
-    "bin-dgcnn-bf2": "binary DGCNN, binary node features (XorEdgeConv, BN2d before max)",
+    "dgcnn": "float DGCNN, the baseline",
+    "bin-dgcnn-rf": "binary, real graph features",
+    "bin-dgcnn-bf1": "binary features, BN before sign",
+    "bin-dgcnn-bf2": "binary features, BN before max",
 }
 
 KNN_METRICS = ("l2", "hamming")
@@ -79,7 +79,9 @@ class ModelConfig:
         if self.mlp and min(self.mlp) < 1:
             raise ConfigError(f"mlp widths must be positive integers, got {list(self.mlp)}")
         if self.k > self.num_points:
-            raise ConfigError(f"k ({self.k}) cannot exceed the number of points ({self.num_points})")
+            raise ConfigError(
+                f"k ({self.k}) cannot exceed the number of points ({self.num_points})"
+            )
         if self.classes < 2:
             raise ConfigError(f"classes must be >= 2, got {self.classes}")
         if not 0.0 <= self.dropout < 1.0:

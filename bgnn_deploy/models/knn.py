@@ -42,7 +42,7 @@ def hamming_distances(x: torch.Tensor) -> torch.Tensor:
 
 
 def knn_indices(x: torch.Tensor, k: int, metric: str = "l2") -> torch.Tensor:
-    """Indices ``(B, N, k)`` of the k nearest rows of ``x`` ``(B, N, C)``, lower index first on ties."""
+    """Indices ``(B, N, k)`` of the k nearest rows of ``x`` ``(B, N, C)``; ties: lower index."""
     if metric == "l2":
         dist = l2_distances(x)
     elif metric == "hamming":

@@ -37,7 +37,7 @@ Entry = tuple[str, str, str]
 
 
 def _binary_head_map() -> list[Entry]:
-    """The paper's three BinLinearBlockBN layers -> our head Sequential (6 modules per hidden layer)."""
+    """The paper's three BinLinearBlockBN layers -> our head (6 modules per hidden layer)."""
     out: list[Entry] = []
     for j, name in enumerate(("linear1", "linear2", "linear3")):
         base = 6 * j

@@ -29,7 +29,14 @@ from torch.nn import functional as F
 from bgnn_deploy.data.dataset import PointCloudDataset
 from bgnn_deploy.models.dgcnn import DGCNN
 
-__all__ = ["EpochStats", "Evaluation", "TrainOptions", "TrainResult", "evaluate_model", "train_model"]
+__all__ = [
+    "EpochStats",
+    "Evaluation",
+    "TrainOptions",
+    "TrainResult",
+    "evaluate_model",
+    "train_model",
+]
 
 LossFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 # progress(epoch, step, steps_per_epoch, running_loss)
@@ -100,7 +107,9 @@ def train_model(
         def loss_fn(logits, labels, points):
             return cross_entropy_loss(logits, labels, points, options.label_smoothing)
 
-    optimizer = torch.optim.Adam(model.parameters(), lr=options.lr, weight_decay=options.weight_decay)
+    optimizer = torch.optim.Adam(
+        model.parameters(), lr=options.lr, weight_decay=options.weight_decay
+    )
     batch = min(options.batch_size, len(train_set))
     steps = max(1, len(train_set) // batch)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(
@@ -132,7 +141,9 @@ def train_model(
 
 
 @torch.no_grad()
-def predict_logits(model: torch.nn.Module, dataset: PointCloudDataset, batch_size: int = 16) -> np.ndarray:
+def predict_logits(
+    model: torch.nn.Module, dataset: PointCloudDataset, batch_size: int = 16
+) -> np.ndarray:
     """Logits ``(samples, classes)`` in data-set order, in eval mode."""
     model.eval()
     out = [model(torch.from_numpy(pts)).numpy() for pts, _ in dataset.batches(batch_size)]
@@ -149,6 +160,8 @@ def evaluate_from_logits(logits: np.ndarray, labels: np.ndarray, classes: int) -
     return Evaluation(accuracy, int(labels.size), confusion, logits)
 
 
-def evaluate_model(model: torch.nn.Module, dataset: PointCloudDataset, batch_size: int = 16) -> Evaluation:
+def evaluate_model(
+    model: torch.nn.Module, dataset: PointCloudDataset, batch_size: int = 16
+) -> Evaluation:
     logits = predict_logits(model, dataset, batch_size)
     return evaluate_from_logits(logits, dataset.labels, dataset.num_classes)

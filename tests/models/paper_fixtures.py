@@ -49,3 +49,19 @@ def seeded_points(batch: int, points: int, seed: int) -> np.ndarray:
 
 def load_fixture(name: str) -> dict:
     return json.loads((FIXTURES / f"paper_{name}.json").read_text())
+
+
+def write_paper_checkpoint(path: Path, fx: dict, *, data_parallel: bool = True) -> Path:
+    """Save the fixture's weights as the paper's code does (DataParallel state_dict)."""
+    state = seeded_state_dict(fx["keys"], fx["weights_seed"])
+    for key, value in fx["running_stats"].items():
+        state[key] = torch.tensor(value, dtype=torch.float32)
+    if data_parallel:
+        state = {f"module.{k}": v for k, v in state.items()}
+    torch.save(state, path)
+    return path
+
+
+def fixture_sizes(fx: dict) -> dict:
+    """The sizes a user names on the command line for this fixture's checkpoint."""
+    return {key: fx[key] for key in ("num_points", "k", "emb", "classes", "knn")}

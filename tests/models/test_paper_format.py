@@ -9,25 +9,21 @@ import torch
 
 from bgnn_deploy.errors import CheckpointError
 from bgnn_deploy.models.checkpoint import load_checkpoint
-from tests.models.paper_fixtures import load_fixture, seeded_points, seeded_state_dict
+from tests.models.paper_fixtures import (
+    fixture_sizes,
+    load_fixture,
+    seeded_points,
+    write_paper_checkpoint,
+)
 
 ARCHS = ["dgcnn", "bin-dgcnn-rf", "bin-dgcnn-bf1", "bin-dgcnn-bf2"]
 
 
 def _paper_file(tmp_path, fx: dict, *, data_parallel: bool = True) -> str:
-    state = seeded_state_dict(fx["keys"], fx["weights_seed"])
-    for key, value in fx["running_stats"].items():
-        state[key] = torch.tensor(value, dtype=torch.float32)
-    if data_parallel:
-        state = {f"module.{k}": v for k, v in state.items()}
-    path = tmp_path / "model.t7"
-    torch.save(state, path)
-    return str(path)
+    return str(write_paper_checkpoint(tmp_path / "model.t7", fx, data_parallel=data_parallel))
 
 
-def _sizes(fx: dict) -> dict:
-    return {"num_points": fx["num_points"], "k": fx["k"], "emb": fx["emb"],
-            "classes": fx["classes"], "knn": fx["knn"]}
+_sizes = fixture_sizes
 
 
 @pytest.mark.parametrize("arch", ARCHS)

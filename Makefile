@@ -1,0 +1,54 @@
+# bgnn-deploy: `make demo` and `make test` do all set-up on a fresh Debian 12 + Python 3.11.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
+OUT := out/demo
+
+# The demo's model: a small binary DGCNN (BF2, Hamming k-NN in layers 2-4) that
+# trains on 2 cores in about two minutes.
+DEMO_MODEL := $(OUT)/bin-dgcnn-bf2.pt
+DEMO_TRAIN_FLAGS := --points 256 --k 10 --widths 32,32,64,128 --emb 256 --mlp 256,128 \
+	--knn hamming --dropout 0.3 --epochs 12 --samples 512 --test-samples 128 --seed 0
+
+.PHONY: demo test lint system-deps venv clean
+
+demo: venv $(DEMO_MODEL)
+	@echo "== evaluate the demo model on held-out synthetic clouds"
+	$(BIN)/bgnn-deploy evaluate $(DEMO_MODEL) --samples 256
+	@echo "== done: model $(DEMO_MODEL)"
+
+$(DEMO_MODEL): $(STAMP)
+	@echo "== train a small binary DGCNN on synthetic point clouds ($(DEMO_MODEL))"
+	$(BIN)/bgnn-deploy train bin-dgcnn-bf2 $(DEMO_TRAIN_FLAGS) -o $@
+
+test: venv
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -q
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+venv: $(STAMP)
+
+# System packages: only what is missing, so a second run does nothing.
+system-deps:
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), sys.version' \
+		|| { echo "error: bgnn-deploy needs Python 3.11 (set PYTHON=...)"; exit 2; }
+	@$(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || { \
+		echo "== installing python3-venv (apt)"; \
+		$$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get update -q && \
+		$$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get install -y -q python3-venv; }
+
+# torch is pinned and installed first: an unpinned resolve would pull a CUDA build.
+$(STAMP): pyproject.toml | system-deps
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q torch==2.13.0
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	@rm -f $(VENV)/.installed-* && touch $@
+
+clean:
+	rm -rf $(OUT) .pytest_cache .ruff_cache

@@ -1,0 +1,90 @@
+"""`bgnn-deploy evaluate`: accuracy and confusion of a checkpoint on a data set."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import numpy as np
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from bgnn_deploy.cli.errors import user_errors
+from bgnn_deploy.training.jobs import evaluate_checkpoint
+
+
+def evaluate(
+    model: Annotated[Path, typer.Argument(help="Checkpoint (ours, or the paper's with --arch).")],
+    data: Annotated[str, typer.Option(help="'synthetic' or a ModelNet40 .h5 file or folder.")] = (
+        "synthetic"
+    ),
+    arch: Annotated[
+        str | None, typer.Option(help="Architecture of a paper-format checkpoint.")
+    ] = None,
+    points: Annotated[int | None, typer.Option(help="Points per cloud [default: model's].")] = None,
+    k: Annotated[int | None, typer.Option(help="Paper checkpoints: k [20].")] = None,
+    emb: Annotated[
+        int | None, typer.Option(help="Paper checkpoints: embedding width [1024].")
+    ] = None,
+    classes: Annotated[int | None, typer.Option(help="Paper checkpoints: classes [40].")] = None,
+    knn: Annotated[str | None, typer.Option(help="Paper checkpoints: l2 or hamming [l2].")] = None,
+    split: Annotated[str, typer.Option(help="train or test.")] = "test",
+    samples: Annotated[int | None, typer.Option(help="Evaluate only the first N clouds.")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the synthetic set.")] = 0,
+    save_logits: Annotated[
+        Path | None, typer.Option(help="Write logits (samples x classes, float32) as .npy.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Measure MODEL's accuracy (and confusion) on a data set."""
+    sizes = {"num_points": points, "k": k, "emb": emb, "classes": classes, "knn": knn}
+    with user_errors():
+        result, loaded, dataset = evaluate_checkpoint(
+            model, data, arch=arch, sizes=sizes, split=split, samples=samples, seed=seed
+        )
+    if save_logits is not None:
+        save_logits.parent.mkdir(parents=True, exist_ok=True)
+        np.save(save_logits, result.logits.astype(np.float32))
+    names = list(dataset.class_names) + [
+        f"class{i}" for i in range(len(dataset.class_names), result.confusion.shape[0])
+    ]
+    per_class = result.per_class_accuracy
+    if as_json:
+        payload = {
+            "accuracy": result.accuracy,
+            "samples": result.samples,
+            "model": str(model),
+            "arch": loaded.config.arch,
+            "data": dataset.source,
+            "per_class_accuracy": {
+                names[i]: (None if np.isnan(a) else float(a)) for i, a in enumerate(per_class)
+            },
+            "confusion": result.confusion.tolist(),
+        }
+        typer.echo(json.dumps(payload))
+        return
+    console = Console()
+    console.print(
+        f"[bold]{loaded.config.arch}[/] ({loaded.source_format} checkpoint) on {dataset.source}: "
+        f"accuracy [bold]{result.accuracy:.3f}[/] over {result.samples} clouds"
+    )
+    if len(names) <= 12:
+        table = Table(title="confusion (rows: true, columns: predicted)")
+        table.add_column("")
+        for name in names:
+            table.add_column(name[:8], justify="right")
+        table.add_column("acc", justify="right")
+        for i, name in enumerate(names):
+            acc = "-" if np.isnan(per_class[i]) else f"{per_class[i]:.2f}"
+            table.add_row(name, *(str(v) for v in result.confusion[i]), acc)
+        console.print(table)
+    else:
+        worst = [i for i in np.argsort(per_class) if not np.isnan(per_class[i])][:5]
+        console.print(
+            "lowest per-class accuracy: "
+            + ", ".join(f"{names[i]} {per_class[i]:.2f}" for i in worst)
+        )
+    if save_logits is not None:
+        console.print(f"logits written to {save_logits}")

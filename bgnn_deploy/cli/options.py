@@ -1,0 +1,16 @@
+"""Option parsing shared by several commands."""
+
+from __future__ import annotations
+
+from bgnn_deploy.errors import ConfigError
+
+
+def parse_int_list(text: str, option: str) -> tuple[int, ...]:
+    """``"64,64,128"`` -> ``(64, 64, 128)``, with an error naming the option otherwise."""
+    try:
+        values = tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise ConfigError(f"{option} takes comma-separated integers, got '{text}'") from None
+    if not values:
+        raise ConfigError(f"{option} needs at least one integer")
+    return values
