@@ -35,6 +35,14 @@ class DataError(BgnnDeployError):
     """A data set that is missing, malformed or smaller than asked for."""
 
 
+class ConversionError(BgnnDeployError):
+    """A model that cannot be converted, or a converted model that failed its checks."""
+
+
+class UnsupportedOpError(ConversionError):
+    """A layer or ONNX node that no frontend or backend handles; the message names it."""
+
+
 def unknown_name(kind: str, name: str, valid: Iterable[str]) -> ConfigError:
     """Build the error for an unknown registry name, listing the valid ones and the closest."""
     valid = sorted(valid)

@@ -43,10 +43,21 @@ def hamming_distances(x: torch.Tensor) -> torch.Tensor:
 
 def knn_indices(x: torch.Tensor, k: int, metric: str = "l2") -> torch.Tensor:
     """Indices ``(B, N, k)`` of the k nearest rows of ``x`` ``(B, N, C)``; ties: lower index."""
-    if metric == "l2":
-        dist = l2_distances(x)
-    elif metric == "hamming":
+    n, c = x.shape[1], x.shape[2]
+    if metric == "hamming":
         dist = hamming_distances(x)
+        # Integer distances plus j/N (< 1) make every key unique with the lower index
+        # first, so a plain top-k (exportable to ONNX) follows the tie rule exactly, as
+        # long as float32 still separates steps of 1/N at distance C.
+        if c * n < 2**23:
+            key = dist + torch.arange(n, dtype=dist.dtype, device=dist.device) / n
+            return torch.topk(key, k, dim=-1, largest=False, sorted=True).indices
+    elif metric == "l2":
+        dist = l2_distances(x)
+        if torch.onnx.is_in_onnx_export():
+            # ONNX has no stable sort; exact float ties (duplicate points) may then order
+            # differently, which parity reports count.
+            return torch.topk(dist, k, dim=-1, largest=False, sorted=True).indices
     else:
         raise ValueError(f"unknown k-NN metric {metric!r}")
     # A stable ascending sort keeps equal distances in index order: the tie rule.

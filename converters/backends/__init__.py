@@ -1,0 +1,1 @@
+"""Backends: :class:`~bgnn_deploy.converters.ir.GraphModel` -> a deployable file."""

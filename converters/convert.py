@@ -1,0 +1,231 @@
+"""`convert`: checkpoint -> binary.tflite (LCE) + float.tflite + model.onnx + report.json.
+
+Everything is written to a temporary folder beside OUT_DIR and moved into place at the
+end, so OUT_DIR never holds a half-written conversion. When the parity checks fail
+the files are still delivered, for inspection, with ``report.json`` saying
+``"verified": false``, and :class:`VerificationError` is raised (unless
+``verify=False``).
+
+    >>> # convert_checkpoint("model.pt", "out/")  # see the README for the CLI
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bgnn_deploy.converters.backends.keras_lce import build_keras, convert_to_tflite
+from bgnn_deploy.converters.frontends.torch_models import from_torch
+from bgnn_deploy.converters.knn_fusion import fuse_hamming_knn
+from bgnn_deploy.converters.onnx_export import export_onnx, run_onnx
+from bgnn_deploy.converters.parity import (
+    ParityReport,
+    compare_layers,
+    finish,
+    logit_stats,
+    torch_trace,
+)
+from bgnn_deploy.converters.tflite_model import summarize
+from bgnn_deploy.converters.tflite_runtime import HostInterpreter
+from bgnn_deploy.data import load_dataset
+from bgnn_deploy.errors import BgnnDeployError, ConfigError
+from bgnn_deploy.models.checkpoint import LoadedModel, load_checkpoint
+from bgnn_deploy.models.dgcnn import build_dgcnn
+
+__all__ = ["KNN_MODES", "ConversionReport", "VerificationError", "convert_checkpoint"]
+
+KNN_MODES = ("builtin", "fused")
+StepFn = Callable[[str], None]
+
+
+class VerificationError(BgnnDeployError):
+    """The converted models were written but do not match the source model."""
+
+    exit_code = 1
+
+
+@dataclass
+class ConversionReport:
+    out_dir: Path
+    arch: str
+    files: dict[str, str]
+    data: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def verified(self) -> bool:
+        return bool(self.data.get("verified"))
+
+
+def _float_reference(loaded: LoadedModel):
+    """The PyTorch model in float mode with the same weights: the float baseline's reference."""
+    cfg = loaded.config
+    if not cfg.is_binary:
+        return loaded.model
+    float_cfg = cfg.replace(
+        binary_weights=False, binary_activations=False, binary_head_weights=False,
+        binary_head_inputs=False, knn="l2",
+    )
+    model = build_dgcnn(float_cfg)
+    model.load_state_dict(loaded.model.state_dict())
+    return model.eval()
+
+
+def _parity_tflite(name, interp, reference, clouds, metrics, binary_layers, *, float_logits):
+    agree, abs_d, rel_d, layers = [], [], [], []
+    for cloud in clouds:
+        ref = torch_trace(reference, cloud[None])
+        got = interp.run(cloud[None])
+        same, a, r = logit_stats(ref["logits"], got["logits"])
+        agree.append(same)
+        abs_d.append(a)
+        rel_d.append(r)
+        layers.append(compare_layers(ref, got, metrics, binary_layers))
+    return finish(ParityReport(name), agree, abs_d, rel_d, layers, float_logits=float_logits)
+
+
+def _parity_onnx(runner, reference, clouds) -> ParityReport:
+    agree, abs_d, rel_d = [], [], []
+    for cloud in clouds:
+        ref = torch_trace(reference, cloud[None])["logits"]
+        same, a, r = logit_stats(ref, runner.run(cloud[None]))
+        agree.append(same)
+        abs_d.append(a)
+        rel_d.append(r)
+    return finish(ParityReport("model.onnx (ONNX Runtime)"), agree, abs_d, rel_d, None,
+                  float_logits=False)
+
+
+def convert_checkpoint(
+    model_path: str | Path,
+    out_dir: str | Path,
+    *,
+    arch: str | None = None,
+    sizes: dict[str, Any] | None = None,
+    knn: str = "builtin",
+    data: str = "synthetic",
+    samples: int = 8,
+    seed: int = 0,
+    verify: bool = True,
+    step: StepFn | None = None,
+) -> ConversionReport:
+    """Convert a checkpoint and prove the results against it. See the module docstring."""
+    if knn not in KNN_MODES:
+        raise ConfigError(f"unknown --knn mode '{knn}' (valid: {', '.join(KNN_MODES)})")
+    if samples < 1:
+        raise ConfigError(f"--samples must be >= 1, got {samples}")
+    say = step or (lambda _msg: None)
+    out_dir = Path(out_dir)
+    started = time.perf_counter()
+
+    say("loading the model")
+    loaded = load_checkpoint(model_path, arch=arch, sizes=sizes)
+    cfg = loaded.config
+    description = from_torch(loaded.model)
+    clouds = load_dataset(
+        data, split="test", num_points=cfg.num_points, samples=samples,
+        classes=cfg.classes if data == "synthetic" else None, seed=seed,
+    ).points
+    metrics = [layer.metric for layer in description.edge_convs]
+
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    try:
+        files: dict[str, str] = {}
+        parity: dict[str, ParityReport] = {}
+        summaries: dict[str, dict] = {}
+        fused = 0
+        if description.is_binary:
+            say("building the binary graph (Keras + Larq) and converting with LCE")
+            binary_fb = convert_to_tflite(build_keras(description), binary=True)
+            debug_fb = convert_to_tflite(build_keras(description, debug=True), binary=True)
+            if knn == "fused":
+                binary_fb, fused = fuse_hamming_knn(binary_fb)
+            (work / "binary.tflite").write_bytes(binary_fb)
+            files["binary"] = "binary.tflite"
+            summaries["binary"] = summarize(binary_fb).to_dict()
+            say("exporting ONNX")
+            export_onnx(loaded.model, work / "model.onnx")
+            files["onnx"] = "model.onnx"
+
+        say("building the float baseline and converting with TFLite")
+        baseline = description.float_baseline() if description.is_binary else description
+        float_fb = convert_to_tflite(build_keras(baseline), binary=False)
+        float_debug = convert_to_tflite(build_keras(baseline, debug=True), binary=False)
+        (work / "float.tflite").write_bytes(float_fb)
+        files["float"] = "float.tflite"
+        summaries["float"] = summarize(float_fb).to_dict()
+
+        say(f"checking parity on {len(clouds)} clouds")
+        if description.is_binary:
+            binary_layers = [bool(layer.node_ops) and type(layer.node_ops[-1]).__name__ == "Sign"
+                             for layer in description.edge_convs]
+            parity["binary"] = _parity_tflite(
+                "binary.tflite (LCE interpreter, builtin k-NN)",
+                HostInterpreter(debug_fb, lce=True), loaded.model, clouds, metrics,
+                binary_layers, float_logits=False,
+            )
+            parity["onnx"] = _parity_onnx(run_onnx(work / "model.onnx"), loaded.model, clouds)
+        parity["float"] = _parity_tflite(
+            "float.tflite (TFLite interpreter)",
+            HostInterpreter(float_debug, lce=False), _float_reference(loaded), clouds,
+            [layer.metric for layer in baseline.edge_convs],
+            [False] * len(baseline.edge_convs), float_logits=True,
+        )
+
+        primary = parity.get("binary", parity["float"])
+        failures = [f"{p.name}: {f}" for p in parity.values() for f in p.failures]
+        macs = summaries.get("binary", summaries["float"])["macs"]
+        total_macs = macs["binary"] + macs["float"]
+        report = {
+            "model": str(model_path),
+            "arch": cfg.arch,
+            "config": cfg.to_dict(),
+            "knn_mode": knn if description.is_binary else "builtin",
+            "fused_knn_ops": fused,
+            "files": files,
+            "size_bytes": {key: summaries[key]["size_bytes"] for key in summaries},
+            "ops": {key: summaries[key]["ops"] for key in summaries},
+            "macs": {**macs, "binary_share": macs["binary"] / total_macs if total_macs else 0.0},
+            "macs_by_model": {key: summaries[key]["macs"] for key in summaries},
+            "parity": {
+                "samples": primary.samples,
+                "data": data,
+                "argmax_agreement": primary.argmax_agreement,
+                "knn_index_agreement": primary.knn_index_agreement,
+                "max_abs_logit_diff": primary.max_abs_logit_diff,
+                "checks": {key: p.to_dict() for key, p in parity.items()},
+                "failures": failures,
+            },
+            "verified": not failures,
+            "seconds": round(time.perf_counter() - started, 2),
+        }
+        (work / "report.json").write_text(json.dumps(report, indent=2, default=_jsonable) + "\n")
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        work.rename(out_dir)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    result = ConversionReport(out_dir, cfg.arch, files, report)
+    if failures and verify:
+        raise VerificationError(
+            "the converted model does not match the source: " + "; ".join(failures),
+            hint=f"details in {out_dir / 'report.json'}; --no-verify accepts it anyway",
+        )
+    return result
+
+
+def _jsonable(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(type(value).__name__)

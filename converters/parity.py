@@ -1,0 +1,200 @@
+"""Parity: prove that converted models compute what the source model computes.
+
+For every sample, the PyTorch reference runs next to each converted form, and we
+compare logits (argmax, max abs and relative difference), the k-NN indices of every
+EdgeConv layer, and the ±1 node features of binary layers (bit for bit). Differences
+in layers with float distances are accepted only where the two candidate distances tie
+within float rounding; such rows are counted and reported, never hidden.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+
+from bgnn_deploy.models.dgcnn import DGCNN
+from bgnn_deploy.models.knn import knn_indices, l2_distances
+
+__all__ = ["LayerParity", "ParityReport", "compare_layers", "torch_trace"]
+
+FLOAT_LOGIT_RTOL = 1e-4
+NEAR_TIE_RTOL = 1e-5
+
+
+@dataclass
+class LayerParity:
+    layer: int
+    metric: str
+    index_agreement: float  # share of (point, neighbour) slots equal
+    rows_differing: int
+    rows_near_tie: int  # differing rows explained by distances equal within rounding
+    feature_agreement: float | None  # share of equal ±1 node features (binary layers)
+
+    @property
+    def exact(self) -> bool:
+        return self.rows_differing == 0 and self.feature_agreement in (None, 1.0)
+
+
+@dataclass
+class ParityReport:
+    """One reference-vs-implementation comparison over ``samples`` clouds."""
+
+    name: str  # e.g. "binary.tflite (LCE interpreter)"
+    samples: int = 0
+    argmax_agreement: float = 1.0
+    max_abs_logit_diff: float = 0.0
+    max_rel_logit_diff: float = 0.0
+    knn_index_agreement: float | None = None
+    layers: list[LayerParity] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["ok"] = self.ok
+        return data
+
+
+@torch.no_grad()
+def torch_trace(model: DGCNN, points: np.ndarray) -> dict[str, np.ndarray]:
+    """Logits, per-layer k-NN indices and node features of one cloud ``(1, N, 3)``."""
+    captured: dict[str, np.ndarray] = {}
+    hooks = []
+    for i, layer in enumerate(model.edge_convs):
+
+        def hook(module, inputs, output, i=i):
+            x = inputs[0].transpose(1, 2)
+            captured[f"knn{i}"] = knn_indices(x, module.k, module.metric).numpy()
+            captured[f"nodes{i}"] = output.transpose(1, 2).numpy()
+            captured[f"input{i}"] = x.numpy()
+
+        hooks.append(layer.register_forward_hook(hook))
+    try:
+        captured["logits"] = model(torch.from_numpy(points)).numpy()
+    finally:
+        for h in hooks:
+            h.remove()
+    return captured
+
+
+def _near_tie_row(dist_row: np.ndarray, ref: np.ndarray, got: np.ndarray, tol: float) -> bool:
+    """Both neighbour lists are sorted by distance: they agree up to rounding if the
+    distances, position by position, are equal within ``tol``."""
+    return bool(np.all(np.abs(dist_row[ref] - dist_row[got]) <= tol))
+
+
+def _rounding_tolerance(x: np.ndarray, other_x: np.ndarray | None, dist: np.ndarray) -> float:
+    """How far two implementations' squared distances may drift by rounding alone.
+
+    The layer's own arithmetic: NEAR_TIE_RTOL of the distance scale. Inherited rounding:
+    when the two saw inputs differing by at most delta per row (L2), each squared
+    distance moves by at most 8 R delta + 4 delta^2 (R: the largest row norm), and a
+    positional comparison of two sorted lists by twice that.
+    """
+    tol = NEAR_TIE_RTOL * max(1.0, float(np.abs(dist).max()))
+    if other_x is not None:
+        delta = float(np.linalg.norm(x - other_x, axis=-1).max())
+        radius = float(np.linalg.norm(x, axis=-1).max())
+        tol += 2.0 * (8.0 * radius * delta + 4.0 * delta * delta)
+    return tol
+
+
+def compare_layers(
+    ref: dict[str, np.ndarray], got: dict[str, np.ndarray], metrics: list[str], binary: list[bool]
+) -> list[LayerParity]:
+    """Per-layer k-NN and node-feature agreement for one sample."""
+    out = []
+    for i, metric in enumerate(metrics):
+        a, b = ref[f"knn{i}"][0], got[f"knn{i}"][0].astype(np.int64)
+        differing = np.flatnonzero(np.any(a != b, axis=1))
+        near = 0
+        if differing.size and metric == "l2":
+            x = ref[f"input{i}"][0].astype(np.float64)
+            dist = l2_distances(torch.from_numpy(x[None]))[0].numpy()
+            other = got[f"nodes{i - 1}"][0].astype(np.float64) if i > 0 else None
+            tol = _rounding_tolerance(x, other, dist)
+            near = sum(_near_tie_row(dist[r], a[r], b[r], tol) for r in differing)
+        features = None
+        if binary[i]:
+            features = float(np.mean(ref[f"nodes{i}"] == got[f"nodes{i}"]))
+        out.append(
+            LayerParity(i, metric, float(np.mean(a == b)), int(differing.size), int(near), features)
+        )
+    return out
+
+
+def merge_layers(per_sample: list[list[LayerParity]]) -> list[LayerParity]:
+    """Aggregate per-sample layer results (means of agreements, sums of row counts)."""
+    merged = []
+    for rows in zip(*per_sample, strict=True):
+        feats = [r.feature_agreement for r in rows if r.feature_agreement is not None]
+        merged.append(
+            LayerParity(
+                rows[0].layer,
+                rows[0].metric,
+                float(np.mean([r.index_agreement for r in rows])),
+                sum(r.rows_differing for r in rows),
+                sum(r.rows_near_tie for r in rows),
+                float(np.mean(feats)) if feats else None,
+            )
+        )
+    return merged
+
+
+def judge(report: ParityReport, *, float_logits: bool) -> None:
+    """Apply the targets; record every shortfall, naming the first layer that disagrees."""
+    if report.argmax_agreement < 1.0:
+        report.failures.append(
+            f"argmax agrees on {report.argmax_agreement:.1%} of samples (target 100%)"
+        )
+    if float_logits and report.max_rel_logit_diff > FLOAT_LOGIT_RTOL:
+        report.failures.append(
+            f"logits differ by {report.max_rel_logit_diff:.2e} relative (target {FLOAT_LOGIT_RTOL:g})"
+        )
+    for layer in report.layers:
+        unexplained = layer.rows_differing - layer.rows_near_tie
+        if layer.metric == "hamming" and layer.rows_differing:
+            report.failures.append(
+                f"layer {layer.layer}: Hamming k-NN differs in {layer.rows_differing} rows "
+                "(target: identical); first layer that disagrees"
+            )
+            break
+        if unexplained:
+            report.failures.append(
+                f"layer {layer.layer}: k-NN differs in {unexplained} rows beyond float-rounding "
+                "ties; first layer that disagrees"
+            )
+            break
+        if layer.feature_agreement is not None and layer.feature_agreement < 1.0:
+            report.failures.append(
+                f"layer {layer.layer}: binary node features agree on "
+                f"{layer.feature_agreement:.4%} (target: bit-exact); first layer that disagrees"
+            )
+            break
+        if layer.rows_near_tie:
+            break  # later layers see (legitimately) different inputs: not judged
+
+
+def logit_stats(ref: np.ndarray, got: np.ndarray) -> tuple[bool, float, float]:
+    """(argmax equal, max abs difference, max difference relative to the largest |logit|)."""
+    diff = float(np.abs(ref - got).max())
+    rel = diff / max(float(np.abs(ref).max()), 1e-12)
+    return bool(ref.argmax() == got.argmax()), diff, rel
+
+
+def finish(report: ParityReport, agree: list[bool], abs_d: list[float], rel_d: list[float],
+           layers: list[list[LayerParity]] | None, *, float_logits: bool) -> ParityReport:
+    report.samples = len(agree)
+    report.argmax_agreement = float(np.mean(agree)) if agree else 1.0
+    report.max_abs_logit_diff = max(abs_d, default=0.0)
+    report.max_rel_logit_diff = max(rel_d, default=0.0)
+    if layers:
+        report.layers = merge_layers(layers)
+        report.knn_index_agreement = float(np.mean([lp.index_agreement for lp in report.layers]))
+    judge(report, float_logits=float_logits)
+    return report
