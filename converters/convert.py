@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
 from bgnn_deploy.converters.backends.keras_lce import build_keras, convert_to_tflite
 from bgnn_deploy.converters.frontends.torch_models import from_torch
 from bgnn_deploy.converters.knn_fusion import fuse_hamming_knn
@@ -35,6 +34,7 @@ from bgnn_deploy.converters.parity import (
 )
 from bgnn_deploy.converters.tflite_model import summarize
 from bgnn_deploy.converters.tflite_runtime import HostInterpreter
+
 from bgnn_deploy.data import load_dataset
 from bgnn_deploy.errors import BgnnDeployError, ConfigError
 from bgnn_deploy.models.checkpoint import LoadedModel, load_checkpoint
@@ -70,8 +70,11 @@ def _float_reference(loaded: LoadedModel):
     if not cfg.is_binary:
         return loaded.model
     float_cfg = cfg.replace(
-        binary_weights=False, binary_activations=False, binary_head_weights=False,
-        binary_head_inputs=False, knn="l2",
+        binary_weights=False,
+        binary_activations=False,
+        binary_head_weights=False,
+        binary_head_inputs=False,
+        knn="l2",
     )
     model = build_dgcnn(float_cfg)
     model.load_state_dict(loaded.model.state_dict())
@@ -99,8 +102,9 @@ def _parity_onnx(runner, reference, clouds) -> ParityReport:
         agree.append(same)
         abs_d.append(a)
         rel_d.append(r)
-    return finish(ParityReport("model.onnx (ONNX Runtime)"), agree, abs_d, rel_d, None,
-                  float_logits=False)
+    return finish(
+        ParityReport("model.onnx (ONNX Runtime)"), agree, abs_d, rel_d, None, float_logits=False
+    )
 
 
 def convert_checkpoint(
@@ -130,8 +134,12 @@ def convert_checkpoint(
     cfg = loaded.config
     description = from_torch(loaded.model)
     clouds = load_dataset(
-        data, split="test", num_points=cfg.num_points, samples=samples,
-        classes=cfg.classes if data == "synthetic" else None, seed=seed,
+        data,
+        split="test",
+        num_points=cfg.num_points,
+        samples=samples,
+        classes=cfg.classes if data == "synthetic" else None,
+        seed=seed,
     ).points
     metrics = [layer.metric for layer in description.edge_convs]
 
@@ -165,19 +173,28 @@ def convert_checkpoint(
 
         say(f"checking parity on {len(clouds)} clouds")
         if description.is_binary:
-            binary_layers = [bool(layer.node_ops) and type(layer.node_ops[-1]).__name__ == "Sign"
-                             for layer in description.edge_convs]
+            binary_layers = [
+                bool(layer.node_ops) and type(layer.node_ops[-1]).__name__ == "Sign"
+                for layer in description.edge_convs
+            ]
             parity["binary"] = _parity_tflite(
                 "binary.tflite (LCE interpreter, builtin k-NN)",
-                HostInterpreter(debug_fb, lce=True), loaded.model, clouds, metrics,
-                binary_layers, float_logits=False,
+                HostInterpreter(debug_fb, lce=True),
+                loaded.model,
+                clouds,
+                metrics,
+                binary_layers,
+                float_logits=False,
             )
             parity["onnx"] = _parity_onnx(run_onnx(work / "model.onnx"), loaded.model, clouds)
         parity["float"] = _parity_tflite(
             "float.tflite (TFLite interpreter)",
-            HostInterpreter(float_debug, lce=False), _float_reference(loaded), clouds,
+            HostInterpreter(float_debug, lce=False),
+            _float_reference(loaded),
+            clouds,
             [layer.metric for layer in baseline.edge_convs],
-            [False] * len(baseline.edge_convs), float_logits=True,
+            [False] * len(baseline.edge_convs),
+            float_logits=True,
         )
 
         primary = parity.get("binary", parity["float"])

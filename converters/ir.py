@@ -156,7 +156,7 @@ class GraphModel:
         ops: list[Op] = []
         for layer in self.edge_convs:
             ops += [*layer.edge_ops, *layer.node_ops]
-        return ops + [*self.embed, *self.head]
+        return [*ops, *self.embed, *self.head]
 
     def float_baseline(self) -> GraphModel:
         """The same network with float weights and activations wherever this one has ±1:

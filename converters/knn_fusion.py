@@ -10,6 +10,7 @@ contract is in ``docs/ops/BgnnHammingKnn.md``.
 from __future__ import annotations
 
 from bgnn_deploy.converters.tflite_model import builtin_name, read_model
+
 from bgnn_deploy.errors import ConversionError
 
 __all__ = ["FUSED_KNN_OP", "fuse_hamming_knn"]

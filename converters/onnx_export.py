@@ -29,8 +29,13 @@ def export_onnx(model: DGCNN, path: str | Path) -> None:
         with warnings.catch_warnings(), torch.no_grad(), contextlib.redirect_stdout(quiet):
             warnings.simplefilter("ignore")
             torch.onnx.export(
-                model.eval(), (points,), str(path), input_names=["points"],
-                output_names=["logits"], opset_version=17, dynamo=False,
+                model.eval(),
+                (points,),
+                str(path),
+                input_names=["points"],
+                output_names=["logits"],
+                opset_version=17,
+                dynamo=False,
             )
     except Exception as e:  # the exporter raises many types; all mean "cannot export"
         raise ConversionError(f"ONNX export failed: {str(e).strip()[:300]}") from None

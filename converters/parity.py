@@ -154,7 +154,8 @@ def judge(report: ParityReport, *, float_logits: bool) -> None:
         )
     if float_logits and report.max_rel_logit_diff > FLOAT_LOGIT_RTOL:
         report.failures.append(
-            f"logits differ by {report.max_rel_logit_diff:.2e} relative (target {FLOAT_LOGIT_RTOL:g})"
+            f"logits differ by {report.max_rel_logit_diff:.2e} relative "
+            f"(target {FLOAT_LOGIT_RTOL:g})"
         )
     for layer in report.layers:
         unexplained = layer.rows_differing - layer.rows_near_tie
@@ -187,8 +188,15 @@ def logit_stats(ref: np.ndarray, got: np.ndarray) -> tuple[bool, float, float]:
     return bool(ref.argmax() == got.argmax()), diff, rel
 
 
-def finish(report: ParityReport, agree: list[bool], abs_d: list[float], rel_d: list[float],
-           layers: list[list[LayerParity]] | None, *, float_logits: bool) -> ParityReport:
+def finish(
+    report: ParityReport,
+    agree: list[bool],
+    abs_d: list[float],
+    rel_d: list[float],
+    layers: list[list[LayerParity]] | None,
+    *,
+    float_logits: bool,
+) -> ParityReport:
     report.samples = len(agree)
     report.argmax_agreement = float(np.mean(agree)) if agree else 1.0
     report.max_abs_logit_diff = max(abs_d, default=0.0)

@@ -18,8 +18,10 @@ __all__ = ["TfliteSummary", "builtin_name", "read_model", "summarize"]
 
 
 def _schema():
-    from tensorflow.lite.python import schema_py_generated as schema
+    from bgnn_deploy.converters.quiet import native_stderr_silenced
 
+    with native_stderr_silenced():  # importing it starts TensorFlow
+        from tensorflow.lite.python import schema_py_generated as schema
     return schema
 
 
@@ -31,7 +33,9 @@ def read_model(data: bytes):
     try:
         return schema.ModelT.InitFromPackedBuf(bytearray(data), 0)
     except Exception as e:  # a cut or corrupt buffer fails anywhere inside the reader
-        raise CheckpointError(f"damaged or truncated TFLite flatbuffer: {type(e).__name__}") from None
+        raise CheckpointError(
+            f"damaged or truncated TFLite flatbuffer: {type(e).__name__}"
+        ) from None
 
 
 _BUILTIN_NAMES: dict[int, str] | None = None
@@ -139,8 +143,12 @@ def summarize(data: bytes, *, with_tensors: bool = False) -> TfliteSummary:
             ops[name] += 1
             if model.operatorCodes[op.opcodeIndex].customCode:
                 custom.append(
-                    {"op": name, "subgraph": g, "index": i,
-                     "options": _decode_options(op.customOptions)}
+                    {
+                        "op": name,
+                        "subgraph": g,
+                        "index": i,
+                        "options": _decode_options(op.customOptions),
+                    }
                 )
             count, is_binary = _estimate_macs(model, graph, name, op)
             macs["binary" if is_binary else "float"] += int(count)

@@ -7,8 +7,9 @@ because converters reorder a model's outputs.
 from __future__ import annotations
 
 import numpy as np
-
+from bgnn_deploy.converters.quiet import native_stderr_silenced
 from bgnn_deploy.converters.tflite_model import read_model
+
 from bgnn_deploy.errors import ConversionError
 
 __all__ = ["HostInterpreter"]
@@ -23,24 +24,23 @@ class HostInterpreter:
         by_index = {}
         if model.signatureDefs:
             by_index = {o.tensorIndex: o.name.decode() for o in model.signatureDefs[0].outputs}
-        self.output_names = [
-            by_index.get(t, graph.tensors[t].name.decode()) for t in graph.outputs
-        ]
+        self.output_names = [by_index.get(t, graph.tensors[t].name.decode()) for t in graph.outputs]
         self.lce = lce
         try:
-            if lce:
-                from larq_compute_engine.tflite.python.interpreter import Interpreter
+            with native_stderr_silenced():
+                if lce:
+                    from larq_compute_engine.tflite.python.interpreter import Interpreter
 
-                self._interp = Interpreter(flatbuffer, num_threads=num_threads)
-            else:
-                import tensorflow as tf
+                    self._interp = Interpreter(flatbuffer, num_threads=num_threads)
+                else:
+                    import tensorflow as tf
 
-                self._interp = tf.lite.Interpreter(
-                    model_content=bytes(flatbuffer), num_threads=num_threads
-                )
-                self._interp.allocate_tensors()
-                self._inputs = self._interp.get_input_details()
-                self._outputs = self._interp.get_output_details()
+                    self._interp = tf.lite.Interpreter(
+                        model_content=bytes(flatbuffer), num_threads=num_threads
+                    )
+                    self._interp.allocate_tensors()
+                    self._inputs = self._interp.get_input_details()
+                    self._outputs = self._interp.get_output_details()
         except Exception as e:  # the interpreters raise RuntimeError/ValueError with text
             raise ConversionError(f"the host interpreter refused the model: {e}") from None
 

@@ -38,12 +38,23 @@ def evaluate(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
-    """Measure MODEL's accuracy (and confusion) on a data set."""
+    """Measure MODEL's accuracy (and confusion) on a data set.
+
+    MODEL is a checkpoint or a converted .tflite (run in LCE's host interpreter)."""
+    from bgnn_deploy.converters.evaluate_tflite import evaluate_tflite, is_tflite
+
     sizes = {"num_points": points, "k": k, "emb": emb, "classes": classes, "knn": knn}
     with user_errors():
-        result, loaded, dataset = evaluate_checkpoint(
-            model, data, arch=arch, sizes=sizes, split=split, samples=samples, seed=seed
-        )
+        if is_tflite(model):
+            result, dataset, _facts = evaluate_tflite(
+                model, data, split=split, samples=samples, seed=seed
+            )
+            arch_name, source = model.name, "tflite, LCE host interpreter"
+        else:
+            result, loaded, dataset = evaluate_checkpoint(
+                model, data, arch=arch, sizes=sizes, split=split, samples=samples, seed=seed
+            )
+            arch_name, source = loaded.config.arch, f"{loaded.source_format} checkpoint"
     if save_logits is not None:
         save_logits.parent.mkdir(parents=True, exist_ok=True)
         np.save(save_logits, result.logits.astype(np.float32))
@@ -56,7 +67,7 @@ def evaluate(
             "accuracy": result.accuracy,
             "samples": result.samples,
             "model": str(model),
-            "arch": loaded.config.arch,
+            "arch": arch_name,
             "data": dataset.source,
             "per_class_accuracy": {
                 names[i]: (None if np.isnan(a) else float(a)) for i, a in enumerate(per_class)
@@ -67,7 +78,7 @@ def evaluate(
         return
     console = Console()
     console.print(
-        f"[bold]{loaded.config.arch}[/] ({loaded.source_format} checkpoint) on {dataset.source}: "
+        f"[bold]{arch_name}[/] ({source}) on {dataset.source}: "
         f"accuracy [bold]{result.accuracy:.3f}[/] over {result.samples} clouds"
     )
     if len(names) <= 12:

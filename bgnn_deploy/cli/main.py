@@ -7,7 +7,9 @@ from typing import Annotated
 import typer
 
 from bgnn_deploy import __version__
+from bgnn_deploy.cli.convert_cmd import convert
 from bgnn_deploy.cli.evaluate_cmd import evaluate
+from bgnn_deploy.cli.inspect_cmd import inspect
 from bgnn_deploy.cli.models_cmd import models
 from bgnn_deploy.cli.train_cmd import train
 
@@ -21,6 +23,8 @@ app = typer.Typer(
 app.command()(models)
 app.command()(train)
 app.command()(evaluate)
+app.command()(convert)
+app.command()(inspect)
 
 
 def _version(value: bool) -> None:

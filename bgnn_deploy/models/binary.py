@@ -157,7 +157,9 @@ class Center(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.op == "mean":
             return x - x.mean(self.dim, keepdim=True)
-        return x - x.median(self.dim, keepdim=True).values
+        # The lower median (torch.median's), via sort: exportable to ONNX, unlike median.
+        n = x.shape[self.dim]
+        return x - x.sort(dim=self.dim).values.narrow(self.dim, (n - 1) // 2, 1)
 
     def extra_repr(self) -> str:
         return f"op={self.op}, dim={self.dim}"

@@ -18,8 +18,9 @@ import os
 from dataclasses import dataclass
 
 import numpy as np
-
 from bgnn_deploy.converters import ir
+from bgnn_deploy.converters.quiet import native_stderr_silenced
+
 from bgnn_deploy.errors import ConversionError, UnsupportedOpError
 
 __all__ = ["KerasGraph", "build_keras", "convert_to_tflite"]
@@ -27,8 +28,9 @@ __all__ = ["KerasGraph", "build_keras", "convert_to_tflite"]
 
 def _tf():
     os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import tensorflow as tf
+    with native_stderr_silenced():
+        import larq  # noqa: F401  (imported here so its start-up is silenced too)
+        import tensorflow as tf
 
     tf.get_logger().setLevel(logging.ERROR)
     return tf
@@ -115,6 +117,7 @@ class _Builder:
             1,
             input_quantizer="ste_sign" if op.binary_inputs else None,
             kernel_quantizer="ste_sign" if op.binary_weights else None,
+            kernel_constraint="weight_clip" if op.binary_weights else None,
             use_bias=op.bias is not None,
         )
         y = layer(image)
@@ -153,6 +156,11 @@ class _Builder:
 
 def build_keras(model: ir.GraphModel, *, debug: bool = False) -> KerasGraph:
     """Build the Keras graph; ``debug`` adds each layer's k-NN indices and node features."""
+    with native_stderr_silenced():  # TF probes for CUDA devices on first use
+        return _build_keras(model, debug=debug)
+
+
+def _build_keras(model: ir.GraphModel, *, debug: bool) -> KerasGraph:
     tf = _tf()
     import larq as lq
 
@@ -185,7 +193,7 @@ def convert_to_tflite(graph: KerasGraph, *, binary: bool) -> bytes:
     tf = _tf()
     quiet = io.StringIO()
     try:
-        with contextlib.redirect_stdout(quiet), contextlib.redirect_stderr(quiet):
+        with contextlib.redirect_stdout(quiet), native_stderr_silenced():
             if binary:
                 import larq_compute_engine as lce
 

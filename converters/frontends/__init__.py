@@ -1,1 +1,1 @@
-"""Frontends: a trained model in some framework -> :class:`~bgnn_deploy.converters.ir.GraphModel`."""
+"""Frontends: a trained model in some framework -> :class:`..ir.GraphModel`."""

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from bgnn_deploy.converters import ir
 from torch import nn
 
-from bgnn_deploy.converters import ir
 from bgnn_deploy.errors import UnsupportedOpError
 from bgnn_deploy.models.binary import Binarize, Center, LearnedScale, PointwiseConv
 from bgnn_deploy.models.dgcnn import DGCNN
@@ -45,8 +45,13 @@ def _ops(modules: nn.Sequential, where: str, *, inputs_are_binary: bool = False)
             )
         elif isinstance(m, nn.modules.batchnorm._BatchNorm):
             out.append(
-                ir.BatchNorm(_np(m.weight), _np(m.bias), _np(m.running_mean), _np(m.running_var),
-                             float(m.eps))
+                ir.BatchNorm(
+                    _np(m.weight),
+                    _np(m.bias),
+                    _np(m.running_mean),
+                    _np(m.running_var),
+                    float(m.eps),
+                )
             )
         elif isinstance(m, LearnedScale):
             out.append(ir.Scale(_np(m.channel), _np(m.point), _np(m.neighbour)))

@@ -1,0 +1,106 @@
+"""`bgnn-deploy convert`: checkpoint -> LCE + float flatbuffers, ONNX, and a parity report."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from bgnn_deploy.cli.errors import err_console, user_errors
+
+
+def convert(
+    model: Annotated[Path, typer.Argument(help="Checkpoint (ours, or the paper's with --arch).")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Output folder.")],
+    arch: Annotated[str | None, typer.Option(help="Architecture of a paper checkpoint.")] = None,
+    points: Annotated[int | None, typer.Option(help="Points per cloud [model's].")] = None,
+    k: Annotated[int | None, typer.Option(help="Paper checkpoints: k [20].")] = None,
+    emb: Annotated[int | None, typer.Option(help="Paper checkpoints: embedding [1024].")] = None,
+    classes: Annotated[int | None, typer.Option(help="Paper checkpoints: classes [40].")] = None,
+    knn_metric: Annotated[
+        str | None, typer.Option("--knn-metric", help="Paper checkpoints: l2 or hamming.")
+    ] = None,
+    knn: Annotated[
+        str, typer.Option(help="Hamming k-NN as 'builtin' ops or one 'fused' custom op.")
+    ] = "builtin",
+    data: Annotated[str, typer.Option(help="Parity clouds: 'synthetic' or ModelNet40 .h5.")] = (
+        "synthetic"
+    ),
+    samples: Annotated[int, typer.Option(help="Clouds in the parity check.")] = 8,
+    verify: Annotated[
+        bool, typer.Option("--verify/--no-verify", help="Fail when parity targets are missed.")
+    ] = True,
+    as_json: Annotated[bool, typer.Option("--json", help="Print report.json.")] = False,
+) -> None:
+    """Convert MODEL to OUTPUT/binary.tflite (LCE ops), float.tflite, model.onnx and report.json."""
+    from bgnn_deploy.converters.convert import VerificationError, convert_checkpoint
+
+    sizes = {"num_points": points, "k": k, "emb": emb, "classes": classes, "knn": knn_metric}
+    with user_errors(), err_console.status("converting") as status:
+        try:
+            result = convert_checkpoint(
+                model,
+                output,
+                arch=arch,
+                sizes=sizes,
+                knn=knn,
+                data=data,
+                samples=samples,
+                verify=verify,
+                step=lambda msg: status.update(msg),
+            )
+        except VerificationError:
+            status.stop()
+            _render(json.loads((output / "report.json").read_text()), output, as_json)
+            raise
+    _render(result.data, output, as_json)
+
+
+def _render(report: dict, output: Path, as_json: bool) -> None:
+    if as_json:
+        typer.echo(json.dumps(report))
+        return
+    console = Console()
+    sizes = report["size_bytes"]
+    table = Table(title=f"{report['arch']} -> {output}/")
+    table.add_column("file")
+    table.add_column("size", justify="right")
+    table.add_column("ops (count)")
+    for key in ("binary", "float"):
+        if key in sizes:
+            ops = ", ".join(f"{n} {c}" for n, c in report["ops"][key].items())
+            table.add_row(f"{key}.tflite", f"{sizes[key] / 1024:,.1f} KiB", ops)
+    console.print(table)
+    macs = report["macs"]
+    total = macs["binary"] + macs["float"]
+    line = f"MACs per inference: {total:,} ({macs['binary_share']:.1%} binary)"
+    if "binary" in sizes:
+        line += f"; float/binary size ratio {sizes['float'] / sizes['binary']:.1f}x"
+    if report.get("fused_knn_ops"):
+        line += f"; {report['fused_knn_ops']} Hamming k-NN fused into BgnnHammingKnn"
+    console.print(line)
+    parity = report["parity"]
+    checks = Table(title=f"parity on {parity['samples']} clouds vs PyTorch ({parity['data']})")
+    for col in ("model", "argmax", "max |dlogit|", "k-NN idx", "near ties", "binary features"):
+        checks.add_column(col, justify="left" if col == "model" else "right")
+    for check in parity["checks"].values():
+        layers = check["layers"]
+        feats = [lp["feature_agreement"] for lp in layers if lp["feature_agreement"] is not None]
+        checks.add_row(
+            check["name"],
+            f"{check['argmax_agreement']:.0%}",
+            f"{check['max_abs_logit_diff']:.1e}",
+            "-" if check["knn_index_agreement"] is None else f"{check['knn_index_agreement']:.2%}",
+            str(sum(lp["rows_near_tie"] for lp in layers)) if layers else "-",
+            f"{min(feats):.2%} bit-exact" if feats else "-",
+        )
+    console.print(checks)
+    if parity["failures"]:
+        for failure in parity["failures"]:
+            err_console.print(f"[bold red]parity:[/] {failure}")
+    else:
+        console.print(f"[bold green]verified[/]: every parity target met ({report['seconds']} s)")

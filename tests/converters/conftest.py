@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from bgnn_deploy.data import load_dataset
+from bgnn_deploy.models import ModelConfig, build_model
+from bgnn_deploy.models.checkpoint import save_checkpoint
+
+
+def calibrated_checkpoint(path, config: ModelConfig, seed: int = 0):
+    """An untrained model whose BatchNorm statistics come from data, so that binary
+    features split into both signs (default statistics leave almost all at +1)."""
+    torch.manual_seed(seed)
+    model = build_model(config)
+    for m in model.modules():
+        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+            m.momentum = None
+    data = load_dataset("synthetic", split="train", num_points=config.num_points, samples=16,
+                        classes=min(config.classes, 8), seed=seed)
+    model.train()
+    with torch.no_grad():
+        model(torch.from_numpy(data.points))
+    model.eval()
+    save_checkpoint(model, path)
+    return model
+
+
+SMALL = dict(num_points=96, k=8, widths=(16, 16, 32), emb=32, mlp=(32, 16), classes=5)
+
+
+@pytest.fixture(scope="session")
+def converted(tmp_path_factory):
+    """Convert each variant once per session: {name: (checkpoint, out_dir, report)}."""
+    from bgnn_deploy.converters.convert import convert_checkpoint
+
+    cache: dict = {}
+
+    def get(name: str, config: ModelConfig, **kwargs):
+        if name not in cache:
+            root = tmp_path_factory.mktemp(name)
+            ckpt = root / "model.pt"
+            model = calibrated_checkpoint(ckpt, config)
+            report = convert_checkpoint(ckpt, root / "out", samples=4, **kwargs)
+            cache[name] = (ckpt, root / "out", report, model)
+        return cache[name]
+
+    return get
+
+
+def binary_features_balanced(model, config) -> bool:
+    x = torch.from_numpy(
+        load_dataset("synthetic", split="test", num_points=config.num_points, samples=2,
+                     classes=min(config.classes, 8)).points
+    ).transpose(1, 2)
+    shares = []
+    with torch.no_grad():
+        for layer in model.edge_convs:
+            x = layer(x)
+            shares.append(float((x > 0).float().mean()))
+    return all(0.05 < s < 0.95 for s in shares), np.round(shares, 2)
