@@ -1,12 +1,11 @@
-"""`convert`: checkpoint -> binary.tflite (LCE) + float.tflite + model.onnx + report.json.
+"""`convert`: model -> binary.tflite (LCE) + float.tflite + model.onnx + report.json.
 
-Everything is written to a temporary folder beside OUT_DIR and moved into place at the
-end, so OUT_DIR never holds a half-written conversion. When the parity checks fail
-the files are still delivered, for inspection, with ``report.json`` saying
-``"verified": false``, and :class:`VerificationError` is raised (unless
-``verify=False``).
-
-    >>> # convert_checkpoint("model.pt", "out/")  # see the README for the CLI
+The model is one of our checkpoints, a paper-format checkpoint (with ``arch``), or an
+ONNX file of a binary GNN (see ``frontends/onnx_graphs.py``). Everything is written to
+a temporary folder beside OUT_DIR and moved into place at the end, so OUT_DIR never
+holds a half-written conversion. When the parity checks fail the files are still
+delivered, for inspection, with ``report.json`` saying ``"verified": false``, and
+:class:`VerificationError` is raised (unless ``verify=False``).
 """
 
 from __future__ import annotations
@@ -22,7 +21,9 @@ from typing import Any
 
 import numpy as np
 from bgnn_deploy.converters.backends.keras_lce import build_keras, convert_to_tflite
+from bgnn_deploy.converters.frontends.onnx_graphs import OnnxTraceRunner, from_onnx, is_onnx
 from bgnn_deploy.converters.frontends.torch_models import from_torch
+from bgnn_deploy.converters.ir import GraphModel, Sign
 from bgnn_deploy.converters.knn_fusion import fuse_hamming_knn
 from bgnn_deploy.converters.onnx_export import export_onnx, run_onnx
 from bgnn_deploy.converters.parity import (
@@ -35,7 +36,7 @@ from bgnn_deploy.converters.parity import (
 from bgnn_deploy.converters.tflite_model import summarize
 from bgnn_deploy.converters.tflite_runtime import HostInterpreter
 
-from bgnn_deploy.data import load_dataset
+from bgnn_deploy.data import SHAPES, load_dataset
 from bgnn_deploy.errors import BgnnDeployError, ConfigError
 from bgnn_deploy.models.checkpoint import LoadedModel, load_checkpoint
 from bgnn_deploy.models.dgcnn import build_dgcnn
@@ -44,6 +45,7 @@ __all__ = ["KNN_MODES", "ConversionReport", "VerificationError", "convert_checkp
 
 KNN_MODES = ("builtin", "fused")
 StepFn = Callable[[str], None]
+Trace = Callable[[np.ndarray], dict]
 
 
 class VerificationError(BgnnDeployError):
@@ -64,6 +66,22 @@ class ConversionReport:
         return bool(self.data.get("verified"))
 
 
+@dataclass
+class _Source:
+    """What a frontend delivers: the description, and reference traces to check against
+    (``trace(cloud) -> {"logits", "knn<i>", "nodes<i>", "input<i>"}``)."""
+
+    description: GraphModel
+    arch: str
+    config: dict
+    trace: Trace
+    reference_name: str
+    num_points: int
+    classes: int
+    float_trace: Trace | None = None
+    export_onnx: Callable[[Path], None] | None = None
+
+
 def _float_reference(loaded: LoadedModel):
     """The PyTorch model in float mode with the same weights: the float baseline's reference."""
     cfg = loaded.config
@@ -81,10 +99,41 @@ def _float_reference(loaded: LoadedModel):
     return model.eval()
 
 
-def _parity_tflite(name, interp, reference, clouds, metrics, binary_layers, *, float_logits):
+def _torch_source(model_path, arch, sizes) -> _Source:
+    loaded = load_checkpoint(model_path, arch=arch, sizes=sizes)
+    reference, float_reference = loaded.model, _float_reference(loaded)
+    binary = loaded.config.is_binary
+    return _Source(
+        description=from_torch(reference),
+        arch=loaded.config.arch,
+        config=loaded.config.to_dict(),
+        trace=lambda cloud: torch_trace(reference, cloud),
+        reference_name="PyTorch",
+        num_points=loaded.config.num_points,
+        classes=loaded.config.classes,
+        float_trace=lambda cloud: torch_trace(float_reference, cloud),
+        export_onnx=(lambda path: export_onnx(reference, path)) if binary else None,
+    )
+
+
+def _onnx_source(model_path) -> _Source:
+    graph = from_onnx(model_path)
+    runner = OnnxTraceRunner(model_path, graph)
+    return _Source(
+        description=graph.model,
+        arch=f"onnx:{Path(model_path).name}",
+        config={"source": str(model_path)},
+        trace=runner.trace,
+        reference_name="ONNX Runtime",
+        num_points=graph.model.num_points,
+        classes=graph.model.classes,
+    )
+
+
+def _parity_tflite(name, interp, trace, clouds, metrics, binary_layers, *, float_logits):
     agree, abs_d, rel_d, layers = [], [], [], []
     for cloud in clouds:
-        ref = torch_trace(reference, cloud[None])
+        ref = trace(cloud[None])
         got = interp.run(cloud[None])
         same, a, r = logit_stats(ref["logits"], got["logits"])
         agree.append(same)
@@ -94,11 +143,10 @@ def _parity_tflite(name, interp, reference, clouds, metrics, binary_layers, *, f
     return finish(ParityReport(name), agree, abs_d, rel_d, layers, float_logits=float_logits)
 
 
-def _parity_onnx(runner, reference, clouds) -> ParityReport:
+def _parity_onnx(runner, trace: Trace, clouds) -> ParityReport:
     agree, abs_d, rel_d = [], [], []
     for cloud in clouds:
-        ref = torch_trace(reference, cloud[None])["logits"]
-        same, a, r = logit_stats(ref, runner.run(cloud[None]))
+        same, a, r = logit_stats(trace(cloud[None])["logits"], runner.run(cloud[None]))
         agree.append(same)
         abs_d.append(a)
         rel_d.append(r)
@@ -120,7 +168,7 @@ def convert_checkpoint(
     verify: bool = True,
     step: StepFn | None = None,
 ) -> ConversionReport:
-    """Convert a checkpoint and prove the results against it. See the module docstring."""
+    """Convert a model and prove the results against it. See the module docstring."""
     if knn not in KNN_MODES:
         raise ConfigError(f"unknown --knn mode '{knn}' (valid: {', '.join(KNN_MODES)})")
     if samples < 1:
@@ -130,15 +178,19 @@ def convert_checkpoint(
     started = time.perf_counter()
 
     say("loading the model")
-    loaded = load_checkpoint(model_path, arch=arch, sizes=sizes)
-    cfg = loaded.config
-    description = from_torch(loaded.model)
+    if is_onnx(model_path):
+        if arch is not None:
+            raise ConfigError("--arch is for paper checkpoints; an ONNX file describes itself")
+        source = _onnx_source(model_path)
+    else:
+        source = _torch_source(model_path, arch, sizes)
+    description = source.description
     clouds = load_dataset(
         data,
         split="test",
-        num_points=cfg.num_points,
+        num_points=source.num_points,
         samples=samples,
-        classes=cfg.classes if data == "synthetic" else None,
+        classes=min(source.classes, len(SHAPES)) if data == "synthetic" else None,
         seed=seed,
     ).points
     metrics = [layer.metric for layer in description.edge_convs]
@@ -159,14 +211,14 @@ def convert_checkpoint(
             (work / "binary.tflite").write_bytes(binary_fb)
             files["binary"] = "binary.tflite"
             summaries["binary"] = summarize(binary_fb).to_dict()
-            say("exporting ONNX")
-            export_onnx(loaded.model, work / "model.onnx")
-            files["onnx"] = "model.onnx"
+            if source.export_onnx is not None:
+                say("exporting ONNX")
+                source.export_onnx(work / "model.onnx")
+                files["onnx"] = "model.onnx"
 
         say("building the float baseline and converting with TFLite")
         baseline = description.float_baseline() if description.is_binary else description
         float_fb = convert_to_tflite(build_keras(baseline), binary=False)
-        float_debug = convert_to_tflite(build_keras(baseline, debug=True), binary=False)
         (work / "float.tflite").write_bytes(float_fb)
         files["float"] = "float.tflite"
         summaries["float"] = summarize(float_fb).to_dict()
@@ -174,37 +226,40 @@ def convert_checkpoint(
         say(f"checking parity on {len(clouds)} clouds")
         if description.is_binary:
             binary_layers = [
-                bool(layer.node_ops) and type(layer.node_ops[-1]).__name__ == "Sign"
+                bool(layer.node_ops) and isinstance(layer.node_ops[-1], Sign)
                 for layer in description.edge_convs
             ]
             parity["binary"] = _parity_tflite(
-                "binary.tflite (LCE interpreter, builtin k-NN)",
+                f"binary.tflite (LCE interpreter, builtin k-NN) vs {source.reference_name}",
                 HostInterpreter(debug_fb, lce=True),
-                loaded.model,
+                source.trace,
                 clouds,
                 metrics,
                 binary_layers,
                 float_logits=False,
             )
-            parity["onnx"] = _parity_onnx(run_onnx(work / "model.onnx"), loaded.model, clouds)
-        parity["float"] = _parity_tflite(
-            "float.tflite (TFLite interpreter)",
-            HostInterpreter(float_debug, lce=False),
-            _float_reference(loaded),
-            clouds,
-            [layer.metric for layer in baseline.edge_convs],
-            [False] * len(baseline.edge_convs),
-            float_logits=True,
-        )
+            if "onnx" in files:
+                parity["onnx"] = _parity_onnx(run_onnx(work / "model.onnx"), source.trace, clouds)
+        if source.float_trace is not None:
+            float_debug = convert_to_tflite(build_keras(baseline, debug=True), binary=False)
+            parity["float"] = _parity_tflite(
+                "float.tflite (TFLite interpreter) vs PyTorch",
+                HostInterpreter(float_debug, lce=False),
+                source.float_trace,
+                clouds,
+                [layer.metric for layer in baseline.edge_convs],
+                [False] * len(baseline.edge_convs),
+                float_logits=True,
+            )
 
-        primary = parity.get("binary", parity["float"])
+        primary = parity.get("binary") or parity["float"]
         failures = [f"{p.name}: {f}" for p in parity.values() for f in p.failures]
         macs = summaries.get("binary", summaries["float"])["macs"]
         total_macs = macs["binary"] + macs["float"]
         report = {
             "model": str(model_path),
-            "arch": cfg.arch,
-            "config": cfg.to_dict(),
+            "arch": source.arch,
+            "config": source.config,
             "knn_mode": knn if description.is_binary else "builtin",
             "fused_knn_ops": fused,
             "files": files,
@@ -215,10 +270,14 @@ def convert_checkpoint(
             "parity": {
                 "samples": primary.samples,
                 "data": data,
+                "reference": source.reference_name,
                 "argmax_agreement": primary.argmax_agreement,
                 "knn_index_agreement": primary.knn_index_agreement,
                 "max_abs_logit_diff": primary.max_abs_logit_diff,
                 "checks": {key: p.to_dict() for key, p in parity.items()},
+                "unchecked": []
+                if "float" in parity
+                else ["float.tflite: an ONNX source has no float model to compare with"],
                 "failures": failures,
             },
             "verified": not failures,
@@ -231,7 +290,7 @@ def convert_checkpoint(
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
-    result = ConversionReport(out_dir, cfg.arch, files, report)
+    result = ConversionReport(out_dir, source.arch, files, report)
     if failures and verify:
         raise VerificationError(
             "the converted model does not match the source: " + "; ".join(failures),

@@ -84,7 +84,7 @@ def _render(report: dict, output: Path, as_json: bool) -> None:
         line += f"; {report['fused_knn_ops']} Hamming k-NN fused into BgnnHammingKnn"
     console.print(line)
     parity = report["parity"]
-    checks = Table(title=f"parity on {parity['samples']} clouds vs PyTorch ({parity['data']})")
+    checks = Table(title=f"parity on {parity['samples']} clouds of {parity['data']}")
     for col in ("model", "argmax", "max |dlogit|", "k-NN idx", "near ties", "binary features"):
         checks.add_column(col, justify="left" if col == "model" else "right")
     for check in parity["checks"].values():
@@ -99,6 +99,8 @@ def _render(report: dict, output: Path, as_json: bool) -> None:
             f"{min(feats):.2%} bit-exact" if feats else "-",
         )
     console.print(checks)
+    for note in parity.get("unchecked", []):
+        console.print(f"[yellow]not checked:[/] {note}")
     if parity["failures"]:
         for failure in parity["failures"]:
             err_console.print(f"[bold red]parity:[/] {failure}")

@@ -1,9 +1,6 @@
 from __future__ import annotations
 
 import pytest
-from typer.testing import CliRunner
-
-from bgnn_deploy.cli.main import app
 
 SMALL = [
     "--points",
@@ -23,16 +20,6 @@ SMALL = [
     "--test-samples",
     "6",
 ]
-
-
-@pytest.fixture
-def cli():
-    runner = CliRunner()
-
-    def invoke(*args: str):
-        return runner.invoke(app, [str(a) for a in args])
-
-    return invoke
 
 
 @pytest.fixture

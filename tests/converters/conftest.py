@@ -17,8 +17,14 @@ def calibrated_checkpoint(path, config: ModelConfig, seed: int = 0):
     for m in model.modules():
         if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
             m.momentum = None
-    data = load_dataset("synthetic", split="train", num_points=config.num_points, samples=16,
-                        classes=min(config.classes, 8), seed=seed)
+    data = load_dataset(
+        "synthetic",
+        split="train",
+        num_points=config.num_points,
+        samples=16,
+        classes=min(config.classes, 8),
+        seed=seed,
+    )
     model.train()
     with torch.no_grad():
         model(torch.from_numpy(data.points))
@@ -51,8 +57,13 @@ def converted(tmp_path_factory):
 
 def binary_features_balanced(model, config) -> bool:
     x = torch.from_numpy(
-        load_dataset("synthetic", split="test", num_points=config.num_points, samples=2,
-                     classes=min(config.classes, 8)).points
+        load_dataset(
+            "synthetic",
+            split="test",
+            num_points=config.num_points,
+            samples=2,
+            classes=min(config.classes, 8),
+        ).points
     ).transpose(1, 2)
     shares = []
     with torch.no_grad():

@@ -6,8 +6,8 @@ import json
 
 import numpy as np
 import pytest
-
 from bgnn_deploy.converters.tflite_model import summarize_file
+
 from bgnn_deploy.models import ModelConfig
 from tests.converters.conftest import SMALL, binary_features_balanced
 
@@ -17,8 +17,17 @@ VARIANTS = {
     "bf1": ModelConfig(arch="bin-dgcnn-bf1", knn="hamming", **SMALL),
     "bf2": ModelConfig(arch="bin-dgcnn-bf2", knn="hamming", **SMALL),
     # odd channel counts, a point count that is no power of two, odd k
-    "odd": ModelConfig(arch="bin-dgcnn-bf1", knn="hamming", num_points=333, k=7,
-                       widths=(70, 33, 64), emb=70, mlp=(45,), classes=5, balance="median"),
+    "odd": ModelConfig(
+        arch="bin-dgcnn-bf1",
+        knn="hamming",
+        num_points=333,
+        k=7,
+        widths=(70, 33, 64),
+        emb=70,
+        mlp=(45,),
+        classes=5,
+        balance="median",
+    ),
 }
 
 

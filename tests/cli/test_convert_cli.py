@@ -1,0 +1,137 @@
+"""convert, inspect and evaluate-on-.tflite through the CLI."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from bgnn_deploy.data import load_dataset
+from bgnn_deploy.models import ModelConfig
+from bgnn_deploy.training import evaluate_model
+from tests.cli.test_cli import assert_user_error
+from tests.converters.conftest import calibrated_checkpoint
+
+CFG = ModelConfig(
+    arch="bin-dgcnn-bf2",
+    knn="hamming",
+    num_points=64,
+    k=6,
+    widths=(8, 16),
+    emb=16,
+    mlp=(16,),
+    classes=4,
+)
+
+
+@pytest.fixture(scope="module")
+def converted_cli(tmp_path_factory):
+    from typer.testing import CliRunner
+
+    from bgnn_deploy.cli.main import app
+
+    root = tmp_path_factory.mktemp("cli")
+    model = calibrated_checkpoint(root / "model.pt", CFG)
+    result = CliRunner().invoke(
+        app,
+        ["convert", str(root / "model.pt"), "-o", str(root / "out"), "--samples", "3", "--json"],
+    )
+    assert result.exit_code == 0, result.output
+    return root, model, json.loads(result.stdout)
+
+
+def test_convert_json_report_interface(converted_cli):
+    root, _, report = converted_cli
+    parity = report["parity"]
+    assert parity["samples"] == 3 and parity["argmax_agreement"] == 1.0
+    assert parity["knn_index_agreement"] == 1.0
+    assert isinstance(parity["max_abs_logit_diff"], float)
+    assert set(report["size_bytes"]) == {"binary", "float"}
+    assert report["ops"]["binary"]["LceBconv2d"] >= 1 and "LceBconv2d" not in report["ops"]["float"]
+    assert sorted(p.name for p in (root / "out").iterdir()) == [
+        "binary.tflite",
+        "float.tflite",
+        "model.onnx",
+        "report.json",
+    ]
+
+
+def test_convert_table(cli, converted_cli, tmp_path):
+    root, _, _ = converted_cli
+    result = cli("convert", root / "model.pt", "-o", tmp_path / "o", "--samples", "1")
+    assert result.exit_code == 0, result.output
+    assert "verified" in result.stdout and "LceBconv2d" in result.stdout
+
+
+def test_inspect_json_on_our_model(cli, converted_cli):
+    root, _, _ = converted_cli
+    result = cli("inspect", root / "out" / "binary.tflite", "--json")
+    assert result.exit_code == 0, result.output
+    info = json.loads(result.stdout)
+    assert info["size_bytes"] == (root / "out" / "binary.tflite").stat().st_size
+    assert info["ops"]["LceBconv2d"] >= 1
+    bconv = [c for c in info["custom_ops"] if c["op"] == "LceBconv2d"]
+    assert bconv and bconv[0]["options"]["padding"] == 1  # VALID (1x1)
+    assert {c["options"]["channels_in"] for c in bconv} >= {16}
+
+
+def test_inspect_any_tflite(cli, tmp_path):
+    """A model from plain TensorFlow, not from bgnn-deploy."""
+    import tensorflow as tf
+
+    inputs = tf.keras.Input((5,))
+    model = tf.keras.Model(inputs, tf.keras.layers.Dense(3, activation="relu")(inputs))
+    path = tmp_path / "plain.tflite"
+    path.write_bytes(tf.lite.TFLiteConverter.from_keras_model(model).convert())
+    result = cli("inspect", path, "--json")
+    assert result.exit_code == 0, result.output
+    info = json.loads(result.stdout)
+    assert info["ops"] == {"FULLY_CONNECTED": 1}
+    assert info["custom_ops"] == [] and info["macs"]["float"] == 15
+
+
+def test_inspect_table(cli, converted_cli):
+    root, _, _ = converted_cli
+    result = cli("inspect", root / "out" / "binary.tflite")
+    assert result.exit_code == 0 and "channels_in" in result.stdout
+
+
+def test_inspect_bad_files(cli, tmp_path, converted_cli):
+    root, _, _ = converted_cli
+    assert_user_error(cli("inspect", tmp_path / "none.tflite"), "model file not found")
+    text = tmp_path / "a.tflite"
+    text.write_text("hello world")
+    assert_user_error(cli("inspect", text), "not a TFLite flatbuffer")
+    data = (root / "out" / "binary.tflite").read_bytes()
+    cut = tmp_path / "cut.tflite"
+    cut.write_bytes(data[: len(data) // 3])
+    assert_user_error(cli("inspect", cut), "truncated")
+
+
+def test_evaluate_tflite_matches_pytorch_accuracy(cli, converted_cli):
+    root, model, _ = converted_cli
+    result = cli(
+        "evaluate",
+        root / "out" / "binary.tflite",
+        "--samples",
+        "12",
+        "--json",
+        "--save-logits",
+        root / "tfl.npy",
+    )
+    assert result.exit_code == 0, result.output
+    data = load_dataset("synthetic", split="test", num_points=64, samples=12, classes=4)
+    reference = evaluate_model(model, data)
+    np.testing.assert_allclose(np.load(root / "tfl.npy"), reference.logits, rtol=1e-4, atol=1e-4)
+    assert json.loads(result.stdout)["accuracy"] == pytest.approx(reference.accuracy)
+
+
+def test_convert_user_errors(cli, tmp_path):
+    assert_user_error(
+        cli("convert", tmp_path / "nope.pt", "-o", tmp_path / "o"), "model file not found"
+    )
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"PK\x03\x04 truncated zip")
+    assert_user_error(cli("convert", junk, "-o", tmp_path / "o"), "not a readable")
+    assert not (tmp_path / "o").exists()
