@@ -14,10 +14,18 @@ DEMO_TRAIN_FLAGS := --points 256 --k 10 --widths 32,32,64,128 --emb 256 --mlp 25
 
 .PHONY: demo test lint system-deps venv clean
 
-demo: venv $(DEMO_MODEL)
-	@echo "== evaluate the demo model on held-out synthetic clouds"
+DEMO_CONVERTED := $(OUT)/converted/report.json
+
+demo: venv $(DEMO_MODEL) $(DEMO_CONVERTED)
+	@echo "== evaluate the demo model on held-out synthetic clouds (PyTorch)"
 	$(BIN)/bgnn-deploy evaluate $(DEMO_MODEL) --samples 256
-	@echo "== done: model $(DEMO_MODEL)"
+	@echo "== the same clouds through the converted LCE flatbuffer (host interpreter)"
+	$(BIN)/bgnn-deploy evaluate $(OUT)/converted/binary.tflite --samples 256
+	@echo "== done: model $(DEMO_MODEL), converted models and report in $(OUT)/converted/"
+
+$(DEMO_CONVERTED): $(DEMO_MODEL)
+	@echo "== convert to an LCE flatbuffer + float baseline and prove parity"
+	$(BIN)/bgnn-deploy convert $(DEMO_MODEL) -o $(OUT)/converted --samples 16
 
 $(DEMO_MODEL): $(STAMP)
 	@echo "== train a small binary DGCNN on synthetic point clouds ($(DEMO_MODEL))"

@@ -42,7 +42,7 @@ def readme_commands() -> list[list[str]]:
 
 
 def test_readme_has_console_examples():
-    assert len(readme_commands()) >= 3
+    assert len(readme_commands()) >= 8
 
 
 def test_readme_console_commands_run(tmp_path, monkeypatch):
