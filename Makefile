@@ -27,7 +27,7 @@ $(DEMO_CONVERTED): $(DEMO_MODEL)
 	@echo "== convert to an LCE flatbuffer + float baseline and prove parity"
 	$(BIN)/bgnn-deploy convert $(DEMO_MODEL) -o $(OUT)/converted --samples 16
 
-$(DEMO_MODEL): $(STAMP)
+$(DEMO_MODEL): | $(STAMP)
 	@echo "== train a small binary DGCNN on synthetic point clouds ($(DEMO_MODEL))"
 	$(BIN)/bgnn-deploy train bin-dgcnn-bf2 $(DEMO_TRAIN_FLAGS) -o $@
 

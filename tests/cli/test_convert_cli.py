@@ -135,3 +135,22 @@ def test_convert_user_errors(cli, tmp_path):
     junk.write_bytes(b"PK\x03\x04 truncated zip")
     assert_user_error(cli("convert", junk, "-o", tmp_path / "o"), "not a readable")
     assert not (tmp_path / "o").exists()
+
+
+def test_failed_parity_exits_1_with_the_report(cli, converted_cli, tmp_path, monkeypatch):
+    from bgnn_deploy.converters import convert as convert_module
+
+    real = convert_module.torch_trace
+
+    def wrong(model, points):
+        trace = real(model, points)
+        trace["knn1"] = trace["knn1"][..., ::-1].copy()  # a reference with other neighbours
+        return trace
+
+    monkeypatch.setattr(convert_module, "torch_trace", wrong)
+    root, _, _ = converted_cli
+    result = cli("convert", root / "model.pt", "-o", tmp_path / "o", "--samples", "1")
+    assert result.exit_code == 1, result.output
+    assert "layer 1: Hamming k-NN differs" in result.stderr
+    assert result.stderr.count("error: ") == 1
+    assert json.loads((tmp_path / "o" / "report.json").read_text())["verified"] is False
