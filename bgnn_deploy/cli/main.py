@@ -7,6 +7,8 @@ from typing import Annotated
 import typer
 
 from bgnn_deploy import __version__
+from bgnn_deploy.cli import targets_cmd
+from bgnn_deploy.cli.build_cmd import build, verify
 from bgnn_deploy.cli.convert_cmd import convert
 from bgnn_deploy.cli.evaluate_cmd import evaluate
 from bgnn_deploy.cli.inspect_cmd import inspect
@@ -25,6 +27,9 @@ app.command()(train)
 app.command()(evaluate)
 app.command()(convert)
 app.command()(inspect)
+app.command()(build)
+app.command()(verify)
+app.add_typer(targets_cmd.app, name="targets")
 
 
 def _version(value: bool) -> None:

@@ -1,0 +1,65 @@
+"""`bgnn-deploy build` and `bgnn-deploy verify`: the native runner for a target."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from bgnn_deploy.cli.errors import err_console, user_errors
+
+
+def build(
+    target: Annotated[str, typer.Option(help="Target profile (see `bgnn-deploy targets`).")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Compile the runner for TARGET and fetch its runtime library (both cached)."""
+    from bgnn_deploy.targets.build import build_runner
+
+    with user_errors(), err_console.status(f"building the runner for {target}"):
+        result = build_runner(target)
+    if as_json:
+        typer.echo(json.dumps(result.to_dict()))
+        return
+    console = Console()
+    label = " (emulated)" if result.target.emulated else ""
+    console.print(
+        f"[bold]{result.target.name}[/]{label}: {result.target.arch}, {result.runtime_version}"
+    )
+    console.print(f"runner:  {result.runner}")
+    console.print(f"runtime: {result.runtime_library} (sha256 {result.runtime_sha256[:16]}...)")
+
+
+def verify(
+    model: Annotated[Path, typer.Argument(help="A converted .tflite.")],
+    target: Annotated[str, typer.Option(help="Target profile to run it on.")],
+    samples: Annotated[int, typer.Option(help="Clouds to compare.")] = 4,
+    data: Annotated[str, typer.Option(help="'synthetic' or a ModelNet40 .h5 file.")] = "synthetic",
+    reference: Annotated[
+        Path | None, typer.Option(help="Host reference for a --knn fused model (builtin form).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Run MODEL through the runner on TARGET and compare with the host interpreter."""
+    from bgnn_deploy.errors import BgnnDeployError
+    from bgnn_deploy.targets.verify import verify_model
+
+    with user_errors(), err_console.status(f"running {model.name} on {target}"):
+        result = verify_model(model, target, samples=samples, data=data, reference=reference)
+    if as_json:
+        typer.echo(json.dumps(result.to_dict()))
+    else:
+        label = " (emulated)" if result.emulated else ""
+        Console().print(
+            f"{model.name} on {result.target}{label} vs {result.reference}: argmax agreement "
+            f"{result.argmax_agreement:.0%} over {result.samples} clouds, max |diff| "
+            f"{result.max_abs_diff:.2e}, bit-exact {'yes' if result.bit_exact else 'no'}"
+        )
+    if not result.ok:
+        with user_errors():
+            raise BgnnDeployError(
+                f"the runner's outputs on {result.target} disagree with the host beyond rounding"
+            )

@@ -1,0 +1,58 @@
+"""`bgnn-deploy targets list|show`: the board profiles."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from bgnn_deploy.cli.errors import user_errors
+
+app = typer.Typer(
+    help="Board profiles: built-in and your own (~/.config/bgnn-deploy/targets.toml).",
+    no_args_is_help=True,
+)
+
+
+@app.command("list")
+def list_(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """List the target profiles."""
+    from bgnn_deploy.targets.profiles import list_targets
+
+    with user_errors():
+        targets = list_targets()
+    if as_json:
+        typer.echo(json.dumps([_row(t) for t in targets.values()]))
+        return
+    table = Table()
+    for col in ("name", "arch", "transport", "runtime", "energy"):
+        table.add_column(col)
+    for t in targets.values():
+        name = f"{t.name} (emulated)" if t.emulated else t.name
+        table.add_row(name, t.arch, t.transport, t.runtime, t.energy)
+    Console().print(table)
+
+
+@app.command()
+def show(name: str, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Show one target profile."""
+    from bgnn_deploy.targets.profiles import get_target
+
+    with user_errors():
+        target = get_target(name)
+    if as_json:
+        typer.echo(json.dumps(_row(target)))
+        return
+    for key, value in _row(target).items():
+        if value not in (None, "", [], {}):
+            Console().print(f"[bold]{key}[/]: {value}")
+
+
+def _row(target) -> dict:
+    data = dataclasses.asdict(target)
+    data["launcher"] = list(target.launcher)
+    return data

@@ -1,0 +1,107 @@
+"""Run the runner on a target and read its JSON (local transport; SSH comes with `run`)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+from bgnn_deploy.targets.build import RunnerBuild
+
+from bgnn_deploy.errors import BgnnDeployError
+
+__all__ = ["RunnerError", "read_outputs", "run_runner"]
+
+_NUMPY_TYPES = {1: np.float32, 2: np.int32, 4: np.int64, 9: np.int8}
+
+
+class RunnerError(BgnnDeployError):
+    """The runner failed on the target; carries its JSON (with the stage that failed)."""
+
+    exit_code = 3
+
+    def __init__(self, message: str, *, result: dict | None = None, hint: str | None = None):
+        super().__init__(message, hint=hint)
+        self.result = result or {}
+
+
+def run_runner(
+    build: RunnerBuild,
+    model: str | Path,
+    *,
+    num_runs: int = 50,
+    warmup_runs: int = 1,
+    threads: int = 1,
+    input_path: Path | None = None,
+    output_path: Path | None = None,
+    profile_ops: bool = False,
+    timeout: float = 600,
+) -> dict:
+    """One runner invocation; returns its JSON object with ``emulated`` from the profile."""
+    target = build.target
+    if target.transport != "local":
+        raise BgnnDeployError(
+            f"target '{target.name}' is reached over {target.transport}; "
+            "only local targets can run in this version"
+        )
+    launcher = list(target.launcher)
+    if launcher and shutil.which(launcher[0]) is None:
+        raise BgnnDeployError(
+            f"target '{target.name}' needs {launcher[0]}, which is not installed",
+            hint="apt-get install qemu-user libc6-arm64-cross libstdc++6-arm64-cross",
+        )
+    cmd = [
+        *launcher,
+        str(build.runner),
+        "--graph",
+        str(model),
+        "--runtime",
+        str(build.runtime_library),
+        "--num_runs",
+        str(num_runs),
+        "--warmup_runs",
+        str(warmup_runs),
+        "--num_threads",
+        str(threads),
+    ]
+    if input_path is not None:
+        cmd += ["--input", str(input_path)]
+    if output_path is not None:
+        cmd += ["--output", str(output_path)]
+    if profile_ops:
+        cmd.append("--enable_op_profiling")
+    if target.emulated:
+        cmd.append("--emulated")
+    try:
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:
+        raise RunnerError(
+            f"the runner did not finish within {timeout:.0f} s on {target.name}"
+        ) from None
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    result = json.loads(lines[-1]) if lines else {}
+    if done.returncode != 0:
+        message = (
+            result.get("error") or done.stderr.strip()[-500:] or f"exit code {done.returncode}"
+        )
+        stage = result.get("stage", "crash" if done.returncode < 0 else "unknown")
+        raise RunnerError(f"runner failed on {target.name} ({stage}): {message}", result=result)
+    result["emulated"] = bool(target.emulated)
+    result["target"] = target.name
+    return result
+
+
+def read_outputs(result: dict, path: Path) -> list[np.ndarray]:
+    """Split the runner's --output file into arrays, using the shapes in its JSON."""
+    data = path.read_bytes()
+    arrays, offset = [], 0
+    for out in result["outputs"]:
+        dtype = _NUMPY_TYPES.get(out["type"])
+        if dtype is None:
+            raise RunnerError(f"output {out['name']} has an unsupported type code {out['type']}")
+        chunk = data[offset : offset + out["bytes"]]
+        arrays.append(np.frombuffer(chunk, dtype=dtype).reshape(out["shape"]))
+        offset += out["bytes"]
+    return arrays

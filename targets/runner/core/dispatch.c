@@ -1,0 +1,77 @@
+#include "dispatch.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "xor_popcount.h"
+
+bgnn_xor_popcount_fn bgnn_xor_popcount = bgnn_xor_popcount__scalar;
+static int g_initialised = 0;
+static bgnn_isa g_isa = BGNN_ISA_SCALAR;
+
+#if defined(__x86_64__)
+#include <cpuid.h>
+static uint64_t xgetbv0(void) {
+  uint32_t lo, hi;
+  __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+  return ((uint64_t)hi << 32) | lo;
+}
+#endif
+
+int bgnn_isa_supported(bgnn_isa isa) {
+  switch (isa) {
+    case BGNN_ISA_SCALAR:
+      return 1;
+#if defined(__aarch64__)
+    case BGNN_ISA_NEON:
+      return 1; /* Advanced SIMD is part of the AArch64 baseline */
+#endif
+#if defined(__x86_64__)
+    case BGNN_ISA_AVX2:
+    case BGNN_ISA_AVX512: {
+      unsigned a, b, c, d;
+      if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & bit_OSXSAVE)) return 0;
+      const uint64_t xcr0 = xgetbv0();
+      if ((xcr0 & 0x6) != 0x6) return 0; /* the OS saves SSE and AVX state */
+      if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return 0;
+      if (isa == BGNN_ISA_AVX2) return (b & bit_AVX2) != 0;
+      /* AVX-512F (ebx bit 16) and VPOPCNTDQ (ecx bit 14), with opmask/ZMM state saved */
+      return (xcr0 & 0xe0) == 0xe0 && (b & (1u << 16)) && (c & (1u << 14));
+    }
+#endif
+    default:
+      return 0;
+  }
+}
+
+const char* bgnn_isa_name(bgnn_isa isa) {
+  switch (isa) {
+    case BGNN_ISA_NEON: return "neon";
+    case BGNN_ISA_AVX2: return "avx2";
+    case BGNN_ISA_AVX512: return "avx512";
+    default: return "scalar";
+  }
+}
+
+static int isa_from_name(const char* name, bgnn_isa* out) {
+  const bgnn_isa all[] = {BGNN_ISA_SCALAR, BGNN_ISA_NEON, BGNN_ISA_AVX2, BGNN_ISA_AVX512};
+  for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); ++i)
+    if (strcmp(name, bgnn_isa_name(all[i])) == 0) { *out = all[i]; return 1; }
+  return 0;
+}
+
+bgnn_isa bgnn_dispatch_init(void) {
+  if (g_initialised) return g_isa;
+  g_initialised = 1;
+  bgnn_isa want = BGNN_ISA_SCALAR;
+  const char* forced = getenv("BGNN_ISA");
+  int have_forced = forced && isa_from_name(forced, &want) && bgnn_isa_supported(want);
+#define BGNN_XOR_POPCOUNT(isa, fn)                                         \
+  if (have_forced ? (isa) == want : bgnn_isa_supported(isa)) {             \
+    bgnn_xor_popcount = fn;                                                \
+    g_isa = isa;                                                           \
+  }
+#include "xor_popcount.inc"
+#undef BGNN_XOR_POPCOUNT
+  return g_isa;
+}

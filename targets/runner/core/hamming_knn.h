@@ -1,0 +1,17 @@
+/* Hamming k-NN on bit-packed rows (BgnnHammingKnn, docs/ops/BgnnHammingKnn.md).
+ *
+ * For each row i: the k rows j with the smallest popcount(x_i XOR x_j), in ascending
+ * distance, lower j first among equal distances. Distances are small integers
+ * (0..C), so selection is a counting pass: count rows per distance, find the distance
+ * d* at which k is reached, then emit rows with d < d* and the first rows with
+ * d == d*, each group in index order. Linear in N per row, no sorting, exact ties.
+ */
+#ifndef BGNN_CORE_HAMMING_KNN_H
+#define BGNN_CORE_HAMMING_KNN_H
+#include "types.h"
+
+/* x: n rows of `words` 32-bit packed words (LCE layout); out: n x k indices.
+ * scratch: at least n int32 + (words*32 + 1) int32. */
+void bgnn_hamming_knn(const uint32_t* x, int n, int words, int k, int32_t* out, int32_t* scratch);
+
+#endif

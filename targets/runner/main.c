@@ -1,0 +1,274 @@
+/* bgnn-runner: run a .tflite with our custom ops through the TFLite C API and print one
+ * JSON object of timings and memory, modelled on LiteRT's benchmark_model.
+ *
+ *   bgnn-runner --graph model.tflite --runtime libLiteRtRuntimeCApi.so [--num_runs 50]
+ *               [--warmup_runs 1] [--num_threads 1] [--max_secs 0] [--input x.raw]
+ *               [--output y.raw] [--enable_op_profiling] [--emulated]
+ *
+ * Exit codes: 0 ok, 2 bad arguments or input file, 3 runtime library not usable,
+ * 4 model invalid, 5 op unsupported / tensors could not be allocated, 6 inference failed.
+ * On failure the JSON object has "error" and "stage".
+ */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/dispatch.h"
+#include "ops/tflite_c_api.h"
+
+#if defined(__aarch64__)
+#define BGNN_ARCH "aarch64"
+#elif defined(__x86_64__)
+#define BGNN_ARCH "x86_64"
+#else
+#define BGNN_ARCH "unknown"
+#endif
+
+static char g_last_error[1024] = "";
+
+static void reporter(void* user, const char* fmt, va_list args) {
+  (void)user;
+  vsnprintf(g_last_error, sizeof(g_last_error), fmt, args);
+}
+
+static void json_string(FILE* f, const char* s) {
+  fputc('"', f);
+  for (; s && *s; ++s) {
+    if (*s == '"' || *s == '\\') fputc('\\', f), fputc(*s, f);
+    else if ((unsigned char)*s < 0x20) fprintf(f, "\\u%04x", *s);
+    else fputc(*s, f);
+  }
+  fputc('"', f);
+}
+
+static int fail(const char* stage, int code, const char* fmt, ...) {
+  char msg[1536];
+  va_list args;
+  va_start(args, fmt);
+  vsnprintf(msg, sizeof(msg), fmt, args);
+  va_end(args);
+  printf("{\"error\": ");
+  json_string(stdout, msg);
+  printf(", \"stage\": \"%s\", \"exit_code\": %d, \"arch\": \"%s\"}\n", stage, code, BGNN_ARCH);
+  fprintf(stderr, "bgnn-runner: %s: %s\n", stage, msg);
+  return code;
+}
+
+static double now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/* Peak resident set (VmHWM) in kB from /proc/self/status; -1 if unreadable. */
+static long peak_rss_kb(void) {
+  FILE* f = fopen("/proc/self/status", "r");
+  if (!f) return -1;
+  char line[256];
+  long kb = -1;
+  while (fgets(line, sizeof(line), f))
+    if (strncmp(line, "VmHWM:", 6) == 0) kb = strtol(line + 6, NULL, 10);
+  fclose(f);
+  return kb;
+}
+
+static void* read_file(const char* path, size_t* size) {
+  FILE* f = fopen(path, "rb");
+  if (!f) return NULL;
+  fseek(f, 0, SEEK_END);
+  long n = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  void* data = n > 0 ? malloc((size_t)n) : NULL;
+  if (data && fread(data, 1, (size_t)n, f) != (size_t)n) {
+    free(data);
+    data = NULL;
+  }
+  fclose(f);
+  *size = data ? (size_t)n : 0;
+  return data;
+}
+
+static int cmp_double(const void* a, const void* b) {
+  double x = *(const double*)a, y = *(const double*)b;
+  return (x > y) - (x < y);
+}
+
+static double percentile(const double* sorted, int n, double q) {
+  if (n == 0) return 0;
+  double pos = q * (n - 1);
+  int lo = (int)pos;
+  int hi = lo + 1 < n ? lo + 1 : lo;
+  return sorted[lo] + (pos - lo) * (sorted[hi] - sorted[lo]);
+}
+
+/* Seeded uniform values in [-1, 1) for float inputs, so runs are repeatable. */
+static void fill_random(float* x, size_t n) {
+  uint64_t s = 0x2545f4914f6cdd1dull;
+  for (size_t i = 0; i < n; ++i) {
+    s ^= s << 13, s ^= s >> 7, s ^= s << 17;
+    x[i] = (float)((s >> 40) / (double)(1ull << 24)) * 2.0f - 1.0f;
+  }
+}
+
+int main(int argc, char** argv) {
+  const char *graph = NULL, *runtime = NULL, *input_path = NULL, *output_path = NULL;
+  int num_runs = 50, warmup_runs = 1, num_threads = 1, profiling = 0, emulated = 0;
+  double max_secs = 0;
+  for (int i = 1; i < argc; ++i) {
+    const char* a = argv[i];
+    const char* v = i + 1 < argc ? argv[i + 1] : NULL;
+#define OPT(name) (strcmp(a, name) == 0 && v && (++i, 1))
+    if (OPT("--graph")) graph = v;
+    else if (OPT("--runtime")) runtime = v;
+    else if (OPT("--num_runs")) num_runs = atoi(v);
+    else if (OPT("--warmup_runs")) warmup_runs = atoi(v);
+    else if (OPT("--num_threads")) num_threads = atoi(v);
+    else if (OPT("--max_secs")) max_secs = atof(v);
+    else if (OPT("--input")) input_path = v;
+    else if (OPT("--output")) output_path = v;
+    else if (OPT("--use_xnnpack")) {
+      if (strcmp(v, "true") != 0)
+        return fail("arguments", 2, "this runtime applies XNNPACK to float ops itself; it cannot be turned off");
+    } else if (strcmp(a, "--enable_op_profiling") == 0) profiling = 1;
+    else if (strcmp(a, "--emulated") == 0) emulated = 1;
+    else return fail("arguments", 2, "unknown or incomplete argument '%s'", a);
+#undef OPT
+  }
+  if (!graph || !runtime) return fail("arguments", 2, "--graph and --runtime are required");
+  if (num_runs < 1 || warmup_runs < 0 || num_threads < 1) return fail("arguments", 2, "bad run counts");
+
+  const bgnn_isa isa = bgnn_dispatch_init();
+  char error[1024];
+  if (bgnn_tflite_load(runtime, error, sizeof(error)) != 0) return fail("runtime", 3, "%s", error);
+  bgnn_profiling_enabled = profiling;
+
+  size_t model_size = 0;
+  void* model_data = read_file(graph, &model_size);
+  if (!model_data) return fail("model", 4, "cannot read %s", graph);
+  if (model_size < 8 || memcmp((char*)model_data + 4, "TFL3", 4) != 0)
+    return fail("model", 4, "%s is not a TFLite flatbuffer", graph);
+
+  const double t_init = now_ms();
+  TfLiteModel* model = bgnn_tfl.TfLiteModelCreate(model_data, model_size);
+  if (!model) return fail("model", 4, "the runtime rejected %s (truncated or invalid)", graph);
+  TfLiteInterpreterOptions* options = bgnn_tfl.TfLiteInterpreterOptionsCreate();
+  bgnn_tfl.TfLiteInterpreterOptionsSetNumThreads(options, num_threads);
+  bgnn_tfl.TfLiteInterpreterOptionsSetErrorReporter(options, reporter, NULL);
+  bgnn_tflite_register_ops(options);
+  TfLiteInterpreter* interp = bgnn_tfl.TfLiteInterpreterCreate(model, options);
+  if (!interp) return fail("prepare", 5, "interpreter creation failed: %s", g_last_error);
+  if (bgnn_tfl.TfLiteInterpreterAllocateTensors(interp) != kTfLiteOk)
+    return fail("prepare", 5, "%s", g_last_error[0] ? g_last_error : "tensor allocation failed");
+  const double init_ms = now_ms() - t_init;
+  const long rss_init = peak_rss_kb();
+
+  /* inputs: from --input (raw little-endian, all inputs back to back) or seeded */
+  size_t in_size = 0;
+  char* in_data = input_path ? read_file(input_path, &in_size) : NULL;
+  if (input_path && !in_data) return fail("input", 2, "cannot read %s", input_path);
+  size_t offset = 0;
+  const int n_in = bgnn_tfl.TfLiteInterpreterGetInputTensorCount(interp);
+  for (int i = 0; i < n_in; ++i) {
+    TfLiteTensor* t = bgnn_tfl.TfLiteInterpreterGetInputTensor(interp, i);
+    const size_t bytes = bgnn_tfl.TfLiteTensorByteSize(t);
+    if (in_data) {
+      if (offset + bytes > in_size) return fail("input", 2, "%s has %zu bytes, the model needs more", input_path, in_size);
+      memcpy(bgnn_tfl.TfLiteTensorData(t), in_data + offset, bytes);
+      offset += bytes;
+    } else if (bgnn_tfl.TfLiteTensorType(t) == kTfLiteFloat32) {
+      fill_random(bgnn_tfl.TfLiteTensorData(t), bytes / sizeof(float));
+    } else {
+      memset(bgnn_tfl.TfLiteTensorData(t), 0, bytes);
+    }
+  }
+  if (in_data && offset != in_size)
+    return fail("input", 2, "%s has %zu bytes, the model takes %zu", input_path, in_size, offset);
+
+  double t0 = now_ms();
+  if (bgnn_tfl.TfLiteInterpreterInvoke(interp) != kTfLiteOk) return fail("invoke", 6, "%s", g_last_error);
+  const double first_ms = now_ms() - t0;
+
+  /* outputs of the first run (deterministic), for parity checks */
+  const int n_out = bgnn_tfl.TfLiteInterpreterGetOutputTensorCount(interp);
+  if (output_path) {
+    FILE* f = fopen(output_path, "wb");
+    if (!f) return fail("output", 2, "cannot write %s", output_path);
+    for (int i = 0; i < n_out; ++i) {
+      const TfLiteTensor* t = bgnn_tfl.TfLiteInterpreterGetOutputTensor(interp, i);
+      fwrite(bgnn_tfl.TfLiteTensorData(t), 1, bgnn_tfl.TfLiteTensorByteSize(t), f);
+    }
+    fclose(f);
+  }
+
+  t0 = now_ms();
+  for (int r = 0; r < warmup_runs; ++r)
+    if (bgnn_tfl.TfLiteInterpreterInvoke(interp) != kTfLiteOk) return fail("invoke", 6, "%s", g_last_error);
+  const double warmup_ms = warmup_runs ? (now_ms() - t0) / warmup_runs : 0;
+
+  /* timed runs; profiles count only these */
+  const bgnn_op_profile* profiles;
+  int n_prof = bgnn_op_profiles(&profiles);
+  for (int p = 0; p < n_prof; ++p) ((bgnn_op_profile*)profiles)[p].total_ms = 0, ((bgnn_op_profile*)profiles)[p].calls = 0;
+  double* times = malloc(sizeof(double) * (size_t)num_runs);
+  int runs = 0;
+  const double start = now_ms();
+  for (; runs < num_runs; ++runs) {
+    t0 = now_ms();
+    if (bgnn_tfl.TfLiteInterpreterInvoke(interp) != kTfLiteOk) return fail("invoke", 6, "%s", g_last_error);
+    times[runs] = now_ms() - t0;
+    if (max_secs > 0 && now_ms() - start > max_secs * 1e3) { ++runs; break; }
+  }
+  double sum = 0, sq = 0;
+  for (int r = 0; r < runs; ++r) sum += times[r];
+  const double mean = sum / runs;
+  for (int r = 0; r < runs; ++r) sq += (times[r] - mean) * (times[r] - mean);
+  qsort(times, (size_t)runs, sizeof(double), cmp_double);
+
+  printf("{\"runtime\": ");
+  json_string(stdout, bgnn_tfl.TfLiteVersion());
+  printf(", \"runtime_api\": \"tflite-c\", \"arch\": \"%s\", \"isa\": \"%s\", \"emulated\": %s",
+         BGNN_ARCH, bgnn_isa_name(isa), emulated ? "true" : "false");
+  printf(", \"graph\": ");
+  json_string(stdout, graph);
+  printf(", \"model_bytes\": %zu, \"num_threads\": %d, \"init_ms\": %.4f, \"first_ms\": %.4f, \"warmup_ms\": %.4f",
+         model_size, num_threads, init_ms, first_ms, warmup_ms);
+  printf(", \"latency_ms\": {\"min\": %.4f, \"median\": %.4f, \"mean\": %.4f, \"std\": %.4f, \"p90\": %.4f, "
+         "\"p95\": %.4f, \"p99\": %.4f, \"max\": %.4f, \"runs\": %d}",
+         times[0], percentile(times, runs, 0.5), mean, runs > 1 ? sqrt(sq / (runs - 1)) : 0.0,
+         percentile(times, runs, 0.9), percentile(times, runs, 0.95), percentile(times, runs, 0.99),
+         times[runs - 1], runs);
+  printf(", \"peak_rss_kb_after_init\": %ld, \"peak_rss_kb\": %ld", rss_init, peak_rss_kb());
+  printf(", \"outputs\": [");
+  for (int i = 0; i < n_out; ++i) {
+    const TfLiteTensor* t = bgnn_tfl.TfLiteInterpreterGetOutputTensor(interp, i);
+    printf("%s{\"name\": ", i ? ", " : "");
+    json_string(stdout, bgnn_tfl.TfLiteTensorName(t));
+    printf(", \"type\": %d, \"bytes\": %zu, \"shape\": [", bgnn_tfl.TfLiteTensorType(t), bgnn_tfl.TfLiteTensorByteSize(t));
+    for (int d = 0; d < bgnn_tfl.TfLiteTensorNumDims(t); ++d) printf("%s%d", d ? ", " : "", bgnn_tfl.TfLiteTensorDim(t, d));
+    printf("]}");
+  }
+  printf("]");
+  if (profiling) {
+    n_prof = bgnn_op_profiles(&profiles);
+    double ours = 0;
+    printf(", \"ops\": {");
+    for (int p = 0; p < n_prof; ++p) {
+      const double per_run = profiles[p].total_ms / runs;
+      ours += per_run;
+      printf("%s\"%s\": {\"ms_per_run\": %.4f, \"calls_per_run\": %.2f}", p ? ", " : "", profiles[p].name, per_run,
+             (double)profiles[p].calls / runs);
+    }
+    printf("%s\"builtin (LiteRT)\": {\"ms_per_run\": %.4f}}", n_prof ? ", " : "", mean - ours > 0 ? mean - ours : 0);
+  }
+  printf("}\n");
+  free(times);
+  bgnn_tfl.TfLiteInterpreterDelete(interp);
+  bgnn_tfl.TfLiteInterpreterOptionsDelete(options);
+  bgnn_tfl.TfLiteModelDelete(model);
+  free(model_data);
+  free(in_data);
+  return 0;
+}
