@@ -16,7 +16,7 @@ DEMO_TRAIN_FLAGS := --points 256 --k 10 --widths 32,32,64,128 --emb 256 --mlp 25
 
 DEMO_CONVERTED := $(OUT)/converted/report.json
 
-demo: venv $(DEMO_MODEL) $(DEMO_CONVERTED)
+demo: system-deps venv $(DEMO_MODEL) $(DEMO_CONVERTED)
 	@echo "== evaluate the demo model on held-out synthetic clouds (PyTorch)"
 	$(BIN)/bgnn-deploy evaluate $(DEMO_MODEL) --samples 256
 	@echo "== the same clouds through the converted LCE flatbuffer (host interpreter)"
@@ -31,7 +31,7 @@ $(DEMO_MODEL): | $(STAMP)
 	@echo "== train a small binary DGCNN on synthetic point clouds ($(DEMO_MODEL))"
 	$(BIN)/bgnn-deploy train bin-dgcnn-bf2 $(DEMO_TRAIN_FLAGS) -o $@
 
-test: venv
+test: system-deps venv
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 
@@ -41,14 +41,19 @@ lint: venv
 
 venv: $(STAMP)
 
-# System packages: only what is missing, so a second run does nothing.
+# System packages: only what is missing, so a second run does nothing. qemu-user and
+# the arm64 cross libc/libstdc++ run the aarch64 runner here (the emulated board).
+APT := $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get
 system-deps:
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), sys.version' \
 		|| { echo "error: bgnn-deploy needs Python 3.11 (set PYTHON=...)"; exit 2; }
 	@$(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || { \
 		echo "== installing python3-venv (apt)"; \
-		$$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get update -q && \
-		$$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get install -y -q python3-venv; }
+		$(APT) update -q && $(APT) install -y -q python3-venv; }
+	@command -v qemu-aarch64 >/dev/null && test -e /usr/aarch64-linux-gnu/lib/libstdc++.so.6 || { \
+		echo "== installing qemu-user and the arm64 cross libraries (apt)"; \
+		$(APT) update -q && DEBIAN_FRONTEND=noninteractive $(APT) install -y -q \
+			qemu-user libc6-arm64-cross libstdc++6-arm64-cross; }
 
 # torch is pinned and installed first: an unpinned resolve would pull a CUDA build.
 $(STAMP): pyproject.toml | system-deps

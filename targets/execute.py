@@ -76,6 +76,12 @@ def run_runner(
         cmd.append("--emulated")
     try:
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+    except OSError as e:  # e.g. an aarch64 binary started without qemu: exec format error
+        raise RunnerError(
+            f"cannot start the runner for {target.name} ({target.arch}): {e.strerror}",
+            hint="the runner is built for the target's architecture; emulated targets need "
+            "a launcher (qemu-aarch64) in their profile",
+        ) from None
     except subprocess.TimeoutExpired:
         raise RunnerError(
             f"the runner did not finish within {timeout:.0f} s on {target.name}"

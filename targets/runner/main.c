@@ -29,9 +29,15 @@
 
 static char g_last_error[1024] = "";
 
+/* Keeps every message of a failure, most specific (our op's) first. */
 static void reporter(void* user, const char* fmt, va_list args) {
   (void)user;
-  vsnprintf(g_last_error, sizeof(g_last_error), fmt, args);
+  size_t used = strlen(g_last_error);
+  if (used && used + 2 < sizeof(g_last_error)) {
+    strcat(g_last_error, "; ");
+    used += 2;
+  }
+  if (used < sizeof(g_last_error)) vsnprintf(g_last_error + used, sizeof(g_last_error) - used, fmt, args);
 }
 
 static void json_string(FILE* f, const char* s) {

@@ -1,0 +1,175 @@
+"""The runner program: its JSON interface, its errors, and the converted BinDGCNN end to end."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from bgnn_deploy.converters.convert import convert_checkpoint
+from bgnn_deploy.targets.build import RunnerBuild, build_runner
+from bgnn_deploy.targets.execute import RunnerError, run_runner
+
+from bgnn_deploy.models import ModelConfig
+from tests.cli.test_cli import assert_user_error
+from tests.converters.conftest import calibrated_checkpoint
+
+CFG = ModelConfig(
+    arch="bin-dgcnn-bf2",
+    knn="hamming",
+    num_points=64,
+    k=6,
+    widths=(16, 24, 32),
+    emb=32,
+    mlp=(24,),
+    classes=4,
+)
+
+
+@pytest.fixture(scope="module")
+def converted(tmp_path_factory):
+    root = tmp_path_factory.mktemp("runner")
+    calibrated_checkpoint(root / "m.pt", CFG)
+    convert_checkpoint(root / "m.pt", root / "builtin", samples=1)
+    convert_checkpoint(root / "m.pt", root / "fused", samples=1, knn="fused")
+    return root
+
+
+def test_json_interface_and_profile(qemu_build, converted):
+    result = run_runner(
+        qemu_build,
+        converted / "builtin" / "binary.tflite",
+        num_runs=3,
+        warmup_runs=1,
+        profile_ops=True,
+    )
+    for key in (
+        "runtime",
+        "arch",
+        "emulated",
+        "init_ms",
+        "first_ms",
+        "latency_ms",
+        "peak_rss_kb",
+        "ops",
+    ):
+        assert key in result, key
+    lat = result["latency_ms"]
+    assert lat["runs"] == 3 and lat["min"] <= lat["median"] <= lat["max"]
+    assert {"mean", "std", "p90", "p95", "p99"} <= set(lat)
+    assert result["emulated"] is True and result["arch"] == "aarch64"
+    assert result["ops"]["LceBconv2d"]["calls_per_run"] == 4  # 2 edge layers + embed + 1 head
+    assert "builtin (LiteRT)" in result["ops"]
+    assert result["peak_rss_kb"] >= result["peak_rss_kb_after_init"] > 0
+
+
+def test_fused_knn_runs_and_matches_builtin(qemu_build, converted, tmp_path):
+    x = np.random.default_rng(0).normal(size=(1, 64, 3)).astype(np.float32)
+    (tmp_path / "x.raw").write_bytes(x.tobytes())
+    outs = {}
+    for mode in ("builtin", "fused"):
+        run_runner(
+            qemu_build,
+            converted / mode / "binary.tflite",
+            num_runs=1,
+            warmup_runs=0,
+            input_path=tmp_path / "x.raw",
+            output_path=tmp_path / f"{mode}.raw",
+        )
+        outs[mode] = (tmp_path / f"{mode}.raw").read_bytes()
+    assert outs["builtin"] == outs["fused"]  # same logits, bit for bit
+
+
+def test_verify_cli_on_emulated_board(cli, converted):
+    for name in ("binary", "float"):
+        result = cli(
+            "verify",
+            converted / "builtin" / f"{name}.tflite",
+            "--target",
+            "qemu-aarch64",
+            "--samples",
+            "2",
+            "--json",
+        )
+        assert result.exit_code == 0, result.output
+        report = json.loads(result.stdout)
+        assert report["samples"] == 2 and report["argmax_agreement"] == 1.0
+        assert report["max_abs_diff"] < 1e-4 and report["emulated"] is True
+    fused = converted / "fused" / "binary.tflite"
+    assert_user_error(cli("verify", fused, "--target", "qemu-aarch64"), "uses BgnnHammingKnn")
+    result = cli(
+        "verify",
+        fused,
+        "--target",
+        "qemu-aarch64",
+        "--samples",
+        "1",
+        "--reference",
+        converted / "builtin" / "binary.tflite",
+        "--json",
+    )
+    assert result.exit_code == 0, result.output
+
+
+def test_build_cli_json(cli):
+    result = cli("build", "--target", "qemu-aarch64", "--json")
+    assert result.exit_code == 0, result.output
+    info = json.loads(result.stdout)
+    assert info["target"] == "qemu-aarch64" and info["runner"] and info["runtime_library"]
+
+
+def test_garbage_and_truncated_models(qemu_build, converted, tmp_path):
+    garbage = tmp_path / "g.tflite"
+    garbage.write_bytes(b"\x00" * 64)
+    with pytest.raises(RunnerError, match=r"\(model\).*not a TFLite flatbuffer"):
+        run_runner(qemu_build, garbage, num_runs=1)
+    data = (converted / "builtin" / "binary.tflite").read_bytes()
+    cut = tmp_path / "cut.tflite"
+    cut.write_bytes(data[: len(data) // 2])
+    with pytest.raises(RunnerError) as err:
+        run_runner(qemu_build, cut, num_runs=1)
+    assert err.value.result["stage"] in ("model", "prepare")
+
+
+def test_missing_runtime_library(qemu_build, converted, tmp_path):
+    broken = RunnerBuild(qemu_build.target, qemu_build.runner, tmp_path / "libnothing.so", "", "")
+    with pytest.raises(RunnerError, match=r"\(runtime\).*cannot load the TFLite runtime library"):
+        run_runner(broken, converted / "builtin" / "binary.tflite", num_runs=1)
+
+
+def test_wrong_architecture_binary(qemu_build, converted):
+    import dataclasses
+
+    native = dataclasses.replace(qemu_build.target, launcher=())  # an aarch64 binary, no qemu
+    broken = dataclasses.replace(qemu_build, target=native)
+    with pytest.raises(RunnerError, match="cannot start the runner"):
+        run_runner(broken, converted / "builtin" / "binary.tflite", num_runs=1)
+
+
+def test_unsupported_attribute_is_named(qemu_build, converted, tmp_path):
+    """An LceBconv2d whose options lack 'padding' fails at load, naming op and attribute."""
+    from flatbuffers import flexbuffers
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    model = flatbuffer_utils.read_model(str(converted / "builtin" / "binary.tflite"))
+    for op in model.subgraphs[0].operators:
+        code = model.operatorCodes[op.opcodeIndex]
+        if code.customCode == b"LceBconv2d":
+            options = flexbuffers.Loads(bytes(op.customOptions))
+            del options["padding"]
+            op.customOptions = list(flexbuffers.Dumps(options))
+    broken = tmp_path / "broken.tflite"
+    flatbuffer_utils.write_model(model, str(broken))
+    with pytest.raises(RunnerError, match="LceBconv2d: custom option 'padding' missing"):
+        run_runner(qemu_build, broken, num_runs=1)
+
+
+def test_local_target_on_x86_says_what_is_missing():
+    import platform
+
+    from bgnn_deploy.targets.toolchain.runtimes import ToolchainError
+
+    if platform.machine() != "x86_64":
+        pytest.skip("the x86_64 host glue is what this checks")
+    with pytest.raises(ToolchainError, match="'litert' runtime glue"):
+        build_runner("local")
