@@ -21,6 +21,11 @@ demo: system-deps venv $(DEMO_MODEL) $(DEMO_CONVERTED)
 	$(BIN)/bgnn-deploy evaluate $(DEMO_MODEL) --samples 256
 	@echo "== the same clouds through the converted LCE flatbuffer (host interpreter)"
 	$(BIN)/bgnn-deploy evaluate $(OUT)/converted/binary.tflite --samples 256
+	@echo "== build the native runner for an emulated aarch64 board and check it against the host"
+	$(BIN)/bgnn-deploy build --target qemu-aarch64
+	$(BIN)/bgnn-deploy verify $(OUT)/converted/binary.tflite --target qemu-aarch64 --samples 4
+	@echo "== binary vs float through the runner (emulated: outputs are real, timings are not)"
+	$(BIN)/bgnn-deploy run $(OUT)/converted/binary.tflite --target qemu-aarch64 --num-runs 10 --profile-ops
 	@echo "== done: model $(DEMO_MODEL), converted models and report in $(OUT)/converted/"
 
 $(DEMO_CONVERTED): $(DEMO_MODEL)

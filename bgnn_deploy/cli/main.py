@@ -13,6 +13,7 @@ from bgnn_deploy.cli.convert_cmd import convert
 from bgnn_deploy.cli.evaluate_cmd import evaluate
 from bgnn_deploy.cli.inspect_cmd import inspect
 from bgnn_deploy.cli.models_cmd import models
+from bgnn_deploy.cli.run_cmd import run
 from bgnn_deploy.cli.train_cmd import train
 
 app = typer.Typer(
@@ -29,6 +30,7 @@ app.command()(convert)
 app.command()(inspect)
 app.command()(build)
 app.command()(verify)
+app.command()(run)
 app.add_typer(targets_cmd.app, name="targets")
 
 

@@ -173,3 +173,25 @@ def test_local_target_on_x86_says_what_is_missing():
         pytest.skip("the x86_64 host glue is what this checks")
     with pytest.raises(ToolchainError, match="'litert' runtime glue"):
         build_runner("local")
+
+
+def test_run_cli_json_finds_the_baseline(cli, converted):
+    result = cli("run", converted / "builtin" / "binary.tflite", "--target", "qemu-aarch64",
+                 "--num-runs", "2", "--threads", "1,2", "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["target"] == "qemu-aarch64" and report["emulated"] is True
+    roles = [(r["role"], r["threads"]) for r in report["results"]]
+    assert roles == [("binary", 1), ("float", 1), ("binary", 2), ("float", 2)]
+    first = report["results"][0]
+    assert len(first["model_sha256"]) == 64 and first["latency_ms"]["runs"] == 2
+    medians = {(r["role"], r["threads"]): r["latency_ms"]["median"] for r in report["results"]}
+    assert report["speedup"] == pytest.approx(medians[("float", 1)] / medians[("binary", 1)])
+    assert report["run_id"] is None  # no results store yet
+
+
+def test_run_cli_table_labels_emulation(cli, converted):
+    result = cli("run", converted / "builtin" / "float.tflite", "--target", "qemu-aarch64",
+                 "--num-runs", "1")
+    assert result.exit_code == 0, result.output
+    assert "EMULATED" in result.stdout

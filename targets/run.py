@@ -1,0 +1,99 @@
+"""`bgnn-deploy run MODEL --target NAME`: measure a model (and its float baseline) on a target.
+
+The float baseline is ``--baseline`` or, for a converted ``binary.tflite``, the
+``float.tflite`` beside it. Both run in the same session with the same flags, so the
+speedup (float median / binary median) compares like with like. Emulated targets are
+labelled as such: their timings are not board figures.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bgnn_deploy.targets.build import build_runner
+from bgnn_deploy.targets.execute import run_runner
+
+from bgnn_deploy.errors import CheckpointError, ConfigError
+
+__all__ = ["RunReport", "run_models"]
+
+
+@dataclass
+class RunReport:
+    target: str
+    emulated: bool
+    results: list[dict] = field(default_factory=list)
+    speedup: dict[str, float] = field(default_factory=dict)  # per thread count
+    run_id: str | None = None
+
+    def to_dict(self) -> dict:
+        single = self.speedup.get(str(min((r["threads"] for r in self.results), default=1)))
+        return {
+            "target": self.target,
+            "emulated": self.emulated,
+            "results": self.results,
+            "speedup": single,
+            "speedup_by_threads": self.speedup,
+            "run_id": self.run_id,
+        }
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def run_models(
+    model: str | Path,
+    target: str,
+    *,
+    baseline: str | Path | None = None,
+    threads: tuple[int, ...] = (1,),
+    num_runs: int = 50,
+    warmup_runs: int = 1,
+    profile_ops: bool = False,
+    progress: Callable[[str], None] | None = None,
+) -> RunReport:
+    say = progress or (lambda _m: None)
+    model = Path(model)
+    if not model.is_file():
+        raise CheckpointError(f"model file not found: {model}")
+    if num_runs < 1 or warmup_runs < 0 or not threads or min(threads) < 1:
+        raise ConfigError("--num-runs and --threads must be >= 1, --warmup-runs >= 0")
+    if (
+        baseline is None
+        and model.name == "binary.tflite"
+        and (model.parent / "float.tflite").is_file()
+    ):
+        baseline = model.parent / "float.tflite"
+    models = [("binary" if baseline is not None else "model", model)]
+    if baseline is not None:
+        baseline = Path(baseline)
+        if not baseline.is_file():
+            raise CheckpointError(f"baseline file not found: {baseline}")
+        models.append(("float", baseline))
+    say(f"building the runner for {target}")
+    build = build_runner(target)
+    report = RunReport(build.target.name, build.target.emulated)
+    medians: dict[tuple[str, int], float] = {}
+    for n in threads:
+        for role, path in models:
+            say(f"running {path.name} ({role}, {n} thread{'s' if n > 1 else ''}) on {target}")
+            result = run_runner(
+                build,
+                path,
+                num_runs=num_runs,
+                warmup_runs=warmup_runs,
+                threads=n,
+                profile_ops=profile_ops,
+            )
+            result.update(
+                {"model": str(path), "model_sha256": _sha256(path), "threads": n, "role": role}
+            )
+            report.results.append(result)
+            medians[(role, n)] = result["latency_ms"]["median"]
+        if ("float", n) in medians and medians[("binary", n)] > 0:
+            report.speedup[str(n)] = medians[("float", n)] / medians[("binary", n)]
+    return report
