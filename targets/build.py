@@ -8,7 +8,7 @@ from pathlib import Path
 
 from bgnn_deploy.targets.profiles import TargetProfile, get_target
 from bgnn_deploy.targets.toolchain.compiler import compile_runner
-from bgnn_deploy.targets.toolchain.runtimes import ToolchainError, fetch_runtime
+from bgnn_deploy.targets.toolchain.runtimes import fetch_runtime
 
 __all__ = ["RunnerBuild", "build_runner"]
 
@@ -36,13 +36,6 @@ class RunnerBuild:
 def build_runner(target: str | TargetProfile) -> RunnerBuild:
     """Compile (or reuse) the runner and fetch (or reuse) the runtime for ``target``."""
     profile = get_target(target)
-    if profile.runtime != "tflite-c":
-        raise ToolchainError(
-            f"target '{profile.name}' needs the '{profile.runtime}' runtime glue, which this "
-            "version of bgnn-deploy does not build yet",
-            hint="x86_64 hosts need the LiteRt CompiledModel glue; use --target qemu-aarch64 "
-            "or an aarch64 board",
-        )
     native = profile.arch == platform.machine() and not profile.launcher
     runtime = fetch_runtime(profile.runtime, profile.arch)
     runner = compile_runner(profile.arch, native=native)

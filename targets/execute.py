@@ -52,6 +52,7 @@ def run_runner(
             f"target '{target.name}' needs {launcher[0]}, which is not installed",
             hint="apt-get install qemu-user libc6-arm64-cross libstdc++6-arm64-cross",
         )
+    model = _prepared(Path(model), target.runtime)
     cmd = [
         *launcher,
         str(build.runner),
@@ -59,6 +60,8 @@ def run_runner(
         str(model),
         "--runtime",
         str(build.runtime_library),
+        "--runtime_api",
+        target.runtime,
         "--num_runs",
         str(num_runs),
         "--warmup_runs",
@@ -97,6 +100,23 @@ def run_runner(
     result["emulated"] = bool(target.emulated)
     result["target"] = target.name
     return result
+
+
+def _prepared(model: Path, runtime: str) -> Path:
+    """The model as the runtime needs it: LiteRt gets a prepared copy (cached by content)."""
+    if runtime != "litert":
+        return model
+    from bgnn_deploy.converters.litert_prepare import prepare_for_litert
+    from bgnn_deploy.targets.toolchain.cache import cache_dir, sha256_file
+
+    if not model.is_file():
+        raise BgnnDeployError(f"model file not found: {model}")
+    out = cache_dir("litert-models") / f"{sha256_file(model)}.tflite"
+    if not out.is_file():
+        tmp = out.with_suffix(".tmp")
+        tmp.write_bytes(prepare_for_litert(model.read_bytes()))
+        tmp.replace(out)
+    return out
 
 
 def read_outputs(result: dict, path: Path) -> list[np.ndarray]:

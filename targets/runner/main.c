@@ -1,7 +1,7 @@
 /* bgnn-runner: run a .tflite with our custom ops through the TFLite C API and print one
  * JSON object of timings and memory, modelled on LiteRT's benchmark_model.
  *
- *   bgnn-runner --graph model.tflite --runtime libLiteRtRuntimeCApi.so [--num_runs 50]
+ *   bgnn-runner --graph model.tflite --runtime LIBRARY [--runtime_api tflite-c|litert] [--num_runs 50]
  *               [--warmup_runs 1] [--num_threads 1] [--max_secs 0] [--input x.raw]
  *               [--output y.raw] [--enable_op_profiling] [--emulated]
  *
@@ -17,7 +17,7 @@
 #include <time.h>
 
 #include "core/dispatch.h"
-#include "ops/tflite_c_api.h"
+#include "runtime.h"
 
 #if defined(__aarch64__)
 #define BGNN_ARCH "aarch64"
@@ -26,19 +26,6 @@
 #else
 #define BGNN_ARCH "unknown"
 #endif
-
-static char g_last_error[1024] = "";
-
-/* Keeps every message of a failure, most specific (our op's) first. */
-static void reporter(void* user, const char* fmt, va_list args) {
-  (void)user;
-  size_t used = strlen(g_last_error);
-  if (used && used + 2 < sizeof(g_last_error)) {
-    strcat(g_last_error, "; ");
-    used += 2;
-  }
-  if (used < sizeof(g_last_error)) vsnprintf(g_last_error + used, sizeof(g_last_error) - used, fmt, args);
-}
 
 static void json_string(FILE* f, const char* s) {
   fputc('"', f);
@@ -120,7 +107,7 @@ static void fill_random(float* x, size_t n) {
 }
 
 int main(int argc, char** argv) {
-  const char *graph = NULL, *runtime = NULL, *input_path = NULL, *output_path = NULL;
+  const char *graph = NULL, *runtime = NULL, *input_path = NULL, *output_path = NULL, *api = "tflite-c";
   int num_runs = 50, warmup_runs = 1, num_threads = 1, profiling = 0, emulated = 0;
   double max_secs = 0;
   for (int i = 1; i < argc; ++i) {
@@ -129,6 +116,7 @@ int main(int argc, char** argv) {
 #define OPT(name) (strcmp(a, name) == 0 && v && (++i, 1))
     if (OPT("--graph")) graph = v;
     else if (OPT("--runtime")) runtime = v;
+    else if (OPT("--runtime_api")) api = v;
     else if (OPT("--num_runs")) num_runs = atoi(v);
     else if (OPT("--warmup_runs")) warmup_runs = atoi(v);
     else if (OPT("--num_threads")) num_threads = atoi(v);
@@ -146,9 +134,14 @@ int main(int argc, char** argv) {
   if (!graph || !runtime) return fail("arguments", 2, "--graph and --runtime are required");
   if (num_runs < 1 || warmup_runs < 0 || num_threads < 1) return fail("arguments", 2, "bad run counts");
 
+  const bgnn_runtime* rt = strcmp(api, "litert") == 0 ? &bgnn_runtime_litert
+                           : strcmp(api, "tflite-c") == 0 ? &bgnn_runtime_tflite
+                                                          : NULL;
+  if (!rt) return fail("arguments", 2, "--runtime_api must be tflite-c or litert, not '%s'", api);
   const bgnn_isa isa = bgnn_dispatch_init();
-  char error[1024];
-  if (bgnn_tflite_load(runtime, error, sizeof(error)) != 0) return fail("runtime", 3, "%s", error);
+  char error[1024] = "";
+  int rc = rt->open(runtime, error, sizeof(error));
+  if (rc) return fail("runtime", rc, "%s", error);
   bgnn_profiling_enabled = profiling;
 
   size_t model_size = 0;
@@ -158,16 +151,8 @@ int main(int argc, char** argv) {
     return fail("model", 4, "%s is not a TFLite flatbuffer", graph);
 
   const double t_init = now_ms();
-  TfLiteModel* model = bgnn_tfl.TfLiteModelCreate(model_data, model_size);
-  if (!model) return fail("model", 4, "the runtime rejected %s (truncated or invalid)", graph);
-  TfLiteInterpreterOptions* options = bgnn_tfl.TfLiteInterpreterOptionsCreate();
-  bgnn_tfl.TfLiteInterpreterOptionsSetNumThreads(options, num_threads);
-  bgnn_tfl.TfLiteInterpreterOptionsSetErrorReporter(options, reporter, NULL);
-  bgnn_tflite_register_ops(options);
-  TfLiteInterpreter* interp = bgnn_tfl.TfLiteInterpreterCreate(model, options);
-  if (!interp) return fail("prepare", 5, "interpreter creation failed: %s", g_last_error);
-  if (bgnn_tfl.TfLiteInterpreterAllocateTensors(interp) != kTfLiteOk)
-    return fail("prepare", 5, "%s", g_last_error[0] ? g_last_error : "tensor allocation failed");
+  rc = rt->load(model_data, model_size, num_threads, error, sizeof(error));
+  if (rc) return fail(rc == BGNN_ERR_MODEL ? "model" : rc == BGNN_ERR_RUNTIME ? "runtime" : "prepare", rc, "%s", error);
   const double init_ms = now_ms() - t_init;
   const long rss_init = peak_rss_kb();
 
@@ -176,54 +161,53 @@ int main(int argc, char** argv) {
   char* in_data = input_path ? read_file(input_path, &in_size) : NULL;
   if (input_path && !in_data) return fail("input", 2, "cannot read %s", input_path);
   size_t offset = 0;
-  const int n_in = bgnn_tfl.TfLiteInterpreterGetInputTensorCount(interp);
-  for (int i = 0; i < n_in; ++i) {
-    TfLiteTensor* t = bgnn_tfl.TfLiteInterpreterGetInputTensor(interp, i);
-    const size_t bytes = bgnn_tfl.TfLiteTensorByteSize(t);
+  for (int i = 0; i < rt->num_inputs(); ++i) {
+    size_t bytes;
+    bgnn_tensor t = rt->input(i, &bytes);
     if (in_data) {
       if (offset + bytes > in_size) return fail("input", 2, "%s has %zu bytes, the model needs more", input_path, in_size);
-      memcpy(bgnn_tfl.TfLiteTensorData(t), in_data + offset, bytes);
+      memcpy(t.data, in_data + offset, bytes);
       offset += bytes;
-    } else if (bgnn_tfl.TfLiteTensorType(t) == kTfLiteFloat32) {
-      fill_random(bgnn_tfl.TfLiteTensorData(t), bytes / sizeof(float));
+    } else if (t.type == BGNN_FLOAT32) {
+      fill_random(t.data, bytes / sizeof(float));
     } else {
-      memset(bgnn_tfl.TfLiteTensorData(t), 0, bytes);
+      memset(t.data, 0, bytes);
     }
   }
   if (in_data && offset != in_size)
     return fail("input", 2, "%s has %zu bytes, the model takes %zu", input_path, in_size, offset);
 
   double t0 = now_ms();
-  if (bgnn_tfl.TfLiteInterpreterInvoke(interp) != kTfLiteOk) return fail("invoke", 6, "%s", g_last_error);
+  if (rt->invoke(error, sizeof(error))) return fail("invoke", 6, "%s", error);
   const double first_ms = now_ms() - t0;
 
   /* outputs of the first run (deterministic), for parity checks */
-  const int n_out = bgnn_tfl.TfLiteInterpreterGetOutputTensorCount(interp);
+  const int n_out = rt->num_outputs();
   if (output_path) {
     FILE* f = fopen(output_path, "wb");
     if (!f) return fail("output", 2, "cannot write %s", output_path);
     for (int i = 0; i < n_out; ++i) {
-      const TfLiteTensor* t = bgnn_tfl.TfLiteInterpreterGetOutputTensor(interp, i);
-      fwrite(bgnn_tfl.TfLiteTensorData(t), 1, bgnn_tfl.TfLiteTensorByteSize(t), f);
+      size_t bytes;
+      const char* name;
+      bgnn_tensor t = rt->output(i, &bytes, &name);
+      fwrite(t.data, 1, bytes, f);
     }
     fclose(f);
   }
 
   t0 = now_ms();
   for (int r = 0; r < warmup_runs; ++r)
-    if (bgnn_tfl.TfLiteInterpreterInvoke(interp) != kTfLiteOk) return fail("invoke", 6, "%s", g_last_error);
+    if (rt->invoke(error, sizeof(error))) return fail("invoke", 6, "%s", error);
   const double warmup_ms = warmup_runs ? (now_ms() - t0) / warmup_runs : 0;
 
   /* timed runs; profiles count only these */
-  const bgnn_op_profile* profiles;
-  int n_prof = bgnn_op_profiles(&profiles);
-  for (int p = 0; p < n_prof; ++p) ((bgnn_op_profile*)profiles)[p].total_ms = 0, ((bgnn_op_profile*)profiles)[p].calls = 0;
+  bgnn_op_profiles_reset();
   double* times = malloc(sizeof(double) * (size_t)num_runs);
   int runs = 0;
   const double start = now_ms();
   for (; runs < num_runs; ++runs) {
     t0 = now_ms();
-    if (bgnn_tfl.TfLiteInterpreterInvoke(interp) != kTfLiteOk) return fail("invoke", 6, "%s", g_last_error);
+    if (rt->invoke(error, sizeof(error))) return fail("invoke", 6, "%s", error);
     times[runs] = now_ms() - t0;
     if (max_secs > 0 && now_ms() - start > max_secs * 1e3) { ++runs; break; }
   }
@@ -234,9 +218,9 @@ int main(int argc, char** argv) {
   qsort(times, (size_t)runs, sizeof(double), cmp_double);
 
   printf("{\"runtime\": ");
-  json_string(stdout, bgnn_tfl.TfLiteVersion());
-  printf(", \"runtime_api\": \"tflite-c\", \"arch\": \"%s\", \"isa\": \"%s\", \"emulated\": %s",
-         BGNN_ARCH, bgnn_isa_name(isa), emulated ? "true" : "false");
+  json_string(stdout, rt->version());
+  printf(", \"runtime_api\": \"%s\", \"arch\": \"%s\", \"isa\": \"%s\", \"emulated\": %s",
+         rt->api, BGNN_ARCH, bgnn_isa_name(isa), emulated ? "true" : "false");
   printf(", \"graph\": ");
   json_string(stdout, graph);
   printf(", \"model_bytes\": %zu, \"num_threads\": %d, \"init_ms\": %.4f, \"first_ms\": %.4f, \"warmup_ms\": %.4f",
@@ -249,16 +233,19 @@ int main(int argc, char** argv) {
   printf(", \"peak_rss_kb_after_init\": %ld, \"peak_rss_kb\": %ld", rss_init, peak_rss_kb());
   printf(", \"outputs\": [");
   for (int i = 0; i < n_out; ++i) {
-    const TfLiteTensor* t = bgnn_tfl.TfLiteInterpreterGetOutputTensor(interp, i);
+    size_t bytes;
+    const char* name;
+    bgnn_tensor t = rt->output(i, &bytes, &name);
     printf("%s{\"name\": ", i ? ", " : "");
-    json_string(stdout, bgnn_tfl.TfLiteTensorName(t));
-    printf(", \"type\": %d, \"bytes\": %zu, \"shape\": [", bgnn_tfl.TfLiteTensorType(t), bgnn_tfl.TfLiteTensorByteSize(t));
-    for (int d = 0; d < bgnn_tfl.TfLiteTensorNumDims(t); ++d) printf("%s%d", d ? ", " : "", bgnn_tfl.TfLiteTensorDim(t, d));
+    json_string(stdout, name);
+    printf(", \"type\": %d, \"bytes\": %zu, \"shape\": [", t.type, bytes);
+    for (int d = 0; d < t.rank; ++d) printf("%s%d", d ? ", " : "", t.dims[d]);
     printf("]}");
   }
   printf("]");
   if (profiling) {
-    n_prof = bgnn_op_profiles(&profiles);
+    bgnn_op_profile* profiles;
+    const int n_prof = bgnn_op_profiles(&profiles);
     double ours = 0;
     printf(", \"ops\": {");
     for (int p = 0; p < n_prof; ++p) {
@@ -271,9 +258,7 @@ int main(int argc, char** argv) {
   }
   printf("}\n");
   free(times);
-  bgnn_tfl.TfLiteInterpreterDelete(interp);
-  bgnn_tfl.TfLiteInterpreterOptionsDelete(options);
-  bgnn_tfl.TfLiteModelDelete(model);
+  rt->close();
   free(model_data);
   free(in_data);
   return 0;

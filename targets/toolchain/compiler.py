@@ -21,9 +21,11 @@ __all__ = ["RUNNER_DIR", "compile_runner", "zig_target"]
 RUNNER_DIR = Path(__file__).resolve().parent.parent / "runner"
 SOURCES = [
     "main.c",
+    "runtime_tflite.c",
+    "runtime_litert.c",
     "flexbuffers.c",
     "ops/tflite_c_api.c",
-    "ops/lce_ops.c",
+    "ops/op_impl.c",
     "core/bitpack.c",
     "core/bconv2d.c",
     "core/bmaxpool.c",

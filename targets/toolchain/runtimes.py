@@ -3,6 +3,9 @@
 - ``tflite-c``: ai-edge-litert 1.4.0, ``libLiteRtRuntimeCApi.so``: the TFLite C API with
   custom operators and XNNPACK. aarch64 only (the x86_64 1.x wheels export no C API);
   needs glibc >= 2.30 and libstdc++ from gcc 9 on the board.
+- ``litert``: ai-edge-litert 2.3.0, ``libLiteRt.so``: the LiteRt CompiledModel API with
+  custom op kernels and XNNPACK. Used for x86_64 hosts (glibc >= 2.27); models are
+  prepared for it first (``converters/litert_prepare.py``).
 
 The wheel is fetched once with ``pip download`` into the cache; the library's SHA-256 is
 recorded beside it, and later builds work offline.
@@ -43,6 +46,12 @@ RUNTIMES: dict[str, RuntimeSpec] = {
         {"aarch64": "manylinux_2_17_aarch64"},
         "ai_edge_litert/libLiteRtRuntimeCApi.so",
     ),
+    "litert": RuntimeSpec(
+        "ai-edge-litert",
+        "2.3.0",
+        {"x86_64": "manylinux_2_27_x86_64"},
+        "ai_edge_litert/libLiteRt.so",
+    ),
 }
 
 
@@ -60,7 +69,8 @@ def fetch_runtime(runtime: str, arch: str) -> RuntimeLibrary:
     if spec is None or arch not in spec.platforms:
         raise ToolchainError(
             f"no '{runtime}' runtime library for {arch}",
-            hint="aarch64 boards use the TFLite C API from ai-edge-litert 1.4.0 (glibc >= 2.30)",
+            hint="aarch64 boards use the TFLite C API (ai-edge-litert 1.4.0, glibc >= 2.30); "
+            "x86_64 hosts the LiteRt API (ai-edge-litert 2.3.0)",
         )
     folder = cache_dir("runtimes", f"{spec.package}-{spec.version}-{arch}")
     library = folder / Path(spec.member).name

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 from bgnn_deploy.converters.convert import convert_checkpoint
-from bgnn_deploy.targets.build import RunnerBuild, build_runner
+from bgnn_deploy.targets.build import RunnerBuild
 from bgnn_deploy.targets.execute import RunnerError, run_runner
 
 from bgnn_deploy.models import ModelConfig
@@ -164,20 +164,18 @@ def test_unsupported_attribute_is_named(qemu_build, converted, tmp_path):
         run_runner(qemu_build, broken, num_runs=1)
 
 
-def test_local_target_on_x86_says_what_is_missing():
-    import platform
-
-    from bgnn_deploy.targets.toolchain.runtimes import ToolchainError
-
-    if platform.machine() != "x86_64":
-        pytest.skip("the x86_64 host glue is what this checks")
-    with pytest.raises(ToolchainError, match="'litert' runtime glue"):
-        build_runner("local")
-
-
 def test_run_cli_json_finds_the_baseline(cli, converted):
-    result = cli("run", converted / "builtin" / "binary.tflite", "--target", "qemu-aarch64",
-                 "--num-runs", "2", "--threads", "1,2", "--json")
+    result = cli(
+        "run",
+        converted / "builtin" / "binary.tflite",
+        "--target",
+        "qemu-aarch64",
+        "--num-runs",
+        "2",
+        "--threads",
+        "1,2",
+        "--json",
+    )
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report["target"] == "qemu-aarch64" and report["emulated"] is True
@@ -191,7 +189,8 @@ def test_run_cli_json_finds_the_baseline(cli, converted):
 
 
 def test_run_cli_table_labels_emulation(cli, converted):
-    result = cli("run", converted / "builtin" / "float.tflite", "--target", "qemu-aarch64",
-                 "--num-runs", "1")
+    result = cli(
+        "run", converted / "builtin" / "float.tflite", "--target", "qemu-aarch64", "--num-runs", "1"
+    )
     assert result.exit_code == 0, result.output
     assert "EMULATED" in result.stdout

@@ -83,13 +83,4 @@ int bgnn_tflite_load(const char* path, char* error, size_t error_size);
 /* Registers our custom operators on the options. */
 void bgnn_tflite_register_ops(TfLiteInterpreterOptions* options);
 
-/* Per-op-type wall time of our kernels (for --enable_op_profiling). */
-typedef struct {
-  const char* name;
-  double total_ms;
-  long calls;
-} bgnn_op_profile;
-extern int bgnn_profiling_enabled;
-int bgnn_op_profiles(const bgnn_op_profile** out);
-
 #endif

@@ -1,0 +1,319 @@
+/* bgnn_runtime over the LiteRt CompiledModel API (ai-edge-litert 2.x, libLiteRt.so).
+ *
+ * LiteRt gives a custom op kernel one user_data for every node of that op name and does
+ * not tell Run which node it serves, so bgnn-deploy gives each custom node its own name
+ * ("LceBconv2d#3") when it prepares a model for LiteRt (converters/litert_prepare.py);
+ * here every such name found in the model gets its own kernel state. The callbacks'
+ * return values are ignored by LiteRt, so kernel errors are kept and checked after
+ * each run. Functions are declared by hand (no headers ship) after the litert/c headers. */
+#include <dlfcn.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime.h"
+
+typedef int LiteRtStatus;
+typedef struct LiteRtOpaque* LiteRtEnvironment;
+typedef struct LiteRtOpaque* LiteRtModel;
+typedef struct LiteRtOpaque* LiteRtOptions;
+typedef struct LiteRtOpaque* LiteRtCompiledModel;
+typedef struct LiteRtOpaque* LiteRtSignature;
+typedef struct LiteRtOpaque* LiteRtTensor;
+typedef struct LiteRtOpaque* LiteRtTensorBuffer;
+
+typedef struct {
+  unsigned int rank : 7;
+  unsigned int has_strides : 1;
+  int32_t dimensions[8];
+  uint32_t strides[8];
+} LiteRtLayout;
+
+typedef struct {
+  int element_type;
+  LiteRtLayout layout;
+} LiteRtRankedTensorType;
+
+typedef struct {
+  LiteRtStatus (*Init)(void* user_data, const void* init_data, size_t init_data_size);
+  LiteRtStatus (*GetOutputLayouts)(void* user_data, size_t num_inputs, const LiteRtLayout* input_layouts,
+                                   size_t num_outputs, LiteRtLayout* output_layouts);
+  LiteRtStatus (*Run)(void* user_data, size_t num_inputs, const LiteRtTensorBuffer* inputs, size_t num_outputs,
+                      LiteRtTensorBuffer* outputs);
+  LiteRtStatus (*Destroy)(void* user_data);
+} LiteRtCustomOpKernel;
+
+#define LITERT_FUNCTIONS(X)                                                                           \
+  X(LiteRtStatus, LiteRtCreateEnvironment, (int n, const void* options, LiteRtEnvironment* env))      \
+  X(void, LiteRtDestroyEnvironment, (LiteRtEnvironment env))                                          \
+  X(LiteRtStatus, LiteRtCreateModelFromBuffer, (LiteRtEnvironment env, const void* data, size_t size, LiteRtModel* m)) \
+  X(void, LiteRtDestroyModel, (LiteRtModel m))                                                        \
+  X(LiteRtStatus, LiteRtCreateOptions, (LiteRtOptions * o))                                           \
+  X(void, LiteRtDestroyOptions, (LiteRtOptions o))                                                    \
+  X(LiteRtStatus, LiteRtSetOptionsHardwareAccelerators, (LiteRtOptions o, int accelerators))          \
+  X(LiteRtStatus, LiteRtAddCustomOpKernelOption,                                                      \
+    (LiteRtOptions o, const char* name, int version, const LiteRtCustomOpKernel* kernel, void* user))  \
+  X(LiteRtStatus, LiteRtCreateCompiledModel, (LiteRtEnvironment env, LiteRtModel m, LiteRtOptions o, LiteRtCompiledModel* c)) \
+  X(void, LiteRtDestroyCompiledModel, (LiteRtCompiledModel c))                                        \
+  X(LiteRtStatus, LiteRtGetModelSignature, (LiteRtModel m, size_t i, LiteRtSignature* s))             \
+  X(LiteRtStatus, LiteRtGetNumSignatureInputs, (LiteRtSignature s, size_t* n))                        \
+  X(LiteRtStatus, LiteRtGetNumSignatureOutputs, (LiteRtSignature s, size_t* n))                       \
+  X(LiteRtStatus, LiteRtGetSignatureInputTensorByIndex, (LiteRtSignature s, size_t i, LiteRtTensor* t)) \
+  X(LiteRtStatus, LiteRtGetSignatureOutputTensorByIndex, (LiteRtSignature s, size_t i, LiteRtTensor* t)) \
+  X(LiteRtStatus, LiteRtGetSignatureOutputName, (LiteRtSignature s, size_t i, const char** name))     \
+  X(LiteRtStatus, LiteRtGetRankedTensorType, (LiteRtTensor t, LiteRtRankedTensorType* type))          \
+  X(LiteRtStatus, LiteRtCreateTensorBufferFromHostMemory,                                             \
+    (const LiteRtRankedTensorType* type, void* host, size_t size, void (*dealloc)(void*), LiteRtTensorBuffer* b)) \
+  X(void, LiteRtDestroyTensorBuffer, (LiteRtTensorBuffer b))                                          \
+  X(LiteRtStatus, LiteRtRunCompiledModel,                                                             \
+    (LiteRtCompiledModel c, size_t sig, size_t n_in, LiteRtTensorBuffer* in, size_t n_out, LiteRtTensorBuffer* out)) \
+  X(LiteRtStatus, LiteRtGetTensorBufferTensorType, (LiteRtTensorBuffer b, LiteRtRankedTensorType* type)) \
+  X(LiteRtStatus, LiteRtGetTensorBufferHostMemory, (LiteRtTensorBuffer b, void** host))
+
+#define DECLARE(ret, name, args) typedef ret(*name##_fn) args;
+LITERT_FUNCTIONS(DECLARE)
+#undef DECLARE
+static struct {
+#define FIELD(ret, name, args) name##_fn name;
+  LITERT_FUNCTIONS(FIELD)
+#undef FIELD
+} L;
+
+enum { kCpu = 1, kMaxNodes = 1024, kMaxIo = 8 };
+
+typedef struct {
+  char name[64];
+  bgnn_op_kind kind;
+  bgnn_op* op;
+  int prepared;
+} node_state;
+
+static node_state g_nodes[kMaxNodes];
+static int g_node_count;
+static char g_kernel_error[512];
+static LiteRtEnvironment g_env;
+static LiteRtModel g_model;
+static LiteRtOptions g_options;
+static LiteRtCompiledModel g_compiled;
+static void* g_model_copy;
+static size_t g_n_in, g_n_out;
+static LiteRtTensorBuffer g_in[kMaxIo], g_out[kMaxIo];
+static LiteRtRankedTensorType g_in_type[kMaxIo], g_out_type[kMaxIo];
+static void* g_in_mem[kMaxIo];
+static void* g_out_mem[kMaxIo];
+static size_t g_in_bytes[kMaxIo], g_out_bytes[kMaxIo];
+static const char* g_out_names[kMaxIo];
+
+static int l_open(const char* library, char* error, size_t size) {
+  void* lib = dlopen(library, RTLD_NOW | RTLD_LOCAL);
+  if (!lib) {
+    snprintf(error, size, "cannot load the LiteRt runtime library %s: %s", library, dlerror());
+    return BGNN_ERR_RUNTIME;
+  }
+#define RESOLVE(ret, name, args)                                                            \
+  L.name = (name##_fn)dlsym(lib, #name);                                                    \
+  if (!L.name) {                                                                            \
+    snprintf(error, size, "%s does not export %s: not a LiteRt 2.x library", library, #name); \
+    return BGNN_ERR_RUNTIME;                                                                \
+  }
+  LITERT_FUNCTIONS(RESOLVE)
+#undef RESOLVE
+  return BGNN_OK;
+}
+
+static bgnn_tensor layout_view(const LiteRtLayout* layout, int type, void* data) {
+  bgnn_tensor v = {data, type, (int)layout->rank, {0}};
+  for (int d = 0; d < v.rank && d < BGNN_MAX_RANK; ++d) v.dims[d] = layout->dimensions[d];
+  return v;
+}
+
+static LiteRtStatus k_init(void* user, const void* data, size_t size) {
+  node_state* n = user;
+  bgnn_op_destroy(n->op);
+  n->op = bgnn_op_create(n->kind, data, size);
+  n->prepared = 0;
+  return 0;
+}
+
+static LiteRtStatus k_layouts(void* user, size_t n_in, const LiteRtLayout* in, size_t n_out, LiteRtLayout* out) {
+  node_state* n = user;
+  bgnn_tensor views[kMaxIo], result;
+  for (size_t i = 0; i < n_in && i < kMaxIo; ++i) views[i] = layout_view(&in[i], 0, NULL);
+  if (!n->op || n_out < 1 ||
+      bgnn_op_output_shape(n->op, (int)n_in, views, &result, g_kernel_error, sizeof(g_kernel_error)) != 0)
+    return 1;
+  memset(&out[0], 0, sizeof(out[0]));
+  out[0].rank = (unsigned)result.rank;
+  for (int d = 0; d < result.rank; ++d) out[0].dimensions[d] = result.dims[d];
+  return 0;
+}
+
+static int buffer_view(LiteRtTensorBuffer b, bgnn_tensor* v) {
+  LiteRtRankedTensorType type;
+  void* host = NULL;
+  if (L.LiteRtGetTensorBufferTensorType(b, &type) || L.LiteRtGetTensorBufferHostMemory(b, &host)) return -1;
+  *v = layout_view(&type.layout, type.element_type, host);
+  return 0;
+}
+
+static LiteRtStatus k_run(void* user, size_t n_in, const LiteRtTensorBuffer* in, size_t n_out, LiteRtTensorBuffer* out) {
+  node_state* n = user;
+  bgnn_tensor views[kMaxIo], result;
+  if (n_in > kMaxIo || n_out < 1) return 1;
+  for (size_t i = 0; i < n_in; ++i)
+    if (buffer_view(in[i], &views[i])) return 1;
+  if (buffer_view(out[0], &result)) return 1;
+  if (!n->prepared) {
+    if (g_kernel_error[0]) return 1;
+    if (bgnn_op_prepare(n->op, (int)n_in, views, &result, g_kernel_error, sizeof(g_kernel_error)) != 0) return 1;
+    n->prepared = 1;
+  }
+  bgnn_op_run(n->op, views, &result);
+  return 0;
+}
+
+static LiteRtStatus k_destroy(void* user) {
+  node_state* n = user;
+  bgnn_op_destroy(n->op);
+  n->op = NULL;
+  return 0;
+}
+
+static const LiteRtCustomOpKernel kKernel = {k_init, k_layouts, k_run, k_destroy};
+
+/* Every per-node custom op name ("Op#n") in the flatbuffer's string data. */
+static void find_node_names(const char* data, size_t size) {
+  for (size_t i = 0; i + 1 < size && g_node_count < kMaxNodes; ++i) {
+    if (data[i] != 'L' && data[i] != 'B') continue;
+    const int kind = bgnn_op_kind_from_name(data + i);
+    const char* hash = memchr(data + i, '#', size - i < 40 ? size - i : 40);
+    if (kind < 0 || !hash) continue;
+    size_t end = (size_t)(hash - data) + 1;
+    while (end < size && data[end] >= '0' && data[end] <= '9') ++end;
+    if (end == (size_t)(hash - data) + 1 || end >= size || data[end] != '\0' || end - i >= 64) continue;
+    node_state* n = &g_nodes[g_node_count++];
+    memcpy(n->name, data + i, end - i);
+    n->name[end - i] = '\0';
+    n->kind = (bgnn_op_kind)kind;
+    i = end;
+  }
+}
+
+static size_t packed_bytes(const LiteRtRankedTensorType* t) {
+  size_t n = 1;
+  for (unsigned d = 0; d < t->layout.rank; ++d) n *= (size_t)t->layout.dimensions[d];
+  return n * (t->element_type == 4 ? 8 : 4);  /* int64, else 4-byte float32 / int32 */
+}
+
+static int make_buffers(LiteRtSignature sig, int output, char* error, size_t size) {
+  size_t count = 0;
+  (output ? L.LiteRtGetNumSignatureOutputs : L.LiteRtGetNumSignatureInputs)(sig, &count);
+  if (count > kMaxIo) {
+    snprintf(error, size, "more than %d model %s", kMaxIo, output ? "outputs" : "inputs");
+    return BGNN_ERR_MODEL;
+  }
+  for (size_t i = 0; i < count; ++i) {
+    LiteRtTensor tensor;
+    LiteRtRankedTensorType* type = output ? &g_out_type[i] : &g_in_type[i];
+    (output ? L.LiteRtGetSignatureOutputTensorByIndex : L.LiteRtGetSignatureInputTensorByIndex)(sig, i, &tensor);
+    if (L.LiteRtGetRankedTensorType(tensor, type)) {
+      snprintf(error, size, "unranked model %s %zu", output ? "output" : "input", i);
+      return BGNN_ERR_MODEL;
+    }
+    const size_t bytes = packed_bytes(type);
+    void* mem = NULL;
+    if (posix_memalign(&mem, 64, bytes ? bytes : 64)) {
+      snprintf(error, size, "allocation failed");
+      return BGNN_ERR_PREPARE;
+    }
+    memset(mem, 0, bytes);
+    LiteRtTensorBuffer* b = output ? &g_out[i] : &g_in[i];
+    if (L.LiteRtCreateTensorBufferFromHostMemory(type, mem, bytes, NULL, b)) {
+      snprintf(error, size, "cannot create a tensor buffer");
+      return BGNN_ERR_PREPARE;
+    }
+    if (output) {
+      g_out_mem[i] = mem, g_out_bytes[i] = bytes;
+      L.LiteRtGetSignatureOutputName(sig, i, &g_out_names[i]);
+    } else {
+      g_in_mem[i] = mem, g_in_bytes[i] = bytes;
+    }
+  }
+  *(output ? &g_n_out : &g_n_in) = count;
+  return BGNN_OK;
+}
+
+static int l_load(const void* model, size_t bytes, int threads, char* error, size_t size) {
+  if (threads != 1) {
+    snprintf(error, size, "the LiteRt glue runs one thread (asked for %d)", threads);
+    return BGNN_ERR_PREPARE;
+  }
+  /* Constant tensors reach kernels without a copy and must be 64-byte aligned: the model
+   * must be too (bgnn-deploy aligns its buffers when it prepares it for LiteRt). */
+  if (posix_memalign(&g_model_copy, 64, bytes)) return BGNN_ERR_PREPARE;
+  memcpy(g_model_copy, model, bytes);
+  if (L.LiteRtCreateEnvironment(0, NULL, &g_env)) {
+    snprintf(error, size, "cannot create the LiteRt environment");
+    return BGNN_ERR_RUNTIME;
+  }
+  if (L.LiteRtCreateModelFromBuffer(g_env, g_model_copy, bytes, &g_model)) {
+    snprintf(error, size, "the runtime rejected the model (truncated or invalid)");
+    return BGNN_ERR_MODEL;
+  }
+  find_node_names(g_model_copy, bytes);
+  L.LiteRtCreateOptions(&g_options);
+  L.LiteRtSetOptionsHardwareAccelerators(g_options, kCpu);
+  for (int i = 0; i < g_node_count; ++i)
+    L.LiteRtAddCustomOpKernelOption(g_options, g_nodes[i].name, 1, &kKernel, &g_nodes[i]);
+  if (L.LiteRtCreateCompiledModel(g_env, g_model, g_options, &g_compiled)) {
+    snprintf(error, size, "compiling the model failed%s%s (custom ops need the LiteRt preparation step)",
+             g_kernel_error[0] ? ": " : "", g_kernel_error);
+    return BGNN_ERR_PREPARE;
+  }
+  LiteRtSignature sig;
+  if (L.LiteRtGetModelSignature(g_model, 0, &sig)) {
+    snprintf(error, size, "the model has no signature");
+    return BGNN_ERR_MODEL;
+  }
+  int rc = make_buffers(sig, 0, error, size);
+  return rc ? rc : make_buffers(sig, 1, error, size);
+}
+
+static int l_num_inputs(void) { return (int)g_n_in; }
+static int l_num_outputs(void) { return (int)g_n_out; }
+
+static bgnn_tensor l_input(int i, size_t* bytes) {
+  *bytes = g_in_bytes[i];
+  return layout_view(&g_in_type[i].layout, g_in_type[i].element_type, g_in_mem[i]);
+}
+
+static bgnn_tensor l_output(int i, size_t* bytes, const char** name) {
+  *bytes = g_out_bytes[i];
+  *name = g_out_names[i];
+  return layout_view(&g_out_type[i].layout, g_out_type[i].element_type, g_out_mem[i]);
+}
+
+static int l_invoke(char* error, size_t size) {
+  const LiteRtStatus status = L.LiteRtRunCompiledModel(g_compiled, 0, g_n_in, g_in, g_n_out, g_out);
+  if (status || g_kernel_error[0]) {
+    snprintf(error, size, "%s", g_kernel_error[0] ? g_kernel_error : "LiteRt failed to run the model");
+    return BGNN_ERR_INVOKE;
+  }
+  return BGNN_OK;
+}
+
+static const char* l_version(void) { return "LiteRt CompiledModel API (ai-edge-litert 2.x)"; }
+
+static void l_close(void) {
+  for (size_t i = 0; i < g_n_in; ++i) L.LiteRtDestroyTensorBuffer(g_in[i]), free(g_in_mem[i]);
+  for (size_t i = 0; i < g_n_out; ++i) L.LiteRtDestroyTensorBuffer(g_out[i]), free(g_out_mem[i]);
+  if (g_compiled) L.LiteRtDestroyCompiledModel(g_compiled);
+  if (g_options) L.LiteRtDestroyOptions(g_options);
+  if (g_model) L.LiteRtDestroyModel(g_model);
+  if (g_env) L.LiteRtDestroyEnvironment(g_env);
+  free(g_model_copy);
+}
+
+const bgnn_runtime bgnn_runtime_litert = {"litert", l_open, l_load, l_num_inputs, l_input, l_invoke,
+                                          l_num_outputs, l_output, l_version, l_close};
