@@ -14,23 +14,31 @@ DEMO_TRAIN_FLAGS := --points 256 --k 10 --widths 32,32,64,128 --emb 256 --mlp 25
 
 .PHONY: demo test lint system-deps venv clean
 
-DEMO_CONVERTED := $(OUT)/converted/report.json
+DEMO_CONVERTED := $(OUT)/converted/report.json $(OUT)/converted-fused/report.json
 
 demo: system-deps venv $(DEMO_MODEL) $(DEMO_CONVERTED)
 	@echo "== evaluate the demo model on held-out synthetic clouds (PyTorch)"
 	$(BIN)/bgnn-deploy evaluate $(DEMO_MODEL) --samples 256
 	@echo "== the same clouds through the converted LCE flatbuffer (host interpreter)"
 	$(BIN)/bgnn-deploy evaluate $(OUT)/converted/binary.tflite --samples 256
-	@echo "== build the native runner for an emulated aarch64 board and check it against the host"
+	@echo "== build the native runner for this host and for an emulated aarch64 board"
+	$(BIN)/bgnn-deploy build --target local
 	$(BIN)/bgnn-deploy build --target qemu-aarch64
-	$(BIN)/bgnn-deploy verify $(OUT)/converted/binary.tflite --target qemu-aarch64 --samples 4
-	@echo "== binary vs float through the runner (emulated: outputs are real, timings are not)"
-	$(BIN)/bgnn-deploy run $(OUT)/converted/binary.tflite --target qemu-aarch64 --num-runs 10 --profile-ops
+	@echo "== the runner's outputs against the host interpreter, on both"
+	$(BIN)/bgnn-deploy verify $(OUT)/converted/binary.tflite --target local --samples 8
+	$(BIN)/bgnn-deploy verify $(OUT)/converted-fused/binary.tflite --reference $(OUT)/converted/binary.tflite --target qemu-aarch64 --samples 4
+	@echo "== binary (fused Hamming k-NN) vs float through the runner"
+	$(BIN)/bgnn-deploy run $(OUT)/converted-fused/binary.tflite --target local --num-runs 50 --profile-ops
+	$(BIN)/bgnn-deploy run $(OUT)/converted-fused/binary.tflite --target qemu-aarch64 --num-runs 5
 	@echo "== done: model $(DEMO_MODEL), converted models and report in $(OUT)/converted/"
 
-$(DEMO_CONVERTED): $(DEMO_MODEL)
+$(OUT)/converted/report.json: $(DEMO_MODEL)
 	@echo "== convert to an LCE flatbuffer + float baseline and prove parity"
 	$(BIN)/bgnn-deploy convert $(DEMO_MODEL) -o $(OUT)/converted --samples 16
+
+$(OUT)/converted-fused/report.json: $(DEMO_MODEL)
+	@echo "== the same with the Hamming k-NN as one BgnnHammingKnn op (for our runner)"
+	$(BIN)/bgnn-deploy convert $(DEMO_MODEL) -o $(OUT)/converted-fused --knn fused --samples 4
 
 $(DEMO_MODEL): | $(STAMP)
 	@echo "== train a small binary DGCNN on synthetic point clouds ($(DEMO_MODEL))"

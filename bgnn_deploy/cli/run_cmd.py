@@ -50,7 +50,7 @@ def run(
     for r in report.results:
         lat = r["latency_ms"]
         table.add_row(
-            f"{Path(r['model']).name} ({r['role']})",
+            r["role"],
             str(r["threads"]),
             f"{lat['median']:.2f}",
             f"{lat['p90']:.2f}",
@@ -60,6 +60,8 @@ def run(
         )
     console = Console()
     console.print(table)
+    for role, path in {r["role"]: r["model"] for r in report.results}.items():
+        console.print(f"[dim]{role}: {path}[/]")
     for n, speedup in report.speedup.items():
         kind = "emulated " if report.emulated else ""
         console.print(f"{kind}speedup binary vs float, {n} thread(s): [bold]{speedup:.2f}x[/]")

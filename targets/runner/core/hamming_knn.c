@@ -9,10 +9,12 @@ void bgnn_hamming_knn(const uint32_t* x, int n, int words, int k, int32_t* out, 
   for (int i = 0; i < n; ++i) {
     const uint32_t* xi = x + (size_t)i * words;
     for (int d = 0; d <= max_d; ++d) count[d] = 0;
-    for (int j = 0; j < n; ++j) {
-      dist[j] = bgnn_xor_popcount(xi, x + (size_t)j * words, words);
-      count[dist[j]]++;
+    if (words < BGNN_SHORT_ROW_WORDS) {
+      for (int j = 0; j < n; ++j) dist[j] = bgnn_xor_popcount_short(xi, x + (size_t)j * words, words);
+    } else {
+      for (int j = 0; j < n; ++j) dist[j] = bgnn_xor_popcount(xi, x + (size_t)j * words, words);
     }
+    for (int j = 0; j < n; ++j) count[dist[j]]++;
     /* the distance where the k-th neighbour lies, and how many rows of it are taken */
     int cut = 0, below = 0;
     while (below + count[cut] < k) below += count[cut++];
