@@ -36,7 +36,7 @@ from bgnn_deploy.converters.parity import (
 from bgnn_deploy.converters.tflite_model import summarize
 from bgnn_deploy.converters.tflite_runtime import HostInterpreter
 
-from bgnn_deploy.data import SHAPES, load_dataset
+from bgnn_deploy.data import load_clouds
 from bgnn_deploy.errors import BgnnDeployError, ConfigError
 from bgnn_deploy.models.checkpoint import LoadedModel, load_checkpoint
 from bgnn_deploy.models.dgcnn import build_dgcnn
@@ -185,14 +185,9 @@ def convert_checkpoint(
     else:
         source = _torch_source(model_path, arch, sizes)
     description = source.description
-    clouds = load_dataset(
-        data,
-        split="test",
-        num_points=source.num_points,
-        samples=samples,
-        classes=min(source.classes, len(SHAPES)) if data == "synthetic" else None,
-        seed=seed,
-    ).points
+    clouds = load_clouds(
+        data, num_points=source.num_points, samples=samples, classes=source.classes, seed=seed
+    )
     metrics = [layer.metric for layer in description.edge_convs]
 
     out_dir.parent.mkdir(parents=True, exist_ok=True)

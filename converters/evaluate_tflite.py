@@ -14,7 +14,7 @@ from bgnn_deploy.converters.tflite_model import summarize
 from bgnn_deploy.converters.tflite_runtime import HostInterpreter
 
 from bgnn_deploy.data import PointCloudDataset, load_dataset
-from bgnn_deploy.errors import CheckpointError, ConversionError, DataError
+from bgnn_deploy.errors import CheckpointError, ConversionError
 from bgnn_deploy.training.train import Evaluation, evaluate_from_logits
 
 __all__ = ["evaluate_tflite", "is_tflite"]
@@ -54,20 +54,9 @@ def evaluate_tflite(
         )
     num_points = summary.inputs[0]["shape"][1]
     classes = summary.outputs[0]["shape"][-1]
-    synth = data == "synthetic"
     dataset = load_dataset(
-        data,
-        split=split,
-        num_points=num_points,
-        samples=samples,
-        classes=classes if synth else None,
-        seed=seed,
+        data, split=split, num_points=num_points, samples=samples, classes=classes, seed=seed
     )
-    if dataset.labels.size and int(dataset.labels.max()) >= classes:
-        raise DataError(
-            f"{dataset.source} has labels up to {int(dataset.labels.max())}, "
-            f"but {path} outputs {classes} classes"
-        )
     interp = HostInterpreter(flatbuffer, lce=True)
     name = "logits" if "logits" in interp.output_names else interp.output_names[0]
     logits = np.concatenate([interp.run(cloud[None])[name] for cloud in dataset.points])

@@ -43,10 +43,6 @@ class TargetProfile:
     source: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
-    @property
-    def runtime_api(self) -> str:
-        return self.runtime
-
 
 def _host_arch() -> str:
     machine = platform.machine().lower()

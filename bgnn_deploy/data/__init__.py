@@ -10,8 +10,9 @@ from __future__ import annotations
 from bgnn_deploy.data.dataset import PointCloudDataset, augment
 from bgnn_deploy.data.modelnet_h5 import load_modelnet_h5
 from bgnn_deploy.data.synthetic import SHAPES, synthetic_dataset
+from bgnn_deploy.errors import DataError
 
-__all__ = ["SHAPES", "PointCloudDataset", "augment", "load_dataset"]
+__all__ = ["SHAPES", "PointCloudDataset", "augment", "load_clouds", "load_dataset"]
 
 # Default sizes of the synthetic splits (samples).
 SYNTHETIC_SIZES = {"train": 1024, "test": 256}
@@ -28,8 +29,9 @@ def load_dataset(
 ) -> PointCloudDataset:
     """``spec`` is ``synthetic`` or a path to a ModelNet40-format .h5 file or folder.
 
-    ``samples`` limits (or, for synthetic data, sets) the number of clouds; ``classes``
-    picks the number of synthetic shape classes (all by default).
+    ``samples`` limits (or, for synthetic data, sets) the number of clouds. ``classes``
+    is the number of classes of the model the data is for: synthetic data uses that
+    many shape classes (all 8 by default); a file's labels must all be below it.
     """
     if spec == "synthetic":
         return synthetic_dataset(
@@ -40,4 +42,25 @@ def load_dataset(
             split=split,
         )
     data = load_modelnet_h5(spec, split=split, num_points=num_points)
-    return data.subset(samples) if samples else data
+    data = data.subset(samples) if samples else data
+    if classes is not None and data.labels.size and int(data.labels.max()) >= classes:
+        top = int(data.labels.max())
+        raise DataError(
+            f"{data.source} has labels up to {top}, but the model has {classes} classes",
+            hint=f"use --classes {top + 1} or more",
+        )
+    return data
+
+
+def load_clouds(spec: str, *, num_points: int, samples: int, classes: int, seed: int = 0):
+    """Test clouds ``(samples, num_points, 3)`` to run a model on when labels do not
+    matter (parity checks): synthetic data uses at most the 8 shape classes there are."""
+    synthetic = spec == "synthetic"
+    return load_dataset(
+        spec,
+        split="test",
+        num_points=num_points,
+        samples=samples,
+        classes=min(classes, len(SHAPES)) if synthetic else None,
+        seed=seed,
+    ).points

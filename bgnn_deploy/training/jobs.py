@@ -20,7 +20,6 @@ from typing import Any
 
 from bgnn_deploy import __version__
 from bgnn_deploy.data import PointCloudDataset, load_dataset
-from bgnn_deploy.errors import DataError
 from bgnn_deploy.models import ModelConfig, build_model
 from bgnn_deploy.models.checkpoint import LoadedModel, load_checkpoint, save_checkpoint
 from bgnn_deploy.training.train import (
@@ -51,15 +50,6 @@ class TrainReport:
     test_accuracy: float | None
 
 
-def _check_classes(data: PointCloudDataset, classes: int) -> None:
-    if data.labels.size and int(data.labels.max()) >= classes:
-        raise DataError(
-            f"{data.source} has labels up to {int(data.labels.max())}, "
-            f"but the model has {classes} classes",
-            hint=f"use --classes {int(data.labels.max()) + 1} or more",
-        )
-
-
 def train_checkpoint(
     config: ModelConfig,
     data: str,
@@ -74,25 +64,17 @@ def train_checkpoint(
 
     With ``options.epochs == 0`` the initialised, untrained model is written.
     """
-    synth = data == "synthetic"
-    train_set = load_dataset(
-        data,
-        split="train",
-        num_points=config.num_points,
-        samples=samples,
-        classes=config.classes if synth else None,
-        seed=options.seed,
+    train_set, test_set = (
+        load_dataset(
+            data,
+            split=split,
+            num_points=config.num_points,
+            samples=count,
+            classes=config.classes,
+            seed=options.seed,
+        )
+        for split, count in (("train", samples), ("test", test_samples))
     )
-    test_set = load_dataset(
-        data,
-        split="test",
-        num_points=config.num_points,
-        samples=test_samples,
-        classes=config.classes if synth else None,
-        seed=options.seed,
-    )
-    _check_classes(train_set, config.classes)
-    _check_classes(test_set, config.classes)
     model = build_model(config)
     result = train_model(model, train_set, options, test_set=test_set, progress=progress)
     test_accuracy = evaluate_model(model, test_set).accuracy
@@ -128,8 +110,7 @@ def evaluate_checkpoint(
         split=split,
         num_points=cfg.num_points,
         samples=samples,
-        classes=cfg.classes if data == "synthetic" else None,
+        classes=cfg.classes,
         seed=seed,
     )
-    _check_classes(dataset, cfg.classes)
     return evaluate_model(loaded.model, dataset), loaded, dataset
