@@ -17,7 +17,7 @@ import torch
 from bgnn_deploy.models.dgcnn import DGCNN
 from bgnn_deploy.models.knn import knn_indices, l2_distances
 
-__all__ = ["LayerParity", "ParityReport", "compare_layers", "torch_trace"]
+__all__ = ["LayerParity", "ParityReport", "compare_layers", "finish", "logit_stats", "torch_trace"]
 
 FLOAT_LOGIT_RTOL = 1e-4
 NEAR_TIE_RTOL = 1e-5
@@ -31,10 +31,6 @@ class LayerParity:
     rows_differing: int
     rows_near_tie: int  # differing rows explained by distances equal within rounding
     feature_agreement: float | None  # share of equal ±1 node features (binary layers)
-
-    @property
-    def exact(self) -> bool:
-        return self.rows_differing == 0 and self.feature_agreement in (None, 1.0)
 
 
 @dataclass

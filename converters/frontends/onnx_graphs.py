@@ -44,8 +44,10 @@ class _Layer:
 
 @dataclass
 class _Role:
-    kind: str  # points | nodes | xt | dot | sq | score | knn | nbr | centre | rel | edges
-    #            | concat | embed | pooled_max | pooled_mean | head | const | sign_cond
+    # points | nodes | xt (X^T) | dot (X X^T) | sq_elem (X*X) | sq (|X|^2) | score | knn
+    # | nbr | centre | prod | rel | edges | concat | embed | pooled_max | pooled_mean
+    # | head | sign_cond (x >= 0)
+    kind: str
     layer: int = -1  # which EdgeConv (nodes/edges/knn...) ; -1 = input points
     has_sq: bool = False
     edge_op: str = ""
@@ -172,7 +174,7 @@ class _Walker:
         ):
             self.set(node, _Role("dot", a.layer))
             return
-        if op in ("ReduceSum",) and a.kind == "sq_elem":
+        if op == "ReduceSum" and a.kind == "sq_elem":
             self.set(node, _Role("sq", a.layer))
             return
         if (
