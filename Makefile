@@ -55,7 +55,8 @@ lint: venv
 venv: $(STAMP)
 
 # System packages: only what is missing, so a second run does nothing. qemu-user and
-# the arm64 cross libc/libstdc++ run the aarch64 runner here (the emulated board).
+# the arm64 cross libc/libstdc++ run the aarch64 runner here (the emulated board);
+# openssh-server's sshd on 127.0.0.1 is the tests' SSH board.
 APT := $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get
 system-deps:
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), sys.version' \
@@ -63,10 +64,11 @@ system-deps:
 	@$(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || { \
 		echo "== installing python3-venv (apt)"; \
 		$(APT) update -q && $(APT) install -y -q python3-venv; }
-	@command -v qemu-aarch64 >/dev/null && test -e /usr/aarch64-linux-gnu/lib/libstdc++.so.6 || { \
-		echo "== installing qemu-user and the arm64 cross libraries (apt)"; \
+	@command -v qemu-aarch64 >/dev/null && test -e /usr/aarch64-linux-gnu/lib/libstdc++.so.6 \
+		&& test -x /usr/sbin/sshd || { \
+		echo "== installing qemu-user, the arm64 cross libraries and openssh-server (apt)"; \
 		$(APT) update -q && DEBIAN_FRONTEND=noninteractive $(APT) install -y -q \
-			qemu-user libc6-arm64-cross libstdc++6-arm64-cross; }
+			qemu-user libc6-arm64-cross libstdc++6-arm64-cross openssh-server; }
 
 # torch is pinned and installed first: an unpinned resolve would pull a CUDA build.
 $(STAMP): pyproject.toml | system-deps

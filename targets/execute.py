@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 from bgnn_deploy.targets.build import RunnerBuild
+from bgnn_deploy.targets.transport import Connection, connect
 
 from bgnn_deploy.errors import BgnnDeployError
 
@@ -38,28 +39,42 @@ def run_runner(
     output_path: Path | None = None,
     profile_ops: bool = False,
     timeout: float = 600,
+    conn: Connection | None = None,
 ) -> dict:
-    """One runner invocation; returns its JSON object with ``emulated`` from the profile."""
+    """One runner invocation on the build's target; returns the runner's JSON object, with
+    ``emulated`` and ``target`` from the profile. Files the target lacks are sent first
+    (content-addressed: unchanged ones are not sent again)."""
+    if conn is None:
+        with connect(build.target) as own:
+            return run_runner(
+                build,
+                model,
+                num_runs=num_runs,
+                warmup_runs=warmup_runs,
+                threads=threads,
+                input_path=input_path,
+                output_path=output_path,
+                profile_ops=profile_ops,
+                timeout=timeout,
+                conn=own,
+            )
     target = build.target
-    if target.transport != "local":
-        raise BgnnDeployError(
-            f"target '{target.name}' is reached over {target.transport}; "
-            "only local targets can run in this version"
-        )
     launcher = list(target.launcher)
-    if launcher and shutil.which(launcher[0]) is None:
+    if launcher and target.transport == "local" and shutil.which(launcher[0]) is None:
         raise BgnnDeployError(
             f"target '{target.name}' needs {launcher[0]}, which is not installed",
             hint="apt-get install qemu-user libc6-arm64-cross libstdc++6-arm64-cross",
         )
-    model = _prepared(Path(model), target.runtime)
+    runner, _ = conn.put(build.runner)
+    library, _ = conn.put(build.runtime_library)
+    graph, _ = conn.put(_prepared(Path(model), target.runtime))
     cmd = [
         *launcher,
-        str(build.runner),
+        runner,
         "--graph",
-        str(model),
+        graph,
         "--runtime",
-        str(build.runtime_library),
+        library,
         "--runtime_api",
         target.runtime,
         "--num_runs",
@@ -70,15 +85,16 @@ def run_runner(
         str(threads),
     ]
     if input_path is not None:
-        cmd += ["--input", str(input_path)]
-    if output_path is not None:
-        cmd += ["--output", str(output_path)]
+        cmd += ["--input", conn.put(Path(input_path))[0]]
+    remote_output = conn.temp_path("outputs.raw") if output_path is not None else None
+    if remote_output is not None:
+        cmd += ["--output", remote_output]
     if profile_ops:
         cmd.append("--enable_op_profiling")
     if target.emulated:
         cmd.append("--emulated")
     try:
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+        done = conn.run(cmd, timeout=timeout, check=False)
     except OSError as e:  # e.g. an aarch64 binary started without qemu: exec format error
         raise RunnerError(
             f"cannot start the runner for {target.name} ({target.arch}): {e.strerror}",
@@ -91,12 +107,12 @@ def run_runner(
         ) from None
     lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
     result = json.loads(lines[-1]) if lines else {}
-    if done.returncode != 0:
-        message = (
-            result.get("error") or done.stderr.strip()[-500:] or f"exit code {done.returncode}"
-        )
-        stage = result.get("stage", "crash" if done.returncode < 0 else "unknown")
+    if done.exit_code != 0:
+        message = result.get("error") or done.stderr.strip()[-500:] or f"exit code {done.exit_code}"
+        stage = result.get("stage", "crash" if done.exit_code < 0 else "unknown")
         raise RunnerError(f"runner failed on {target.name} ({stage}): {message}", result=result)
+    if remote_output is not None:
+        conn.get(remote_output, Path(output_path))
     result["emulated"] = bool(target.emulated)
     result["target"] = target.name
     return result

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from bgnn_deploy.targets.build import build_runner
 from bgnn_deploy.targets.execute import run_runner
+from bgnn_deploy.targets.transport import connect
 
 from bgnn_deploy.errors import CheckpointError, ConfigError
 
@@ -54,6 +55,7 @@ def run_models(
     num_runs: int = 50,
     warmup_runs: int = 1,
     profile_ops: bool = False,
+    accept_new_host_key: bool = False,
     progress: Callable[[str], None] | None = None,
 ) -> RunReport:
     say = progress or (lambda _m: None)
@@ -78,22 +80,24 @@ def run_models(
     build = build_runner(target)
     report = RunReport(build.target.name, build.target.emulated)
     medians: dict[tuple[str, int], float] = {}
-    for n in threads:
-        for role, path in models:
-            say(f"running {path.name} ({role}, {n} thread{'s' if n > 1 else ''}) on {target}")
-            result = run_runner(
-                build,
-                path,
-                num_runs=num_runs,
-                warmup_runs=warmup_runs,
-                threads=n,
-                profile_ops=profile_ops,
-            )
-            result.update(
-                {"model": str(path), "model_sha256": _sha256(path), "threads": n, "role": role}
-            )
-            report.results.append(result)
-            medians[(role, n)] = result["latency_ms"]["median"]
-        if ("float", n) in medians and medians[("binary", n)] > 0:
-            report.speedup[str(n)] = medians[("float", n)] / medians[("binary", n)]
+    with connect(build.target, accept_new_host_key=accept_new_host_key) as conn:
+        for n in threads:
+            for role, path in models:
+                say(f"running {path.name} ({role}, {n} thread{'s' if n > 1 else ''}) on {target}")
+                result = run_runner(
+                    build,
+                    path,
+                    num_runs=num_runs,
+                    warmup_runs=warmup_runs,
+                    threads=n,
+                    profile_ops=profile_ops,
+                    conn=conn,
+                )
+                result.update(
+                    {"model": str(path), "model_sha256": _sha256(path), "threads": n, "role": role}
+                )
+                report.results.append(result)
+                medians[(role, n)] = result["latency_ms"]["median"]
+            if ("float", n) in medians and medians[("binary", n)] > 0:
+                report.speedup[str(n)] = medians[("float", n)] / medians[("binary", n)]
     return report

@@ -16,6 +16,7 @@ from bgnn_deploy.converters.tflite_model import summarize
 from bgnn_deploy.converters.tflite_runtime import HostInterpreter
 from bgnn_deploy.targets.build import build_runner
 from bgnn_deploy.targets.execute import read_outputs, run_runner
+from bgnn_deploy.targets.transport import connect
 
 from bgnn_deploy.data import load_clouds
 from bgnn_deploy.errors import CheckpointError, ConfigError
@@ -52,6 +53,7 @@ def verify_model(
     data: str = "synthetic",
     reference: str | Path | None = None,
     seed: int = 0,
+    accept_new_host_key: bool = False,
 ) -> VerifyResult:
     model = Path(model)
     if not model.is_file():
@@ -75,13 +77,22 @@ def verify_model(
     clouds = load_clouds(data, num_points=num_points, samples=samples, classes=classes, seed=seed)
     build = build_runner(target)
     agree, max_diff, exact, rel_ok = [], 0.0, True, True
-    with tempfile.TemporaryDirectory(prefix="bgnn-verify-") as tmp:
+    with (
+        tempfile.TemporaryDirectory(prefix="bgnn-verify-") as tmp,
+        connect(build.target, accept_new_host_key=accept_new_host_key) as conn,
+    ):
         for i, cloud in enumerate(clouds):
             x = np.ascontiguousarray(cloud[None], dtype=np.float32)
             inp, out = Path(tmp, f"in{i}.raw"), Path(tmp, f"out{i}.raw")
             inp.write_bytes(x.tobytes())
             result = run_runner(
-                build, model, num_runs=1, warmup_runs=0, input_path=inp, output_path=out
+                build,
+                model,
+                num_runs=1,
+                warmup_runs=0,
+                input_path=inp,
+                output_path=out,
+                conn=conn,
             )
             got = read_outputs(result, out)[0]
             outputs = host.run(x)

@@ -41,6 +41,9 @@ def verify(
     reference: Annotated[
         Path | None, typer.Option(help="Host reference for a --knn fused model (builtin form).")
     ] = None,
+    accept_new_host_key: Annotated[
+        bool, typer.Option(help="Trust and record an unknown SSH host key (never a changed one).")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Run MODEL through the runner on TARGET and compare with the host interpreter."""
@@ -48,7 +51,14 @@ def verify(
     from bgnn_deploy.targets.verify import verify_model
 
     with user_errors(), err_console.status(f"running {model.name} on {target}"):
-        result = verify_model(model, target, samples=samples, data=data, reference=reference)
+        result = verify_model(
+            model,
+            target,
+            samples=samples,
+            data=data,
+            reference=reference,
+            accept_new_host_key=accept_new_host_key,
+        )
     if as_json:
         typer.echo(json.dumps(result.to_dict()))
     else:

@@ -24,6 +24,9 @@ def run(
     warmup_runs: Annotated[int, typer.Option(help="Untimed runs first.")] = 1,
     threads: Annotated[str, typer.Option(help="Thread counts, e.g. 1,4.")] = "1",
     profile_ops: Annotated[bool, typer.Option(help="Time our ops vs LiteRT's builtins.")] = False,
+    accept_new_host_key: Annotated[
+        bool, typer.Option(help="Trust and record an unknown SSH host key (never a changed one).")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Run MODEL on TARGET and report latency, memory and the speedup over the float baseline."""
@@ -38,6 +41,7 @@ def run(
             num_runs=num_runs,
             warmup_runs=warmup_runs,
             profile_ops=profile_ops,
+            accept_new_host_key=accept_new_host_key,
             progress=lambda msg: status.update(msg),
         )
     if as_json:

@@ -6,7 +6,6 @@ import ctypes
 import subprocess
 import sys
 from functools import cache
-from pathlib import Path
 
 import numpy as np
 from bgnn_deploy.targets.toolchain.cache import cache_dir
@@ -124,11 +123,4 @@ def compile_and_run_kernel_tests(arch: str) -> subprocess.CompletedProcess:
     )
 
 
-__all__ = [
-    "BconvParams",
-    "BmaxpoolParams",
-    "Path",
-    "compile_and_run_kernel_tests",
-    "library",
-    "ptr",
-]
+__all__ = ["BconvParams", "BmaxpoolParams", "compile_and_run_kernel_tests", "library", "ptr"]

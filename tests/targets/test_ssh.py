@@ -1,0 +1,134 @@
+"""The SSH transport against a real sshd on loopback: host keys, authentication,
+unreachable boards, failing commands, awkward paths, cached uploads, and `run`."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import uuid
+
+import pytest
+from bgnn_deploy.targets.profiles import get_target
+from bgnn_deploy.targets.transport import RemoteCommandError, TransportError, connect
+
+from tests.targets.sshd import free_port, keygen, start_board
+from tests.targets.test_runner import converted  # noqa: F401  (module fixture)
+
+
+@pytest.fixture(scope="module")
+def board(tmp_path_factory):
+    board = start_board(tmp_path_factory.mktemp("board"))
+    yield board
+    board.process.terminate()
+    board.process.wait(5)
+
+
+@pytest.fixture
+def targets_file(tmp_path, monkeypatch, board):
+    path = tmp_path / "targets.toml"
+    monkeypatch.setenv("BGNN_DEPLOY_TARGETS", str(path))
+    monkeypatch.setenv("BGNN_DEPLOY_SSH_CONFIG", str(tmp_path / "no-ssh-config"))
+    board.known_hosts.unlink(missing_ok=True)
+    return path
+
+
+def test_unknown_host_key_is_refused_with_its_fingerprint(board, targets_file):
+    targets_file.write_text(board.profile())
+    with pytest.raises(TransportError) as err, connect(get_target("test-board")) as conn:
+        conn.run(["true"])
+    assert "is not in" in str(err.value) and "SHA256:" in str(err.value)
+    assert "--accept-new-host-key" in err.value.hint
+
+
+def test_accept_new_host_key_records_it(board, targets_file):
+    targets_file.write_text(board.profile())
+    with connect(get_target("test-board"), accept_new_host_key=True) as conn:
+        assert conn.run(["echo", "hello"]).stdout == "hello\n"
+    assert f"[127.0.0.1]:{board.port}" in board.known_hosts.read_text()
+    with connect(get_target("test-board")) as conn:  # now known: no flag needed
+        assert conn.run(["true"]).exit_code == 0
+
+
+def test_changed_host_key_is_always_refused(board, targets_file, tmp_path):
+    other = keygen(tmp_path / "other").with_suffix(".pub").read_text().split()
+    board.known_hosts.write_text(f"[127.0.0.1]:{board.port} {other[0]} {other[1]}\n")
+    targets_file.write_text(board.profile())
+    for accept in (False, True):
+        with (
+            pytest.raises(TransportError, match="CHANGED"),
+            connect(get_target("test-board"), accept_new_host_key=accept) as conn,
+        ):
+            conn.run(["true"])
+
+
+def test_authentication_failure(board, targets_file, tmp_path):
+    board.trust_host_key()
+    stranger = keygen(tmp_path / "stranger")
+    targets_file.write_text(board.profile(identity_file=str(stranger)))
+    with (
+        pytest.raises(TransportError, match=r"authentication failed for root@127\.0\.0\.1"),
+        connect(get_target("test-board")) as conn,
+    ):
+        conn.run(["true"])
+
+
+def test_connection_refused(board, targets_file):
+    targets_file.write_text(board.profile(port=free_port()))
+    with (
+        pytest.raises(TransportError, match="cannot reach"),
+        connect(get_target("test-board")) as c,
+    ):
+        c.run(["true"])
+
+
+def test_failing_command_carries_its_result(board, targets_file):
+    board.trust_host_key()
+    targets_file.write_text(board.profile())
+    with connect(get_target("test-board")) as conn:
+        with pytest.raises(RemoteCommandError) as err:
+            conn.run(["ls", "/no/such/place"])
+        assert err.value.result.exit_code != 0 and "/no/such/place" in err.value.result.stderr
+        # arguments reach the board literally: no shell expansion, quotes intact
+        out = conn.run(["printf", "%s|", "$HOME", "it's", "a b", "*"]).stdout
+        assert out == "$HOME|it's|a b|*|"
+
+
+def test_uploads_are_cached_by_content(board, targets_file, tmp_path):
+    board.trust_host_key()
+    targets_file.write_text(board.profile())
+    path = tmp_path / "model with 'quotes' and spaces.bin"
+    path.write_bytes(uuid.uuid4().bytes * 64)  # new content: not in the board's cache yet
+    with connect(get_target("test-board")) as conn:
+        remote, sent = conn.put(path)
+        assert sent and remote.endswith(path.name)
+        assert conn.put(path) == (remote, False)  # unchanged: not sent again
+        assert conn.run(["stat", "-c", "%s", remote]).stdout.strip() == "1024"
+        listing = conn.run(["ls", remote.rsplit("/", 1)[0]]).stdout
+        assert ".part-" not in listing  # nothing half-written left behind
+
+
+def test_run_on_the_ssh_board(cli, board, targets_file, converted, tmp_path):  # noqa: F811
+    board.trust_host_key()
+    targets_file.write_text(board.profile())
+    awkward = tmp_path / "my model's dir"
+    shutil.copytree(converted / "builtin", awkward)
+    result = cli(
+        "run", awkward / "binary.tflite", "--target", "test-board", "--num-runs", "2", "--json"
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["target"] == "test-board" and report["emulated"] is True
+    assert [r["role"] for r in report["results"]] == ["binary", "float"]
+    assert report["results"][0]["arch"] == "aarch64" and report["speedup"] > 0
+    verify = cli(
+        "verify", awkward / "binary.tflite", "--target", "test-board", "--samples", "1", "--json"
+    )
+    assert verify.exit_code == 0, verify.output
+    assert json.loads(verify.stdout)["argmax_agreement"] == 1.0
+
+
+def test_cli_reports_an_unknown_host_key_cleanly(cli, board, targets_file, converted):  # noqa: F811
+    targets_file.write_text(board.profile())
+    result = cli("run", converted / "builtin" / "binary.tflite", "--target", "test-board")
+    assert result.exit_code == 3 and result.stderr.startswith("error: ")
+    assert "SHA256:" in result.stderr and "Traceback" not in result.output
