@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -93,8 +94,13 @@ def run_runner(
         cmd.append("--enable_op_profiling")
     if target.emulated:
         cmd.append("--emulated")
+    tag = f"bgnn-{uuid.uuid4().hex[:12]}"
+    cmd += ["--tag", tag]
     try:
         done = conn.run(cmd, timeout=timeout, check=False)
+    except KeyboardInterrupt:
+        conn.kill(tag)  # stop the runner on the board, then let the interrupt through
+        raise
     except OSError as e:  # e.g. an aarch64 binary started without qemu: exec format error
         raise RunnerError(
             f"cannot start the runner for {target.name} ({target.arch}): {e.strerror}",
@@ -108,8 +114,17 @@ def run_runner(
     lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
     result = json.loads(lines[-1]) if lines else {}
     if done.exit_code != 0:
-        message = result.get("error") or done.stderr.strip()[-500:] or f"exit code {done.exit_code}"
-        stage = result.get("stage", "crash" if done.exit_code < 0 else "unknown")
+        said = done.stderr.strip()[-500:]
+        if not result and (done.exit_code < 0 or done.exit_code > 128):
+            signal_no = -done.exit_code if done.exit_code < 0 else done.exit_code - 128
+            raise RunnerError(
+                f"the runner was killed on {target.name} by signal {signal_no}"
+                + (" (SIGKILL: often the out-of-memory killer)" if signal_no == 9 else "")
+                + (f"; the board said: {said}" if said else ""),
+                result={"stage": "crash", "signal": signal_no},
+            )
+        message = result.get("error") or said or f"exit code {done.exit_code}"
+        stage = result.get("stage", "unknown")
         raise RunnerError(f"runner failed on {target.name} ({stage}): {message}", result=result)
     if remote_output is not None:
         conn.get(remote_output, Path(output_path))

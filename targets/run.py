@@ -17,9 +17,9 @@ from bgnn_deploy.targets.build import build_runner
 from bgnn_deploy.targets.execute import run_runner
 from bgnn_deploy.targets.transport import connect
 
-from bgnn_deploy.errors import CheckpointError, ConfigError
+from bgnn_deploy.errors import BgnnDeployError, CheckpointError, ConfigError
 
-__all__ = ["RunReport", "run_models"]
+__all__ = ["RunReport", "run_models", "run_on_targets"]
 
 
 @dataclass
@@ -79,7 +79,39 @@ def run_models(
     say(f"building the runner for {target}")
     build = build_runner(target)
     report = RunReport(build.target.name, build.target.emulated)
+    try:
+        _measure(
+            build,
+            models,
+            report,
+            say,
+            threads=threads,
+            num_runs=num_runs,
+            warmup_runs=warmup_runs,
+            profile_ops=profile_ops,
+            accept_new_host_key=accept_new_host_key,
+        )
+    except (BgnnDeployError, KeyboardInterrupt) as e:
+        e.partial_report = report  # what was measured before the failure is kept
+        raise
+    return report
+
+
+def _measure(
+    build,
+    models,
+    report: RunReport,
+    say,
+    *,
+    threads,
+    num_runs,
+    warmup_runs,
+    profile_ops,
+    accept_new_host_key,
+) -> None:
+    """Append each run to ``report`` as it completes, so a later failure loses nothing."""
     medians: dict[tuple[str, int], float] = {}
+    target = build.target.name
     with connect(build.target, accept_new_host_key=accept_new_host_key) as conn:
         for n in threads:
             for role, path in models:
@@ -100,4 +132,20 @@ def run_models(
                 medians[(role, n)] = result["latency_ms"]["median"]
             if ("float", n) in medians and medians[("binary", n)] > 0:
                 report.speedup[str(n)] = medians[("float", n)] / medians[("binary", n)]
-    return report
+
+
+def run_on_targets(targets: list[str], model, **kwargs) -> list[RunReport | BaseException]:
+    """`run_models` on several targets at once, in parallel threads: one report (or the
+    error, with whatever it measured as ``partial_report``) per target, in order."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    kwargs.pop("progress", None)
+    with ThreadPoolExecutor(max_workers=len(targets)) as pool:
+        futures = [pool.submit(run_models, model, t, **kwargs) for t in targets]
+        outcomes: list[RunReport | BaseException] = []
+        for future in futures:
+            try:
+                outcomes.append(future.result())
+            except BgnnDeployError as e:
+                outcomes.append(e)
+    return outcomes

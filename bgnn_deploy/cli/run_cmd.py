@@ -18,7 +18,9 @@ def run(
     model: Annotated[
         Path, typer.Argument(help="A .tflite (a converted binary.tflite finds its float.tflite).")
     ],
-    target: Annotated[str, typer.Option(help="Target profile (see `bgnn-deploy targets list`).")],
+    target: Annotated[
+        list[str], typer.Option(help="Target profile(s); repeat to run on several in parallel.")
+    ],
     baseline: Annotated[Path | None, typer.Option(help="Float baseline .tflite.")] = None,
     num_runs: Annotated[int, typer.Option(help="Timed runs.")] = 50,
     warmup_runs: Annotated[int, typer.Option(help="Untimed runs first.")] = 1,
@@ -30,20 +32,69 @@ def run(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Run MODEL on TARGET and report latency, memory and the speedup over the float baseline."""
-    from bgnn_deploy.targets.run import run_models
+    from bgnn_deploy.errors import BgnnDeployError
+    from bgnn_deploy.targets.run import run_models, run_on_targets
 
-    with user_errors(), err_console.status("starting") as status:
-        report = run_models(
-            model,
-            target,
-            baseline=baseline,
-            threads=parse_int_list(threads, "--threads"),
-            num_runs=num_runs,
-            warmup_runs=warmup_runs,
-            profile_ops=profile_ops,
-            accept_new_host_key=accept_new_host_key,
-            progress=lambda msg: status.update(msg),
-        )
+    options = dict(
+        baseline=baseline,
+        threads=parse_int_list(threads, "--threads"),
+        num_runs=num_runs,
+        warmup_runs=warmup_runs,
+        profile_ops=profile_ops,
+        accept_new_host_key=accept_new_host_key,
+    )
+    if len(target) > 1:
+        with user_errors(), err_console.status(f"running on {', '.join(target)} in parallel"):
+            outcomes = run_on_targets(target, model, **options)
+        _render_many(outcomes, as_json, profile_ops)
+        return
+    try:
+        with err_console.status("starting") as status:
+            report = run_models(
+                model, target[0], progress=lambda msg: status.update(msg), **options
+            )
+    except (BgnnDeployError, KeyboardInterrupt) as e:
+        partial = getattr(e, "partial_report", None)
+        if partial is not None and partial.results:
+            err_console.print("[yellow]measured before the failure:[/]")
+            _render(partial, as_json, profile_ops)
+        with user_errors():
+            raise
+    _render(report, as_json, profile_ops)
+
+
+def _render_many(outcomes, as_json: bool, profile_ops: bool) -> None:
+    from bgnn_deploy.errors import BgnnDeployError
+
+    failed = [o for o in outcomes if isinstance(o, BgnnDeployError)]
+    if as_json:
+        runs = []
+        for outcome in outcomes:
+            if isinstance(outcome, BgnnDeployError):
+                partial = getattr(outcome, "partial_report", None)
+                runs.append(
+                    {
+                        "error": str(outcome),
+                        "partial": partial.to_dict() if partial is not None else None,
+                    }
+                )
+            else:
+                runs.append(outcome.to_dict())
+        typer.echo(json.dumps({"runs": runs}))
+    else:
+        for outcome in outcomes:
+            if isinstance(outcome, BgnnDeployError):
+                partial = getattr(outcome, "partial_report", None)
+                if partial is not None and partial.results:
+                    _render(partial, False, profile_ops)
+                err_console.print(f"[bold red]error:[/] {outcome}")
+            else:
+                _render(outcome, False, profile_ops)
+    if failed:
+        raise typer.Exit(code=max(e.exit_code for e in failed))
+
+
+def _render(report, as_json: bool, profile_ops: bool) -> None:
     if as_json:
         typer.echo(json.dumps(report.to_dict()))
         return

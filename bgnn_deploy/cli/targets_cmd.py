@@ -52,6 +52,34 @@ def show(name: str, as_json: Annotated[bool, typer.Option("--json")] = False) ->
             Console().print(f"[bold]{key}[/]: {value}")
 
 
+@app.command()
+def check(
+    name: str,
+    accept_new_host_key: Annotated[
+        bool, typer.Option(help="Trust and record an unknown SSH host key (never a changed one).")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Connect to NAME and report arch, glibc, cores, governor, free disk, and whether
+    the runner will run there (and why not)."""
+    from bgnn_deploy.targets.check import check_target
+
+    with user_errors():
+        result = check_target(name, accept_new_host_key=accept_new_host_key)
+    if as_json:
+        typer.echo(json.dumps(result.to_dict()))
+    else:
+        console = Console()
+        for key in ("arch", "kernel", "glibc", "cores", "governor", "free_disk_mb"):
+            console.print(f"[bold]{key}[/]: {getattr(result, key)}")
+        if result.runner_ok:
+            console.print("[bold green]the runner will run here[/]")
+        for problem in result.problems:
+            console.print(f"[bold red]problem:[/] {problem}")
+    if not result.runner_ok:
+        raise typer.Exit(code=3)
+
+
 def _row(target) -> dict:
     data = dataclasses.asdict(target)
     data["launcher"] = list(target.launcher)

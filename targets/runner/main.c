@@ -128,6 +128,7 @@ int main(int argc, char** argv) {
         return fail("arguments", 2, "this runtime applies XNNPACK to float ops itself; it cannot be turned off");
     } else if (strcmp(a, "--enable_op_profiling") == 0) profiling = 1;
     else if (strcmp(a, "--emulated") == 0) emulated = 1;
+    else if (OPT("--tag")) { /* names this process for bgnn-deploy (to stop it on Ctrl-C) */ }
     else return fail("arguments", 2, "unknown or incomplete argument '%s'", a);
 #undef OPT
   }

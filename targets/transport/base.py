@@ -65,3 +65,6 @@ class Connection:
 
     def temp_path(self, name: str) -> str:
         raise NotImplementedError
+
+    def kill(self, marker: str) -> None:
+        """Stop processes on the target whose command line contains ``marker``."""

@@ -184,6 +184,11 @@ class SshConnection(Connection):
             raise RemoteCommandError(result, self.target.name)
         return result
 
+    def kill(self, marker: str) -> None:
+        # A closed channel does not stop a command that has no terminal: find it by name.
+        with contextlib.suppress(Exception):
+            self.run(["pkill", "-f", marker], check=False, timeout=10)
+
     # -- files ------------------------------------------------------------------------------
     def _remote(self, *parts: str) -> str:
         return "/".join([self._home, REMOTE_CACHE, *parts])

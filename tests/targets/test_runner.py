@@ -194,3 +194,22 @@ def test_run_cli_table_labels_emulation(cli, converted):
     )
     assert result.exit_code == 0, result.output
     assert "EMULATED" in result.stdout
+
+
+def test_crash_is_reported_and_earlier_results_kept(cli, converted, tmp_path, monkeypatch):
+    """A runner killed by a signal (as by the OOM killer): the error says so, and what was
+    measured before it is printed."""
+    path = tmp_path / "targets.toml"
+    path.write_text(
+        '[doomed]\narch = "aarch64"\ntransport = "local"\nruntime = "tflite-c"\nemulated = true\n'
+        'launcher = ["sh", "-c", "case \\"$*\\" in *float*) kill -9 $$;; esac; '
+        'exec qemu-aarch64 -L /usr/aarch64-linux-gnu \\"$@\\"", "sh"]\n'
+    )
+    monkeypatch.setenv("BGNN_DEPLOY_TARGETS", str(path))
+    result = cli(
+        "run", converted / "builtin" / "binary.tflite", "--target", "doomed", "--num-runs", "1"
+    )
+    assert result.exit_code == 3
+    assert "killed on doomed by signal 9" in result.stderr and "out-of-memory" in result.stderr
+    assert "measured before the failure" in result.stderr
+    assert "binary" in result.stdout  # the binary model's row, measured before the crash

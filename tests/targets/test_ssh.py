@@ -132,3 +132,89 @@ def test_cli_reports_an_unknown_host_key_cleanly(cli, board, targets_file, conve
     result = cli("run", converted / "builtin" / "binary.tflite", "--target", "test-board")
     assert result.exit_code == 3 and result.stderr.startswith("error: ")
     assert "SHA256:" in result.stderr and "Traceback" not in result.output
+
+
+def test_targets_check_on_the_ssh_board(cli, board, targets_file):
+    board.trust_host_key()
+    targets_file.write_text(board.profile() + board.profile("real-arm-board", emulated=False))
+    result = cli("targets", "check", "test-board", "--json")
+    assert result.exit_code == 0, result.output
+    facts = json.loads(result.stdout)
+    assert facts["reachable"] and facts["runner_ok"] and facts["glibc"]
+    assert facts["cores"] >= 1 and facts["free_disk_mb"] > 0
+    # a profile claiming an aarch64 board that is not one: said, exit 3
+    result = cli("targets", "check", "real-arm-board")
+    assert result.exit_code == 3
+    assert "the board is x86_64, the profile says aarch64" in result.stdout
+
+
+def test_ctrl_c_stops_the_remote_process(board, targets_file):
+    import threading
+    import time
+
+    board.trust_host_key()
+    targets_file.write_text(board.profile())
+    marker = f"bgnn-test-{uuid.uuid4().hex[:8]}"
+    with connect(get_target("test-board")) as conn:
+        thread = threading.Thread(
+            # one long process with the marker in its arguments, as the runner has its --tag
+            target=lambda: conn.run(
+                ["python3", "-c", "import time; time.sleep(120)", marker], check=False, timeout=60
+            )
+        )
+        started = time.time()
+        thread.start()
+        with connect(get_target("test-board")) as other:
+            for _ in range(50):
+                if marker in other.run(["ps", "-eo", "args"]).stdout:
+                    break
+                time.sleep(0.1)
+            other.kill(marker)  # what run_runner does on KeyboardInterrupt
+            thread.join(30)
+            assert not thread.is_alive() and time.time() - started < 30
+            assert marker not in other.run(["ps", "-eo", "args"]).stdout
+
+
+def test_interrupted_upload_leaves_nothing_that_looks_complete(
+    board, targets_file, tmp_path, monkeypatch
+):
+    board.trust_host_key()
+    targets_file.write_text(board.profile())
+    path = tmp_path / "runner.bin"
+    path.write_bytes(uuid.uuid4().bytes * 4096)
+    with connect(get_target("test-board")) as conn:
+        conn.run(["true"])
+        real_put = conn._sftp.put
+
+        def broken_put(local, remote, *args, **kwargs):
+            real_put(local, remote, *args, **kwargs)  # the bytes arrive...
+            raise OSError("connection lost")  # ...but the transfer is not confirmed
+
+        monkeypatch.setattr(conn._sftp, "put", broken_put)
+        with pytest.raises(OSError):
+            conn.put(path)
+        monkeypatch.setattr(conn._sftp, "put", real_put)
+        remote, sent = conn.put(path)  # a retry sends it again: nothing counted as done
+        assert sent
+        folder = remote.rsplit("/", 1)[0]
+        assert conn.run(["ls", folder]).stdout.split() == [path.name]
+
+
+def test_parallel_targets_one_result_each(cli, board, targets_file, converted):  # noqa: F811
+    board.trust_host_key()
+    targets_file.write_text(board.profile())
+    result = cli(
+        "run",
+        converted / "builtin" / "binary.tflite",
+        "--target",
+        "test-board",
+        "--target",
+        "qemu-aarch64",
+        "--num-runs",
+        "1",
+        "--json",
+    )
+    assert result.exit_code == 0, result.output
+    runs = json.loads(result.stdout)["runs"]
+    assert [r["target"] for r in runs] == ["test-board", "qemu-aarch64"]
+    assert all(len(r["results"]) == 2 for r in runs)
