@@ -40,6 +40,22 @@ def fingerprint(key: paramiko.PKey) -> str:
     return "SHA256:" + base64.b64encode(digest).decode().rstrip("=")
 
 
+def _resolve(alias: str, *, port=None, user=None, identity=None, proxyjump=None) -> dict:
+    """Connection settings of a host alias through the SSH config; given values win."""
+    config_path = Path(os.environ.get("BGNN_DEPLOY_SSH_CONFIG", Path.home() / ".ssh" / "config"))
+    found: dict = {}
+    if config_path.is_file():
+        found = paramiko.SSHConfig.from_path(str(config_path)).lookup(alias)
+    identity = identity or (found.get("identityfile") or [None])[0]
+    return {
+        "hostname": found.get("hostname", alias),
+        "port": int(port or found.get("port") or 22),
+        "user": user or found.get("user") or os.environ.get("USER", "root"),
+        "identity": os.path.expanduser(identity) if identity else None,
+        "proxyjump": proxyjump or found.get("proxyjump"),
+    }
+
+
 class _HostKeyPolicy(paramiko.MissingHostKeyPolicy):
     def __init__(self, known_hosts: Path, accept_new: bool, target: str):
         self.known_hosts, self.accept_new, self.target = known_hosts, accept_new, target
@@ -66,28 +82,21 @@ class SshConnection(Connection):
         self._jump: paramiko.SSHClient | None = None
         self._sftp: paramiko.SFTPClient | None = None
         self._home = ""
+        self._temps: list[str] = []
 
     # -- opening --------------------------------------------------------------------------
     def _settings(self) -> dict:
         """The profile's host resolved through ~/.ssh/config; the profile's fields win."""
-        alias = self.target.host
-        if not alias:
+        if not self.target.host:
             raise TransportError(f"target '{self.target.name}' has no host", hint="set host = ...")
-        config_path = Path(
-            os.environ.get("BGNN_DEPLOY_SSH_CONFIG", Path.home() / ".ssh" / "config")
-        )
-        found: dict = {}
-        if config_path.is_file():
-            found = paramiko.SSHConfig.from_path(str(config_path)).lookup(alias)
         extra = self.target.extra
-        identity = extra.get("identity_file") or (found.get("identityfile") or [None])[0]
-        return {
-            "hostname": found.get("hostname", alias),
-            "port": int(extra.get("port") or found.get("port") or 22),
-            "user": extra.get("user") or found.get("user") or os.environ.get("USER", "root"),
-            "identity": os.path.expanduser(identity) if identity else None,
-            "proxyjump": extra.get("proxyjump") or found.get("proxyjump"),
-        }
+        return _resolve(
+            self.target.host,
+            port=extra.get("port"),
+            user=extra.get("user"),
+            identity=extra.get("identity_file"),
+            proxyjump=extra.get("proxyjump"),
+        )
 
     def _known_hosts(self) -> Path:
         configured = self.target.extra.get("known_hosts")
@@ -146,11 +155,11 @@ class SshConnection(Connection):
         s = self._settings()
         sock = None
         if s["proxyjump"]:
-            jump_user, _, jump_host = s["proxyjump"].rpartition("@")
-            jump_host, _, jump_port = jump_host.partition(":")
-            self._jump = self._client_for(
-                jump_host, int(jump_port or 22), jump_user or s["user"], None
-            )
+            # One hop, as OpenSSH's ProxyJump: [user@]host[:port] or a Host alias of the config.
+            user, _, rest = s["proxyjump"].rpartition("@")
+            host, _, port = rest.partition(":")
+            j = _resolve(host, port=port or None, user=user or None)
+            self._jump = self._client_for(j["hostname"], j["port"], j["user"], j["identity"])
             sock = self._jump.get_transport().open_channel(
                 "direct-tcpip", (s["hostname"], s["port"]), ("127.0.0.1", 0)
             )
@@ -160,6 +169,10 @@ class SshConnection(Connection):
         return self._client
 
     def close(self) -> None:
+        if self._temps and self._client is not None:
+            with contextlib.suppress(Exception):  # best effort: never mask the real error
+                self.run(["rm", "-f", *self._temps], check=False, timeout=10)
+        self._temps = []
         for thing in (self._sftp, self._client, self._jump):
             if thing is not None:
                 thing.close()
@@ -221,4 +234,6 @@ class SshConnection(Connection):
         self._open()
         folder = self._remote("tmp")
         self.run(["mkdir", "-p", folder])
-        return f"{folder}/{uuid.uuid4().hex[:12]}-{name}"
+        path = f"{folder}/{uuid.uuid4().hex[:12]}-{name}"
+        self._temps.append(path)  # removed when the connection closes
+        return path

@@ -218,3 +218,28 @@ def test_parallel_targets_one_result_each(cli, board, targets_file, converted): 
     runs = json.loads(result.stdout)["runs"]
     assert [r["target"] for r in runs] == ["test-board", "qemu-aarch64"]
     assert all(len(r["results"]) == 2 for r in runs)
+
+
+def test_ssh_config_and_proxyjump(board, targets_file, tmp_path, monkeypatch):
+    """The profile names only a Host alias; ~/.ssh/config gives HostName, Port, User,
+    IdentityFile and a ProxyJump (through the same sshd)."""
+    board.trust_host_key()
+    config = tmp_path / "ssh_config"
+    config.write_text(
+        f"Host jumpbox\n  HostName 127.0.0.1\n  Port {board.port}\n  User root\n"
+        f"  IdentityFile {board.client_key}\n"
+        f"Host arm-board\n  HostName 127.0.0.1\n  Port {board.port}\n  User root\n"
+        f"  IdentityFile {board.client_key}\n  ProxyJump jumpbox\n"
+    )
+    monkeypatch.setenv("BGNN_DEPLOY_SSH_CONFIG", str(config))
+    targets_file.write_text(
+        f'[via-jump]\narch = "aarch64"\ntransport = "ssh"\nhost = "arm-board"\n'
+        f'known_hosts = "{board.known_hosts}"\n'
+    )
+    with connect(get_target("via-jump")) as conn:
+        assert conn.run(["echo", "through the jump host"]).stdout == "through the jump host\n"
+        assert conn._jump is not None  # the hop was really taken
+        temp = conn.temp_path("x.raw")
+        conn.run(["touch", temp])
+    with connect(get_target("via-jump")) as conn:
+        assert conn.run(["test", "-e", temp], check=False).exit_code != 0  # temps cleaned up
