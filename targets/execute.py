@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import subprocess
@@ -45,20 +46,34 @@ def run_runner(
     """One runner invocation on the build's target; returns the runner's JSON object, with
     ``emulated`` and ``target`` from the profile. Files the target lacks are sent first
     (content-addressed: unchanged ones are not sent again)."""
-    if conn is None:
-        with connect(build.target) as own:
-            return run_runner(
-                build,
-                model,
-                num_runs=num_runs,
-                warmup_runs=warmup_runs,
-                threads=threads,
-                input_path=input_path,
-                output_path=output_path,
-                profile_ops=profile_ops,
-                timeout=timeout,
-                conn=own,
-            )
+    with contextlib.nullcontext(conn) if conn is not None else connect(build.target) as conn:
+        return _run(
+            build,
+            conn,
+            Path(model),
+            num_runs=num_runs,
+            warmup_runs=warmup_runs,
+            threads=threads,
+            input_path=input_path,
+            output_path=output_path,
+            profile_ops=profile_ops,
+            timeout=timeout,
+        )
+
+
+def _run(
+    build: RunnerBuild,
+    conn: Connection,
+    model: Path,
+    *,
+    num_runs: int,
+    warmup_runs: int,
+    threads: int,
+    input_path: Path | None,
+    output_path: Path | None,
+    profile_ops: bool,
+    timeout: float,
+) -> dict:
     target = build.target
     launcher = list(target.launcher)
     if launcher and target.transport == "local" and shutil.which(launcher[0]) is None:
@@ -68,7 +83,7 @@ def run_runner(
         )
     runner, _ = conn.put(build.runner)
     library, _ = conn.put(build.runtime_library)
-    graph, _ = conn.put(_prepared(Path(model), target.runtime))
+    graph, _ = conn.put(_prepared(model, target.runtime))
     cmd = [
         *launcher,
         runner,
