@@ -9,11 +9,13 @@ labelled as such: their timings are not board figures.
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from bgnn_deploy.targets.build import build_runner
+from bgnn_deploy.targets.energy import EnergyWindow, Probe, get_probe
 from bgnn_deploy.targets.execute import run_runner
 from bgnn_deploy.targets.transport import connect
 
@@ -29,6 +31,7 @@ class RunReport:
     results: list[dict] = field(default_factory=list)
     speedup: dict[str, float] = field(default_factory=dict)  # per thread count
     run_id: str | None = None
+    energy: dict | None = None  # with --energy: the probe, idle power, or why not available
 
     def to_dict(self) -> dict:
         single = self.speedup.get(str(min((r["threads"] for r in self.results), default=1)))
@@ -39,6 +42,7 @@ class RunReport:
             "speedup": single,
             "speedup_by_threads": self.speedup,
             "run_id": self.run_id,
+            "energy": self.energy,
         }
 
 
@@ -56,6 +60,9 @@ def run_models(
     warmup_runs: int = 1,
     profile_ops: bool = False,
     accept_new_host_key: bool = False,
+    energy: bool = False,
+    energy_probe: str | None = None,
+    idle_seconds: float = 2.0,
     progress: Callable[[str], None] | None = None,
 ) -> RunReport:
     say = progress or (lambda _m: None)
@@ -85,6 +92,8 @@ def run_models(
             models,
             report,
             say,
+            probe=get_probe(build.target, energy_probe) if energy else None,
+            idle_seconds=idle_seconds,
             threads=threads,
             num_runs=num_runs,
             warmup_runs=warmup_runs,
@@ -108,14 +117,19 @@ def _measure(
     warmup_runs,
     profile_ops,
     accept_new_host_key,
+    probe: Probe | None = None,
+    idle_seconds: float = 2.0,
 ) -> None:
     """Append each run to ``report`` as it completes, so a later failure loses nothing."""
     medians: dict[tuple[str, int], float] = {}
     target = build.target.name
     with connect(build.target, accept_new_host_key=accept_new_host_key) as conn:
+        idle = _idle_power(probe, conn, report, idle_seconds, say) if probe else None
         for n in threads:
             for role, path in models:
                 say(f"running {path.name} ({role}, {n} thread{'s' if n > 1 else ''}) on {target}")
+                if idle is not None:
+                    probe.start(conn)
                 result = run_runner(
                     build,
                     path,
@@ -125,6 +139,8 @@ def _measure(
                     profile_ops=profile_ops,
                     conn=conn,
                 )
+                if idle is not None:
+                    result["energy"] = _energy(probe.stop(conn), idle, result)
                 result.update(
                     {"model": str(path), "model_sha256": _sha256(path), "threads": n, "role": role}
                 )
@@ -132,6 +148,38 @@ def _measure(
                 medians[(role, n)] = result["latency_ms"]["median"]
             if ("float", n) in medians and medians[("binary", n)] > 0:
                 report.speedup[str(n)] = medians[("float", n)] / medians[("binary", n)]
+
+
+def _idle_power(probe: Probe, conn, report: RunReport, seconds: float, say) -> EnergyWindow | None:
+    """Mean power while the target idles, or None (with the reason in the report)."""
+    reason = probe.unavailable(conn)
+    if reason is not None:
+        report.energy = {"available": False, "probe": probe.name, "reason": reason}
+        return None
+    say(f"measuring idle power for {seconds:g} s")
+    probe.start(conn)
+    time.sleep(seconds)
+    idle = probe.stop(conn)
+    report.energy = {
+        "available": True,
+        "probe": probe.name,
+        "idle_power_w": idle.mean_power_w,
+        "idle_samples": idle.samples,
+    }
+    return idle
+
+
+def _energy(active: EnergyWindow, idle: EnergyWindow, result: dict) -> dict:
+    """Energy per inference: power above idle, times the median latency (W x ms = mJ)."""
+    above_idle = max(active.mean_power_w - idle.mean_power_w, 0.0)
+    return {
+        "active_power_w": active.mean_power_w,
+        "idle_power_w": idle.mean_power_w,
+        "energy_per_inference_mj": above_idle * result["latency_ms"]["median"],
+        "sampling_rate_hz": active.rate_hz,
+        "samples": active.samples,
+        "window_s": active.seconds,
+    }
 
 
 def run_on_targets(targets: list[str], model, **kwargs) -> list[RunReport | BaseException]:

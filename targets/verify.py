@@ -62,15 +62,18 @@ def verify_model(
         raise ConfigError("--samples must be >= 1")
     flatbuffer = model.read_bytes()
     info = summarize(flatbuffer)
-    ref_bytes = flatbuffer
-    if FUSED_KNN_OP in info.ops:
-        if reference is None:
-            raise ConfigError(
-                f"{model.name} uses {FUSED_KNN_OP}, which no host interpreter has",
-                hint="pass --reference with the --knn builtin conversion of the same model",
-            )
+    ref_bytes, ref_ops = flatbuffer, info.ops
+    if FUSED_KNN_OP in info.ops and reference is None:
+        raise ConfigError(
+            f"{model.name} uses {FUSED_KNN_OP}, which no host interpreter has",
+            hint="pass --reference with the --knn builtin conversion of the same model",
+        )
+    if reference is not None:
+        if not Path(reference).is_file():
+            raise CheckpointError(f"reference file not found: {reference}")
         ref_bytes = Path(reference).read_bytes()
-    uses_lce = any(op.startswith("Lce") for op in summarize(ref_bytes).ops)
+        ref_ops = summarize(ref_bytes).ops
+    uses_lce = any(op.startswith("Lce") for op in ref_ops)
     host = HostInterpreter(ref_bytes, lce=uses_lce)
     num_points = info.inputs[0]["shape"][1]
     classes = info.outputs[0]["shape"][-1]

@@ -26,6 +26,13 @@ def run(
     warmup_runs: Annotated[int, typer.Option(help="Untimed runs first.")] = 1,
     threads: Annotated[str, typer.Option(help="Thread counts, e.g. 1,4.")] = "1",
     profile_ops: Annotated[bool, typer.Option(help="Time our ops vs LiteRT's builtins.")] = False,
+    energy: Annotated[
+        bool, typer.Option(help="Measure idle and active power and energy per inference.")
+    ] = False,
+    energy_probe: Annotated[
+        str | None, typer.Option(help="Override the profile's probe: external, rapl, none.")
+    ] = None,
+    idle_secs: Annotated[float, typer.Option(help="Idle window before the runs (--energy).")] = 2.0,
     accept_new_host_key: Annotated[
         bool, typer.Option(help="Trust and record an unknown SSH host key (never a changed one).")
     ] = False,
@@ -42,6 +49,9 @@ def run(
         warmup_runs=warmup_runs,
         profile_ops=profile_ops,
         accept_new_host_key=accept_new_host_key,
+        energy=energy,
+        energy_probe=energy_probe,
+        idle_seconds=idle_secs,
     )
     if len(target) > 1:
         with user_errors(), err_console.status(f"running on {', '.join(target)} in parallel"):
@@ -120,6 +130,16 @@ def _render(report, as_json: bool, profile_ops: bool) -> None:
     for n, speedup in report.speedup.items():
         kind = "emulated " if report.emulated else ""
         console.print(f"{kind}speedup binary vs float, {n} thread(s): [bold]{speedup:.2f}x[/]")
+    if report.energy is not None and not report.energy["available"]:
+        console.print(f"energy: not available ({report.energy['reason']})")
+    for r in report.results:
+        if "energy" in r:
+            e = r["energy"]
+            console.print(
+                f"{r['role']}: {e['energy_per_inference_mj']:.3f} mJ per inference "
+                f"({e['active_power_w']:.2f} W active, {e['idle_power_w']:.2f} W idle, "
+                f"{e['samples']} samples at {e['sampling_rate_hz']:.1f} Hz)"
+            )
     if profile_ops:
         for r in report.results:
             ops = ", ".join(f"{k} {v['ms_per_run']:.2f} ms" for k, v in r.get("ops", {}).items())
