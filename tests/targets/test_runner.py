@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -213,3 +214,20 @@ def test_crash_is_reported_and_earlier_results_kept(cli, converted, tmp_path, mo
     assert "killed on doomed by signal 9" in result.stderr and "out-of-memory" in result.stderr
     assert "measured before the failure" in result.stderr
     assert "binary" in result.stdout  # the binary model's row, measured before the crash
+
+
+def test_targets_check_refuses_an_old_glibc(cli, tmp_path, monkeypatch):
+    """A board with glibc 2.27 (JetPack 4) cannot load the TFLite C API library: said."""
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "ldd").write_text("#!/bin/sh\necho 'ldd (Ubuntu GLIBC 2.27-3ubuntu1) 2.27'\n")
+    (fake / "ldd").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake}:{os.environ['PATH']}")
+    targets = tmp_path / "targets.toml"
+    targets.write_text('[old-jetson]\narch = "host"\ntransport = "local"\nruntime = "tflite-c"\n')
+    monkeypatch.setenv("BGNN_DEPLOY_TARGETS", str(targets))
+    result = cli("targets", "check", "old-jetson", "--json")
+    assert result.exit_code == 3
+    facts = json.loads(result.stdout)
+    assert facts["glibc"] == "2.27" and not facts["runner_ok"]
+    assert "older than the 2.30 the tflite-c runtime needs (e.g. JetPack 4)" in facts["problems"][0]
