@@ -15,11 +15,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bgnn_deploy.targets.build import build_runner
+from bgnn_deploy.targets.check import collect_facts
 from bgnn_deploy.targets.energy import EnergyWindow, Probe, get_probe
 from bgnn_deploy.targets.execute import run_runner
 from bgnn_deploy.targets.transport import connect
 
 from bgnn_deploy.errors import BgnnDeployError, CheckpointError, ConfigError
+from bgnn_deploy.results import ResultsStore
 
 __all__ = ["RunReport", "run_models", "run_on_targets"]
 
@@ -32,6 +34,7 @@ class RunReport:
     speedup: dict[str, float] = field(default_factory=dict)  # per thread count
     run_id: str | None = None
     energy: dict | None = None  # with --energy: the probe, idle power, or why not available
+    facts: dict = field(default_factory=dict)  # arch, cpu, glibc, kernel, governor, cores
 
     def to_dict(self) -> dict:
         single = self.speedup.get(str(min((r["threads"] for r in self.results), default=1)))
@@ -43,6 +46,7 @@ class RunReport:
             "speedup_by_threads": self.speedup,
             "run_id": self.run_id,
             "energy": self.energy,
+            "facts": self.facts,
         }
 
 
@@ -63,8 +67,11 @@ def run_models(
     energy: bool = False,
     energy_probe: str | None = None,
     idle_seconds: float = 2.0,
+    store: ResultsStore | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> RunReport:
+    """Measure ``model`` (and its float baseline) on ``target``; with ``store``, the
+    completed run is appended to the results store and gets its ``run_id``."""
     say = progress or (lambda _m: None)
     model = Path(model)
     if not model.is_file():
@@ -103,6 +110,17 @@ def run_models(
     except (BgnnDeployError, KeyboardInterrupt) as e:
         e.partial_report = report  # what was measured before the failure is kept
         raise
+    if store is not None:
+        flags = {
+            "threads": list(threads),
+            "num_runs": num_runs,
+            "warmup_runs": warmup_runs,
+            "profile_ops": profile_ops,
+            "energy": energy,
+            "energy_probe": energy_probe,
+            "baseline": str(baseline) if baseline is not None else None,
+        }
+        report.run_id = store.add_run(report.to_dict(), facts=report.facts, flags=flags)
     return report
 
 
@@ -124,6 +142,7 @@ def _measure(
     medians: dict[tuple[str, int], float] = {}
     target = build.target.name
     with connect(build.target, accept_new_host_key=accept_new_host_key) as conn:
+        report.facts = collect_facts(conn)
         idle = _idle_power(probe, conn, report, idle_seconds, say) if probe else None
         for n in threads:
             for role, path in models:
@@ -142,7 +161,12 @@ def _measure(
                 if idle is not None:
                     result["energy"] = _energy(probe.stop(conn), idle, result)
                 result.update(
-                    {"model": str(path), "model_sha256": _sha256(path), "threads": n, "role": role}
+                    {
+                        "model": str(path.resolve()),
+                        "model_sha256": _sha256(path),
+                        "threads": n,
+                        "role": role,
+                    }
                 )
                 report.results.append(result)
                 medians[(role, n)] = result["latency_ms"]["median"]

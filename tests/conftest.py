@@ -15,3 +15,9 @@ def cli():
         return runner.invoke(app, [str(a) for a in args])
 
     return invoke
+
+
+@pytest.fixture(autouse=True)
+def _private_results_db(tmp_path, monkeypatch):
+    """Runs made by tests go to a throw-away results database, not the user's."""
+    monkeypatch.setenv("BGNN_DEPLOY_DB", str(tmp_path / "results.sqlite"))

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from bgnn_deploy import __version__
-from bgnn_deploy.cli import targets_cmd
+from bgnn_deploy.cli import results_cmd, targets_cmd
 from bgnn_deploy.cli.build_cmd import build, verify
 from bgnn_deploy.cli.convert_cmd import convert
 from bgnn_deploy.cli.evaluate_cmd import evaluate
@@ -32,6 +32,7 @@ app.command()(build)
 app.command()(verify)
 app.command()(run)
 app.add_typer(targets_cmd.app, name="targets")
+app.add_typer(results_cmd.app, name="results")
 
 
 def _version(value: bool) -> None:

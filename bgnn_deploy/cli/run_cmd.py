@@ -33,6 +33,10 @@ def run(
         str | None, typer.Option(help="Override the profile's probe: external, rapl, none.")
     ] = None,
     idle_secs: Annotated[float, typer.Option(help="Idle window before the runs (--energy).")] = 2.0,
+    db: Annotated[
+        Path | None, typer.Option(help="Results database [~/.local/share/bgnn-deploy].")
+    ] = None,
+    store: Annotated[bool, typer.Option("--store/--no-store", help="Keep the run.")] = True,
     accept_new_host_key: Annotated[
         bool, typer.Option(help="Trust and record an unknown SSH host key (never a changed one).")
     ] = False,
@@ -53,6 +57,10 @@ def run(
         energy_probe=energy_probe,
         idle_seconds=idle_secs,
     )
+    from bgnn_deploy.results import ResultsStore
+
+    with user_errors():
+        options["store"] = ResultsStore(db) if store else None
     if len(target) > 1:
         with user_errors(), err_console.status(f"running on {', '.join(target)} in parallel"):
             outcomes = run_on_targets(target, model, **options)
@@ -127,6 +135,8 @@ def _render(report, as_json: bool, profile_ops: bool) -> None:
     console.print(table)
     for role, path in {r["role"]: r["model"] for r in report.results}.items():
         console.print(f"[dim]{role}: {path}[/]")
+    if report.run_id:
+        console.print(f"[dim]stored as run {report.run_id}[/]")
     for n, speedup in report.speedup.items():
         kind = "emulated " if report.emulated else ""
         console.print(f"{kind}speedup binary vs float, {n} thread(s): [bold]{speedup:.2f}x[/]")

@@ -186,7 +186,7 @@ def test_run_cli_json_finds_the_baseline(cli, converted):
     assert len(first["model_sha256"]) == 64 and first["latency_ms"]["runs"] == 2
     medians = {(r["role"], r["threads"]): r["latency_ms"]["median"] for r in report["results"]}
     assert report["speedup"] == pytest.approx(medians[("float", 1)] / medians[("binary", 1)])
-    assert report["run_id"] is None  # no results store yet
+    assert report["run_id"]  # stored (in the test's own database)
 
 
 def test_run_cli_table_labels_emulation(cli, converted):
@@ -231,3 +231,25 @@ def test_targets_check_refuses_an_old_glibc(cli, tmp_path, monkeypatch):
     facts = json.loads(result.stdout)
     assert facts["glibc"] == "2.27" and not facts["runner_ok"]
     assert "older than the 2.30 the tflite-c runtime needs (e.g. JetPack 4)" in facts["problems"][0]
+
+
+def test_run_is_stored_with_target_facts(cli, converted, tmp_path):
+    db = tmp_path / "results.sqlite"
+    result = cli(
+        "run",
+        converted / "builtin" / "float.tflite",
+        "--target",
+        "qemu-aarch64",
+        "--num-runs",
+        "1",
+        "--db",
+        db,
+        "--json",
+    )
+    assert result.exit_code == 0, result.output
+    run_id = json.loads(result.stdout)["run_id"]
+    shown = json.loads(cli("results", "show", run_id, "--db", db, "--json").stdout)
+    assert shown["target"] == "qemu-aarch64" and shown["emulated"] is True
+    assert shown["facts"]["arch"] and shown["facts"]["glibc"] and shown["flags"]["num_runs"] == 1
+    listed = json.loads(cli("results", "list", "--db", db, "--json").stdout)
+    assert [r["run_id"] for r in listed] == [run_id]

@@ -1,0 +1,211 @@
+"""The results store: every `run` appended to a SQLite database, never overwritten.
+
+One row per run (target facts, flags, speedup, energy, the whole report as JSON) and
+one per measurement (model and thread count: hash, median latency, peak memory,
+energy per inference, the runner's JSON). A run is written in one transaction, so an
+interrupted run leaves the store as it was. The schema is versioned with SQLite's
+``user_version`` and migrated forward on open.
+
+    >>> import tempfile, os
+    >>> store = ResultsStore(os.path.join(tempfile.mkdtemp(), "r.sqlite"))
+    >>> store.list_runs()
+    []
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import sqlite3
+import threading
+import uuid
+from pathlib import Path
+from typing import Any
+
+from bgnn_deploy.errors import BgnnDeployError, ConfigError
+
+__all__ = ["SCHEMA_VERSION", "ResultsStore", "default_db_path"]
+
+# Each entry upgrades the schema by one version; never edit a released entry.
+MIGRATIONS = [
+    """
+    CREATE TABLE runs (
+        run_id TEXT PRIMARY KEY,
+        created TEXT NOT NULL,
+        target TEXT NOT NULL,
+        emulated INTEGER NOT NULL,
+        facts TEXT NOT NULL,      -- arch, cpu, glibc, kernel, governor, cores (JSON)
+        flags TEXT NOT NULL,      -- runs, warm-up, threads, energy (JSON)
+        speedup REAL,
+        energy TEXT,              -- probe and idle power, or why not available (JSON)
+        report TEXT NOT NULL      -- the whole `run --json` object
+    );
+    CREATE TABLE measurements (
+        run_id TEXT NOT NULL REFERENCES runs(run_id),
+        role TEXT NOT NULL,
+        model TEXT NOT NULL,
+        model_sha256 TEXT NOT NULL,
+        threads INTEGER NOT NULL,
+        runtime TEXT,
+        latency_ms_median REAL NOT NULL,
+        peak_rss_kb INTEGER,
+        energy_per_inference_mj REAL,
+        result TEXT NOT NULL      -- the runner's JSON
+    );
+    CREATE INDEX measurements_run ON measurements(run_id);
+    """,
+]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def default_db_path() -> Path:
+    """``$BGNN_DEPLOY_DB``, else the user's data dir (``$XDG_DATA_HOME/bgnn-deploy``)."""
+    env = os.environ.get("BGNN_DEPLOY_DB")
+    if env:
+        return Path(env)
+    base = Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share"))
+    return base / "bgnn-deploy" / "results.sqlite"
+
+
+class ResultsStore:
+    def __init__(self, path: str | os.PathLike | None = None):
+        self.path = Path(path) if path is not None else default_db_path()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            # shared by the threads of a multi-target run; writes are serialised below
+            self.db = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
+            self._lock = threading.Lock()
+            self._migrate()
+        except sqlite3.DatabaseError as e:
+            raise BgnnDeployError(f"{self.path} is not a usable results database: {e}") from None
+
+    def _migrate(self) -> None:
+        version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise BgnnDeployError(
+                f"{self.path} has schema version {version}; this bgnn-deploy knows "
+                f"{SCHEMA_VERSION}",
+                hint="upgrade bgnn-deploy, or use another --db",
+            )
+        for number in range(version, SCHEMA_VERSION):
+            with self.db:  # one transaction per step
+                self.db.executescript(MIGRATIONS[number])
+                self.db.execute(f"PRAGMA user_version = {number + 1}")
+
+    def close(self) -> None:
+        self.db.close()
+
+    def add_run(self, report: dict, *, facts: dict, flags: dict) -> str:
+        """Store one `run` report; returns its new run_id."""
+        run_id = _dt.datetime.now(_dt.UTC).strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
+        report = {**report, "run_id": run_id}
+        with self._lock, self.db:  # all or nothing
+            self.db.execute(
+                "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    run_id,
+                    _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+                    report["target"],
+                    int(bool(report["emulated"])),
+                    json.dumps(facts),
+                    json.dumps(flags),
+                    report.get("speedup"),
+                    json.dumps(report.get("energy")),
+                    json.dumps(report),
+                ),
+            )
+            for r in report["results"]:
+                energy = (r.get("energy") or {}).get("energy_per_inference_mj")
+                self.db.execute(
+                    "INSERT INTO measurements VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        run_id,
+                        r["role"],
+                        r["model"],
+                        r["model_sha256"],
+                        r["threads"],
+                        r.get("runtime"),
+                        r["latency_ms"]["median"],
+                        r.get("peak_rss_kb"),
+                        energy,
+                        json.dumps(r),
+                    ),
+                )
+        return run_id
+
+    def list_runs(self) -> list[dict[str, Any]]:
+        """One row per run, oldest first: the first measurement stands for the run."""
+        rows = self.db.execute(
+            "SELECT r.run_id, r.target, r.emulated, r.created, r.speedup, m.model, "
+            "m.latency_ms_median FROM runs r JOIN measurements m ON m.rowid = "
+            "(SELECT MIN(rowid) FROM measurements WHERE run_id = r.run_id) "
+            "ORDER BY r.created, r.rowid"
+        ).fetchall()
+        keys = ("run_id", "target", "emulated", "created", "speedup", "model", "latency_ms_median")
+        return [dict(zip(keys, row, strict=True)) | {"emulated": bool(row[2])} for row in rows]
+
+    def get_run(self, run_id: str) -> dict[str, Any]:
+        row = self.db.execute(
+            "SELECT report, facts, flags, created FROM runs WHERE run_id = ?", (run_id,)
+        ).fetchone()
+        if row is None:
+            known = [r["run_id"] for r in self.list_runs()][-5:]
+            raise ConfigError(
+                f"no run '{run_id}' in {self.path}",
+                hint=f"recent runs: {', '.join(known)}" if known else None,
+            )
+        return {
+            **json.loads(row[0]),
+            "facts": json.loads(row[1]),
+            "flags": json.loads(row[2]),
+            "created": row[3],
+        }
+
+    def compare(self, a: str, b: str) -> list[dict[str, Any]]:
+        """Median latency of B relative to A for each (role, threads) both runs measured."""
+        first, second = self.get_run(a), self.get_run(b)
+
+        def medians(run):
+            return {(r["role"], r["threads"]): r for r in run["results"]}
+
+        left, right = medians(first), medians(second)
+        rows = []
+        for key in sorted(set(left) & set(right)):
+            la, lb = left[key]["latency_ms"]["median"], right[key]["latency_ms"]["median"]
+            rows.append(
+                {
+                    "role": key[0],
+                    "threads": key[1],
+                    "a_ms": la,
+                    "b_ms": lb,
+                    "b_over_a": lb / la if la else None,
+                    "same_model": left[key]["model_sha256"] == right[key]["model_sha256"],
+                    "a_peak_rss_kb": left[key].get("peak_rss_kb"),
+                    "b_peak_rss_kb": right[key].get("peak_rss_kb"),
+                }
+            )
+        return rows
+
+    def measurements(self) -> list[dict[str, Any]]:
+        """Every measurement with its run's target and time: the export's rows."""
+        rows = self.db.execute(
+            "SELECT m.run_id, r.created, r.target, r.emulated, m.role, m.model, m.model_sha256, "
+            "m.threads, m.runtime, m.latency_ms_median, m.peak_rss_kb, m.energy_per_inference_mj "
+            "FROM measurements m JOIN runs r USING (run_id) ORDER BY r.created, m.rowid"
+        ).fetchall()
+        keys = (
+            "run_id",
+            "created",
+            "target",
+            "emulated",
+            "role",
+            "model",
+            "model_sha256",
+            "threads",
+            "runtime",
+            "latency_ms_median",
+            "peak_rss_kb",
+            "energy_per_inference_mj",
+        )
+        return [dict(zip(keys, row, strict=True)) for row in rows]

@@ -1,0 +1,107 @@
+"""The results store: schema, atomic appends, queries, and the `results` commands."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sqlite3
+
+import pytest
+
+from bgnn_deploy.errors import BgnnDeployError, ConfigError
+from bgnn_deploy.results import ResultsStore
+from bgnn_deploy.results.store import SCHEMA_VERSION
+
+
+def report(target="board", median=(10.0, 20.0), sha=("a" * 64, "b" * 64)):
+    results = []
+    for role, ms, digest in zip(("binary", "float"), median, sha, strict=True):
+        results.append(
+            {
+                "role": role,
+                "model": f"/m/{role}.tflite",
+                "model_sha256": digest,
+                "threads": 1,
+                "runtime": "rt",
+                "peak_rss_kb": 2048,
+                "latency_ms": {"median": ms, "p90": ms * 1.1},
+            }
+        )
+    return {
+        "target": target,
+        "emulated": False,
+        "results": results,
+        "speedup": median[1] / median[0],
+        "energy": None,
+    }
+
+
+def test_new_store_has_the_current_schema(tmp_path):
+    store = ResultsStore(tmp_path / "r.sqlite")
+    assert store.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert store.list_runs() == []
+
+
+def test_newer_schema_and_garbage_files_are_refused(tmp_path):
+    newer = tmp_path / "newer.sqlite"
+    db = sqlite3.connect(newer)
+    db.execute("PRAGMA user_version = 99")
+    db.close()
+    with pytest.raises(BgnnDeployError, match="schema version 99"):
+        ResultsStore(newer)
+    garbage = tmp_path / "garbage.sqlite"
+    garbage.write_bytes(b"not a database at all" * 100)
+    with pytest.raises(BgnnDeployError, match="not a usable results database"):
+        ResultsStore(garbage)
+
+
+def test_runs_are_appended_never_overwritten(tmp_path):
+    store = ResultsStore(tmp_path / "r.sqlite")
+    a = store.add_run(report(), facts={"arch": "aarch64"}, flags={"num_runs": 5})
+    b = store.add_run(report(median=(8.0, 20.0)), facts={"arch": "aarch64"}, flags={})
+    assert a != b
+    runs = store.list_runs()
+    assert [r["run_id"] for r in runs] == [a, b]
+    assert runs[0]["latency_ms_median"] == 10.0 and runs[1]["speedup"] == pytest.approx(2.5)
+    shown = store.get_run(a)
+    assert shown["facts"] == {"arch": "aarch64"} and shown["flags"] == {"num_runs": 5}
+    assert shown["run_id"] == a and len(shown["results"]) == 2
+    rows = store.compare(a, b)
+    binary = next(r for r in rows if r["role"] == "binary")
+    assert binary["b_over_a"] == pytest.approx(0.8) and binary["same_model"]
+    assert len(store.measurements()) == 4
+
+
+def test_an_interrupted_append_leaves_nothing(tmp_path):
+    store = ResultsStore(tmp_path / "r.sqlite")
+    broken = report()
+    del broken["results"][1]["latency_ms"]  # the second measurement cannot be written
+    with pytest.raises(KeyError):
+        store.add_run(broken, facts={}, flags={})
+    assert store.list_runs() == [] and store.measurements() == []
+
+
+def test_unknown_run(tmp_path):
+    store = ResultsStore(tmp_path / "r.sqlite")
+    with pytest.raises(ConfigError, match="no run 'nope'"):
+        store.get_run("nope")
+
+
+def test_results_cli(cli, tmp_path):
+    db = tmp_path / "r.sqlite"
+    store = ResultsStore(db)
+    a = store.add_run(report(), facts={}, flags={})
+    b = store.add_run(report(target="other"), facts={}, flags={})
+    store.close()
+    listed = json.loads(cli("results", "list", "--db", db, "--json").stdout)
+    assert [(r["run_id"], r["target"]) for r in listed] == [(a, "board"), (b, "other")]
+    assert set(listed[0]) >= {"run_id", "target", "model", "created", "latency_ms_median"}
+    shown = cli("results", "show", a, "--db", db)
+    assert shown.exit_code == 0 and "median 10.00 ms" in shown.stdout
+    compared = json.loads(cli("results", "compare", a, b, "--db", db, "--json").stdout)
+    assert {r["role"] for r in compared} == {"binary", "float"}
+    rows = list(csv.DictReader(io.StringIO(cli("results", "export", "--csv", "--db", db).stdout)))
+    assert len(rows) == 4 and rows[0]["latency_ms_median"] == "10.0"
+    missing = cli("results", "show", "nope", "--db", db)
+    assert missing.exit_code == 2 and missing.stderr.startswith("error: no run 'nope'")
