@@ -75,6 +75,7 @@ class ResultsStore:
         try:
             # shared by the threads of a multi-target run; writes are serialised below
             self.db = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
+            self.db.row_factory = sqlite3.Row  # rows as mappings named by their SELECT
             self._lock = threading.Lock()
             self._migrate()
         except sqlite3.DatabaseError as e:
@@ -142,8 +143,7 @@ class ResultsStore:
             "(SELECT MIN(rowid) FROM measurements WHERE run_id = r.run_id) "
             "ORDER BY r.created, r.rowid"
         ).fetchall()
-        keys = ("run_id", "target", "emulated", "created", "speedup", "model", "latency_ms_median")
-        return [dict(zip(keys, row, strict=True)) | {"emulated": bool(row[2])} for row in rows]
+        return [dict(row) | {"emulated": bool(row["emulated"])} for row in rows]
 
     def get_run(self, run_id: str) -> dict[str, Any]:
         row = self.db.execute(
@@ -194,18 +194,4 @@ class ResultsStore:
             "m.threads, m.runtime, m.latency_ms_median, m.peak_rss_kb, m.energy_per_inference_mj "
             "FROM measurements m JOIN runs r USING (run_id) ORDER BY r.created, m.rowid"
         ).fetchall()
-        keys = (
-            "run_id",
-            "created",
-            "target",
-            "emulated",
-            "role",
-            "model",
-            "model_sha256",
-            "threads",
-            "runtime",
-            "latency_ms_median",
-            "peak_rss_kb",
-            "energy_per_inference_mj",
-        )
-        return [dict(zip(keys, row, strict=True)) for row in rows]
+        return [dict(row) for row in rows]
