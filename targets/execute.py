@@ -40,6 +40,7 @@ def run_runner(
     input_path: Path | None = None,
     output_path: Path | None = None,
     profile_ops: bool = False,
+    min_secs: float = 0.0,
     timeout: float = 600,
     conn: Connection | None = None,
 ) -> dict:
@@ -57,6 +58,7 @@ def run_runner(
             input_path=input_path,
             output_path=output_path,
             profile_ops=profile_ops,
+            min_secs=min_secs,
             timeout=timeout,
         )
 
@@ -72,6 +74,7 @@ def _run(
     input_path: Path | None,
     output_path: Path | None,
     profile_ops: bool,
+    min_secs: float,
     timeout: float,
 ) -> dict:
     target = build.target
@@ -107,6 +110,8 @@ def _run(
         cmd += ["--output", remote_output]
     if profile_ops:
         cmd.append("--enable_op_profiling")
+    if min_secs > 0:
+        cmd += ["--min_secs", f"{min_secs:g}"]
     if target.emulated:
         cmd.append("--emulated")
     tag = f"bgnn-{uuid.uuid4().hex[:12]}"

@@ -156,10 +156,17 @@ def _measure(
                     warmup_runs=warmup_runs,
                     threads=n,
                     profile_ops=profile_ops,
+                    # long enough that the timed runs dominate the active window
+                    min_secs=idle_seconds if idle is not None else 0.0,
                     conn=conn,
                 )
                 if idle is not None:
-                    result["energy"] = _energy(probe.stop(conn), idle, result)
+                    timed = result.get("timed_window_boottime_s")
+                    try:
+                        active = probe.stop(conn, tuple(timed) if timed else None)
+                        result["energy"] = _energy(active, idle, result)
+                    except ConfigError as e:  # keep the latency; say why energy is missing
+                        result["energy"] = {"available": False, "reason": str(e)}
                 result.update(
                     {
                         "model": str(path.resolve()),
@@ -189,6 +196,7 @@ def _idle_power(probe: Probe, conn, report: RunReport, seconds: float, say) -> E
         "probe": probe.name,
         "idle_power_w": idle.mean_power_w,
         "idle_samples": idle.samples,
+        "source": idle.source,
     }
     return idle
 
@@ -203,6 +211,7 @@ def _energy(active: EnergyWindow, idle: EnergyWindow, result: dict) -> dict:
         "sampling_rate_hz": active.rate_hz,
         "samples": active.samples,
         "window_s": active.seconds,
+        "source": active.source,
     }
 
 

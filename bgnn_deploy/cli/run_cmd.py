@@ -142,9 +142,13 @@ def _render(report, as_json: bool, profile_ops: bool) -> None:
         console.print(f"{kind}speedup binary vs float, {n} thread(s): [bold]{speedup:.2f}x[/]")
     if report.energy is not None and not report.energy["available"]:
         console.print(f"energy: not available ({report.energy['reason']})")
+    elif report.energy is not None:
+        console.print(f"energy measured: {report.energy.get('source', report.energy['probe'])}")
     for r in report.results:
-        if "energy" in r:
-            e = r["energy"]
+        e = r.get("energy")
+        if e is not None and not e.get("available", True):
+            console.print(f"{r['role']}: energy not available ({e['reason']})")
+        elif e is not None:
             console.print(
                 f"{r['role']}: {e['energy_per_inference_mj']:.3f} mJ per inference "
                 f"({e['active_power_w']:.2f} W active, {e['idle_power_w']:.2f} W idle, "

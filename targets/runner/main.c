@@ -2,8 +2,13 @@
  * JSON object of timings and memory, modelled on LiteRT's benchmark_model.
  *
  *   bgnn-runner --graph model.tflite --runtime LIBRARY [--runtime_api tflite-c|litert] [--num_runs 50]
- *               [--warmup_runs 1] [--num_threads 1] [--max_secs 0] [--input x.raw]
+ *               [--warmup_runs 1] [--num_threads 1] [--max_secs 0] [--min_secs 0] [--input x.raw]
  *               [--output y.raw] [--enable_op_profiling] [--emulated]
+ *
+ * --min_secs keeps the timed runs going past --num_runs until that much time has passed, so
+ * an energy sampler next to the runner sees enough samples; "timed_window_boottime_s" gives
+ * the timed runs' start and end on CLOCK_BOOTTIME, the clock of /proc/uptime that the
+ * sampler stamps its samples with.
  *
  * Exit codes: 0 ok, 2 bad arguments or input file, 3 runtime library not usable,
  * 4 model invalid, 5 op unsupported / tensors could not be allocated, 6 inference failed.
@@ -48,6 +53,12 @@ static int fail(const char* stage, int code, const char* fmt, ...) {
   printf(", \"stage\": \"%s\", \"exit_code\": %d, \"arch\": \"%s\"}\n", stage, code, BGNN_ARCH);
   fprintf(stderr, "bgnn-runner: %s: %s\n", stage, msg);
   return code;
+}
+
+static double boottime_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_BOOTTIME, &ts);
+  return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
 static double now_ms(void) {
@@ -109,7 +120,7 @@ static void fill_random(float* x, size_t n) {
 int main(int argc, char** argv) {
   const char *graph = NULL, *runtime = NULL, *input_path = NULL, *output_path = NULL, *api = "tflite-c";
   int num_runs = 50, warmup_runs = 1, num_threads = 1, profiling = 0, emulated = 0;
-  double max_secs = 0;
+  double max_secs = 0, min_secs = 0;
   for (int i = 1; i < argc; ++i) {
     const char* a = argv[i];
     const char* v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -121,6 +132,7 @@ int main(int argc, char** argv) {
     else if (OPT("--warmup_runs")) warmup_runs = atoi(v);
     else if (OPT("--num_threads")) num_threads = atoi(v);
     else if (OPT("--max_secs")) max_secs = atof(v);
+    else if (OPT("--min_secs")) min_secs = atof(v);
     else if (OPT("--input")) input_path = v;
     else if (OPT("--output")) output_path = v;
     else if (OPT("--use_xnnpack")) {
@@ -203,15 +215,26 @@ int main(int argc, char** argv) {
 
   /* timed runs; profiles count only these */
   bgnn_op_profiles_reset();
-  double* times = malloc(sizeof(double) * (size_t)num_runs);
+  size_t capacity = (size_t)num_runs;
+  double* times = malloc(sizeof(double) * capacity);
   int runs = 0;
+  const double window_start = boottime_s();
   const double start = now_ms();
-  for (; runs < num_runs; ++runs) {
+  for (;; ++runs) {
+    const double elapsed = now_ms() - start;
+    if (runs >= num_runs && elapsed >= min_secs * 1e3) break;
+    if (max_secs > 0 && runs > 0 && elapsed > max_secs * 1e3) break;
+    if ((size_t)runs == capacity) {
+      capacity *= 2;
+      double* grown = realloc(times, sizeof(double) * capacity);
+      if (!grown) return fail("invoke", 6, "out of memory for %zu timings", capacity);
+      times = grown;
+    }
     t0 = now_ms();
     if (rt->invoke(error, sizeof(error))) return fail("invoke", 6, "%s", error);
     times[runs] = now_ms() - t0;
-    if (max_secs > 0 && now_ms() - start > max_secs * 1e3) { ++runs; break; }
   }
+  const double window_end = boottime_s();
   double sum = 0, sq = 0;
   for (int r = 0; r < runs; ++r) sum += times[r];
   const double mean = sum / runs;
@@ -231,6 +254,7 @@ int main(int argc, char** argv) {
          times[0], percentile(times, runs, 0.5), mean, runs > 1 ? sqrt(sq / (runs - 1)) : 0.0,
          percentile(times, runs, 0.9), percentile(times, runs, 0.95), percentile(times, runs, 0.99),
          times[runs - 1], runs);
+  printf(", \"timed_window_boottime_s\": [%.3f, %.3f]", window_start, window_end);
   printf(", \"peak_rss_kb_after_init\": %ld, \"peak_rss_kb\": %ld", rss_init, peak_rss_kb());
   printf(", \"outputs\": [");
   for (int i = 0; i < n_out; ++i) {

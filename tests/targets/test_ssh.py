@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import time
 import uuid
 
 import pytest
@@ -243,3 +245,26 @@ def test_ssh_config_and_proxyjump(board, targets_file, tmp_path, monkeypatch):
         conn.run(["touch", temp])
     with connect(get_target("via-jump")) as conn:
         assert conn.run(["test", "-e", temp], check=False).exit_code != 0  # temps cleaned up
+
+
+def test_energy_sampled_on_the_ssh_board(cli, board, targets_file, converted, tmp_path):  # noqa: F811
+    # JetPack 4 layout; the sampler runs on the board and is gone when the run ends
+    device = tmp_path / "sys/bus/i2c/drivers/ina3221x/6-0040/iio:device0"
+    device.mkdir(parents=True)
+    (device / "rail_name_0").write_text("VDD_IN\n")
+    (device / "in_power0_input").write_text("4200\n")
+    board.trust_host_key()
+    targets_file.write_text(board.profile(energy="ina3221", sensor_root=str(tmp_path / "sys")))
+    result = cli(
+        "run", converted / "builtin" / "binary.tflite", "--target", "test-board",
+        "--num-runs", "1", "--energy", "--idle-secs", "0.5", "--json",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["energy"]["idle_power_w"] == pytest.approx(4.2)
+    assert report["energy"]["idle_samples"] >= 10
+    for r in report["results"]:
+        assert r["energy"]["samples"] >= 10 and r["energy"]["active_power_w"] == pytest.approx(4.2)
+    time.sleep(0.2)
+    leftover = subprocess.run(["pgrep", "-f", "bgnn-power-sampler"], capture_output=True)
+    assert leftover.stdout == b"", "a power sampler is still running on the board"
