@@ -169,7 +169,10 @@ static LiteRtStatus k_run(void* user, size_t n_in, const LiteRtTensorBuffer* in,
     if (bgnn_op_prepare(n->op, (int)n_in, views, &result, g_kernel_error, sizeof(g_kernel_error)) != 0) return 1;
     n->prepared = 1;
   }
-  bgnn_op_run(n->op, views, &result);
+  if (bgnn_op_run(n->op, views, &result) != 0) {
+    snprintf(g_kernel_error, sizeof(g_kernel_error), "custom op: out of memory");
+    return 1;
+  }
   return 0;
 }
 

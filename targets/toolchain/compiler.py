@@ -28,6 +28,7 @@ SOURCES = [
     "ops/op_impl.c",
     "core/bitpack.c",
     "core/bconv2d.c",
+    "core/bgemm.c",
     "core/bmaxpool.c",
     "core/dispatch.c",
     "core/hamming_knn.c",

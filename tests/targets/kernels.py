@@ -6,22 +6,14 @@ import ctypes
 import subprocess
 import sys
 from functools import cache
+from typing import ClassVar
 
 import numpy as np
 from bgnn_deploy.targets.toolchain.cache import cache_dir
-from bgnn_deploy.targets.toolchain.compiler import RUNNER_DIR
+from bgnn_deploy.targets.toolchain.compiler import RUNNER_DIR, SOURCES
 
-CORE = [
-    "bitpack.c",
-    "bconv2d.c",
-    "bmaxpool.c",
-    "dispatch.c",
-    "hamming_knn.c",
-    "xor_popcount-reference.c",
-    "xor_popcount-neon.c",
-    "xor_popcount-avx2.c",
-    "xor_popcount-avx512.c",
-]
+# the runner's core/ sources, as the runner build lists them
+CORE = [s.removeprefix("core/") for s in SOURCES if s.startswith("core/")]
 
 
 class BconvParams(ctypes.Structure):
@@ -47,6 +39,18 @@ class BconvParams(ctypes.Structure):
             "clamp_lo",
             "clamp_hi",
         )
+    ]
+
+
+class BgemmFilters(ctypes.Structure):
+    """bgemm.h's bgnn_bgemm_filters: repacked filters kept between calls."""
+
+    _fields_: ClassVar = [
+        ("channels_out", ctypes.c_int32),
+        ("words64", ctypes.c_int32),
+        ("blocks", ctypes.c_int32),
+        ("packed", ctypes.c_void_p),
+        ("source", ctypes.c_void_p),
     ]
 
 

@@ -7,6 +7,7 @@ import pytest
 
 from tests.targets.kernels import (
     BconvParams,
+    BgemmFilters,
     BmaxpoolParams,
     compile_and_run_kernel_tests,
     library,
@@ -110,8 +111,61 @@ def test_bconv2d_float_against_numpy(cin, k, stride, dil, same, pad_value):
     xp = np_pack32(x.reshape(-1, cin)).reshape(2, 7, 6, -1)
     wp = np_pack32(w.reshape(-1, cin)).reshape(5, k, k, -1)
     out = np.zeros(want.shape, dtype=np.float32)
-    lib.bgnn_bconv2d_float(ctypes_ref(p), ptr(xp), ptr(wp), ptr(mul), ptr(bias), ptr(out))
+    lib.bgnn_bconv2d_float(ctypes_ref(p), ptr(xp), ptr(wp), ptr(mul), ptr(bias), ptr(out), None)
     np.testing.assert_allclose(out, want, rtol=1e-5, atol=1e-4)
+
+
+@pytest.mark.parametrize(
+    "cin,cout,positions",
+    [(6, 64, 30), (32, 8, 1), (64, 13, 7), (128, 64, 41), (256, 256, 9), (4100, 9, 5)],
+)
+def test_pointwise_bgemm_blocks_and_tails(cin, cout, positions):
+    # the blocked GEMM path: rows in blocks of 4, filters in blocks of 8, odd word counts
+    lib = library()
+    x, w = pm1(1, positions, 1, cin), pm1(cout, 1, 1, cin)
+    mul = RNG.uniform(0.5, 1.5, cout).astype(np.float32)
+    bias = RNG.normal(size=cout).astype(np.float32)
+    p = BconvParams(
+        batch=1, in_h=positions, in_w=1, channels_in=cin, channels_out=cout,
+        kernel_h=1, kernel_w=1, stride_h=1, stride_w=1, dilation_h=1, dilation_w=1,
+        clamp_lo=-(2**31), clamp_hi=2**31 - 1,
+    )  # fmt: skip
+    lib.bgnn_conv_output_size(ctypes_ref(p), 0)
+    xp = np_pack32(x.reshape(-1, cin)).reshape(1, positions, 1, -1)
+    wp = np_pack32(w.reshape(-1, cin)).reshape(cout, 1, 1, -1)
+    out = np.zeros((1, positions, 1, cout), np.float32)
+    assert lib.bgnn_bconv2d_float(
+        ctypes_ref(p), ptr(xp), ptr(wp), ptr(mul), ptr(bias), ptr(out), None
+    )
+    want = x.reshape(-1, cin).astype(np.float64) @ w.reshape(cout, cin).T.astype(np.float64)
+    np.testing.assert_allclose(out.reshape(-1, cout), want * mul + bias, rtol=1e-5, atol=1e-3)
+
+
+def test_repacked_filters_are_kept_and_follow_a_new_filter_tensor():
+    lib = library()
+    cin, cout, positions = 96, 20, 6
+    x = pm1(1, positions, 1, cin)
+    xp = np_pack32(x.reshape(-1, cin)).reshape(1, positions, 1, -1)
+    ones, zeros = np.ones(cout, np.float32), np.zeros(cout, np.float32)
+    p = BconvParams(
+        batch=1, in_h=positions, in_w=1, channels_in=cin, channels_out=cout,
+        kernel_h=1, kernel_w=1, stride_h=1, stride_w=1, dilation_h=1, dilation_w=1,
+        clamp_lo=-(2**31), clamp_hi=2**31 - 1,
+    )  # fmt: skip
+    lib.bgnn_conv_output_size(ctypes_ref(p), 0)
+    cache = BgemmFilters()
+    for _ in range(2):  # two filter tensors, one after the other, each run twice
+        w = pm1(cout, 1, 1, cin)
+        wp = np_pack32(w.reshape(-1, cin)).reshape(cout, 1, 1, -1)
+        for _ in range(2):
+            out = np.zeros((1, positions, 1, cout), np.float32)
+            args = (ptr(xp), ptr(wp), ptr(ones), ptr(zeros), ptr(out), ctypes_ref(cache))
+            assert lib.bgnn_bconv2d_float(ctypes_ref(p), *args)
+            assert cache.packed and cache.source == wp.ctypes.data
+            want = x.reshape(-1, cin) @ w.reshape(cout, cin).T
+            np.testing.assert_array_equal(out.reshape(-1, cout), want)
+    lib.bgnn_bgemm_free(ctypes_ref(cache))
+    assert not cache.packed
 
 
 def test_bconv2d_relu_clamp_and_bitpacked_output():
@@ -139,11 +193,11 @@ def test_bconv2d_relu_clamp_and_bitpacked_output():
     wp = np_pack32(w.reshape(-1, cin)).reshape(cout, 1, 1, -1)
     ones, zeros = np.ones(cout, np.float32), np.zeros(cout, np.float32)
     relu = np.zeros((1, 4, 4, cout), np.float32)
-    lib.bgnn_bconv2d_float(ctypes_ref(p), ptr(xp), ptr(wp), ptr(ones), ptr(zeros), ptr(relu))
+    lib.bgnn_bconv2d_float(ctypes_ref(p), ptr(xp), ptr(wp), ptr(ones), ptr(zeros), ptr(relu), None)
     want, dot = bconv_reference(x, w, 1, 1, False, 0, 1.0, 0.0, clamp=(0, 2**31 - 1))
     np.testing.assert_array_equal(relu, want.astype(np.float32))
     packed = np.zeros((1, 4, 4, 2), np.uint32)
-    lib.bgnn_bconv2d_bitpacked(ctypes_ref(p), ptr(xp), ptr(wp), ptr(thresholds), ptr(packed))
+    lib.bgnn_bconv2d_bitpacked(ctypes_ref(p), ptr(xp), ptr(wp), ptr(thresholds), ptr(packed), None)
     acc = (cin - dot) / 2  # mismatches
     bits = np.where(acc > thresholds, -1.0, 1.0).reshape(-1, cout)
     np.testing.assert_array_equal(packed.reshape(-1, 2), np_pack32(bits))

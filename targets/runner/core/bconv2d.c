@@ -31,6 +31,46 @@ static int is_pointwise(const bgnn_bconv2d_params* p) {
 static void accumulate_all(const bgnn_bconv2d_params* p, const uint32_t* in, const uint32_t* filt, int n, int oy,
                            int ox, int32_t* acc);
 
+/* Receives the mismatch counts of output position `pos` (n, oy, ox flattened). */
+typedef void (*acc_sink)(void* ctx, size_t pos, const int32_t* acc);
+
+/* Mismatch counts of every output position, in order: a blocked binary GEMM for pointwise
+ * convolutions, tap by tap otherwise. Returns 0 if scratch memory could not be allocated. */
+static int accumulate_positions(const bgnn_bconv2d_params* p, const uint32_t* in, const uint32_t* filt,
+                                bgnn_bgemm_filters* cache, acc_sink sink, void* ctx) {
+  const int words = bgnn_words(p->channels_in);
+  const size_t positions = (size_t)p->batch * p->out_h * p->out_w;
+  if (is_pointwise(p)) {
+    bgnn_bgemm_filters local = {0}, *f = cache ? cache : &local;
+    if (f->packed && f->source != filt) bgnn_bgemm_free(f); /* another filter tensor: repack */
+    if (!f->packed && !bgnn_bgemm_pack(f, filt, p->channels_out, words)) return 0;
+    uint64_t* xs = malloc(sizeof(uint64_t) * BGNN_BGEMM_ROWS * (size_t)f->words64);
+    int32_t* acc = malloc(sizeof(int32_t) * BGNN_BGEMM_ROWS * (size_t)p->channels_out);
+    if (xs && acc) {
+      for (size_t pos = 0; pos < positions; pos += BGNN_BGEMM_ROWS) {
+        const int rows = positions - pos < BGNN_BGEMM_ROWS ? (int)(positions - pos) : BGNN_BGEMM_ROWS;
+        bgnn_bgemm_load_rows(f, in + pos * words, rows, words, xs);
+        bgnn_bgemm_block(f, xs, acc);
+        for (int r = 0; r < rows; ++r) sink(ctx, pos + r, acc + (size_t)r * p->channels_out);
+      }
+    }
+    const int ok = xs && acc;
+    free(xs), free(acc), bgnn_bgemm_free(&local);
+    return ok;
+  }
+  int32_t* acc = malloc(sizeof(int32_t) * (size_t)p->channels_out);
+  if (!acc) return 0;
+  size_t pos = 0;
+  for (int n = 0; n < p->batch; ++n)
+    for (int oy = 0; oy < p->out_h; ++oy)
+      for (int ox = 0; ox < p->out_w; ++ox, ++pos) {
+        accumulate_all(p, in, filt, n, oy, ox, acc);
+        sink(ctx, pos, acc);
+      }
+  free(acc);
+  return 1;
+}
+
 /* Mismatch count of one output position and channel (see bconv2d.h). */
 static int32_t accumulate(const bgnn_bconv2d_params* p, const uint32_t* in, const uint32_t* filt,
                           int n, int oy, int ox, int o) {
@@ -56,59 +96,60 @@ static int32_t accumulate(const bgnn_bconv2d_params* p, const uint32_t* in, cons
   return acc;
 }
 
-void bgnn_bconv2d_float(const bgnn_bconv2d_params* p, const uint32_t* in, const uint32_t* filter,
-                        const float* multiplier, const float* bias, float* out) {
+typedef struct {
+  int channels_out;
+  int32_t k, lo, hi;
+  const float* m2; /* per channel: m' = -mul, b' = bias + K*mul */
+  float* out;
+} float_ctx;
+
+static void emit_float(void* ctx, size_t pos, const int32_t* acc) {
+  const float_ctx* c = ctx;
+  float* y = c->out + pos * c->channels_out;
+  for (int o = 0; o < c->channels_out; ++o) {
+    int32_t two_acc = 2 * acc[o];
+    if (two_acc < c->k - c->hi) two_acc = c->k - c->hi;
+    if (two_acc > c->k - c->lo) two_acc = c->k - c->lo;
+    y[o] = (float)two_acc * c->m2[2 * o] + c->m2[2 * o + 1];
+  }
+}
+
+int bgnn_bconv2d_float(const bgnn_bconv2d_params* p, const uint32_t* in, const uint32_t* filter,
+                       const float* multiplier, const float* bias, float* out, bgnn_bgemm_filters* cache) {
   const int32_t k = p->kernel_h * p->kernel_w * p->channels_in;
-  int32_t lo = p->clamp_lo < -k ? -k : p->clamp_lo, hi = p->clamp_hi > k ? k : p->clamp_hi;
   float* m2 = malloc(sizeof(float) * (size_t)p->channels_out * 2);
+  if (!m2) return 0;
   for (int o = 0; o < p->channels_out; ++o) {
     m2[2 * o] = (float)(-(double)multiplier[o]);
     m2[2 * o + 1] = (float)((double)bias[o] + (double)k * (double)multiplier[o]);
   }
-  int32_t* acc = malloc(sizeof(int32_t) * (size_t)p->channels_out);
-  for (int n = 0; n < p->batch; ++n)
-    for (int oy = 0; oy < p->out_h; ++oy)
-      for (int ox = 0; ox < p->out_w; ++ox) {
-        float* y = out + (((size_t)n * p->out_h + oy) * p->out_w + ox) * p->channels_out;
-        accumulate_all(p, in, filter, n, oy, ox, acc);
-        for (int o = 0; o < p->channels_out; ++o) {
-          int32_t two_acc = 2 * acc[o];
-          if (two_acc < k - hi) two_acc = k - hi;
-          if (two_acc > k - lo) two_acc = k - lo;
-          y[o] = (float)two_acc * m2[2 * o] + m2[2 * o + 1];
-        }
-      }
-  free(acc);
+  float_ctx c = {p->channels_out, k, p->clamp_lo < -k ? -k : p->clamp_lo, p->clamp_hi > k ? k : p->clamp_hi, m2, out};
+  const int ok = accumulate_positions(p, in, filter, cache, emit_float, &c);
   free(m2);
+  return ok;
 }
 
-void bgnn_bconv2d_bitpacked(const bgnn_bconv2d_params* p, const uint32_t* in, const uint32_t* filter,
-                            const int32_t* thresholds, uint32_t* out) {
-  const int out_words = bgnn_words(p->channels_out);
-  int32_t* acc = malloc(sizeof(int32_t) * (size_t)p->channels_out);
-  for (int n = 0; n < p->batch; ++n)
-    for (int oy = 0; oy < p->out_h; ++oy)
-      for (int ox = 0; ox < p->out_w; ++ox) {
-        uint32_t* y = out + (((size_t)n * p->out_h + oy) * p->out_w + ox) * out_words;
-        for (int w = 0; w < out_words; ++w) y[w] = 0;
-        accumulate_all(p, in, filter, n, oy, ox, acc);
-        for (int o = 0; o < p->channels_out; ++o)
-          if (acc[o] > thresholds[o]) y[o / 32] |= 1u << (o % 32);
-      }
-  free(acc);
+typedef struct {
+  int channels_out, out_words;
+  const int32_t* thresholds;
+  uint32_t* out;
+} bitpacked_ctx;
+
+static void emit_bitpacked(void* ctx, size_t pos, const int32_t* acc) {
+  const bitpacked_ctx* c = ctx;
+  uint32_t* y = c->out + pos * c->out_words;
+  for (int w = 0; w < c->out_words; ++w) y[w] = 0;
+  for (int o = 0; o < c->channels_out; ++o)
+    if (acc[o] > c->thresholds[o]) y[o / 32] |= 1u << (o % 32);
+}
+
+int bgnn_bconv2d_bitpacked(const bgnn_bconv2d_params* p, const uint32_t* in, const uint32_t* filter,
+                           const int32_t* thresholds, uint32_t* out, bgnn_bgemm_filters* cache) {
+  bitpacked_ctx c = {p->channels_out, bgnn_words(p->channels_out), thresholds, out};
+  return accumulate_positions(p, in, filter, cache, emit_bitpacked, &c);
 }
 
 static void accumulate_all(const bgnn_bconv2d_params* p, const uint32_t* in, const uint32_t* filt, int n, int oy,
                            int ox, int32_t* acc) {
-  const int words = bgnn_words(p->channels_in);
-  if (is_pointwise(p)) {
-    const uint32_t* x = in + (((size_t)n * p->in_h + oy) * p->in_w + ox) * words;
-    if (words < BGNN_SHORT_ROW_WORDS) {
-      for (int o = 0; o < p->channels_out; ++o) acc[o] = bgnn_xor_popcount_short(x, filt + (size_t)o * words, words);
-    } else {
-      for (int o = 0; o < p->channels_out; ++o) acc[o] = bgnn_xor_popcount(x, filt + (size_t)o * words, words);
-    }
-    return;
-  }
   for (int o = 0; o < p->channels_out; ++o) acc[o] = accumulate(p, in, filt, n, oy, ox, o);
 }

@@ -15,6 +15,7 @@
  */
 #ifndef BGNN_CORE_BCONV2D_H
 #define BGNN_CORE_BCONV2D_H
+#include "bgemm.h"
 #include "types.h"
 
 typedef struct {
@@ -30,9 +31,13 @@ typedef struct {
 /* Fills out_h/out_w and pad_top/pad_left for SAME (same=1) or VALID padding. */
 void bgnn_conv_output_size(bgnn_bconv2d_params* p, int same);
 
-void bgnn_bconv2d_float(const bgnn_bconv2d_params* p, const uint32_t* in, const uint32_t* filter,
-                        const float* multiplier, const float* bias, float* out);
-void bgnn_bconv2d_bitpacked(const bgnn_bconv2d_params* p, const uint32_t* in, const uint32_t* filter,
-                            const int32_t* thresholds, uint32_t* out);
+/* Pointwise convolutions run as a blocked binary GEMM (bgemm.h) on repacked filters:
+ * `cache` (zero-initialised, owned by the caller, freed with bgnn_bgemm_free) keeps the
+ * repacked filters between calls; NULL repacks on every call. Both return 0 when
+ * scratch memory could not be allocated, else 1. */
+int bgnn_bconv2d_float(const bgnn_bconv2d_params* p, const uint32_t* in, const uint32_t* filter,
+                       const float* multiplier, const float* bias, float* out, bgnn_bgemm_filters* cache);
+int bgnn_bconv2d_bitpacked(const bgnn_bconv2d_params* p, const uint32_t* in, const uint32_t* filter,
+                           const int32_t* thresholds, uint32_t* out, bgnn_bgemm_filters* cache);
 
 #endif

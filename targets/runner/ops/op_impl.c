@@ -22,6 +22,7 @@ struct bgnn_op {
   int64_t channels_in, dil_h, dil_w, activation, pad_values, padding, stride_h, stride_w;
   bgnn_bconv2d_params conv;
   int bitpacked;
+  bgnn_bgemm_filters filters; /* repacked once, on the first run */
   /* LceBMaxPool2d */
   int64_t filter_h, filter_w;
   bgnn_bmaxpool_params pool;
@@ -87,6 +88,7 @@ void bgnn_op_destroy(bgnn_op* op) {
   if (!op) return;
   free(op->packed);
   free(op->scratch);
+  bgnn_bgemm_free(&op->filters);
   free(op);
 }
 
@@ -260,9 +262,10 @@ static double now_ms(void) {
   return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
-void bgnn_op_run(bgnn_op* op, const bgnn_tensor* in, bgnn_tensor* out) {
+int bgnn_op_run(bgnn_op* op, const bgnn_tensor* in, bgnn_tensor* out) {
   const double t0 = bgnn_profiling_enabled ? now_ms() : 0;
   const bgnn_tensor *x = &in[0], *y = &out[0];
+  int ok = 1;
   switch (op->kind) {
     case BGNN_OP_QUANTIZE:
       bgnn_bitpack32(x->data, (int)rows_of(x), last(x), y->data);
@@ -271,8 +274,9 @@ void bgnn_op_run(bgnn_op* op, const bgnn_tensor* in, bgnn_tensor* out) {
       bgnn_unpack32(x->data, (int)rows_of(y), last(y), y->data);
       break;
     case BGNN_OP_BCONV2D:
-      if (op->bitpacked) bgnn_bconv2d_bitpacked(&op->conv, x->data, in[1].data, in[4].data, y->data);
-      else bgnn_bconv2d_float(&op->conv, x->data, in[1].data, in[2].data, in[3].data, y->data);
+      ok = op->bitpacked
+               ? bgnn_bconv2d_bitpacked(&op->conv, x->data, in[1].data, in[4].data, y->data, &op->filters)
+               : bgnn_bconv2d_float(&op->conv, x->data, in[1].data, in[2].data, in[3].data, y->data, &op->filters);
       break;
     case BGNN_OP_BMAXPOOL:
       bgnn_bmaxpool(&op->pool, x->data, y->data);
@@ -289,4 +293,5 @@ void bgnn_op_run(bgnn_op* op, const bgnn_tensor* in, bgnn_tensor* out) {
     g_profiles[op->kind].total_ms += now_ms() - t0;
     g_profiles[op->kind].calls++;
   }
+  return ok ? 0 : -1;
 }

@@ -33,7 +33,8 @@ void bgnn_op_destroy(bgnn_op* op);
 int bgnn_op_output_shape(bgnn_op* op, int n_in, const bgnn_tensor* in, bgnn_tensor* out, char* error, size_t size);
 /* Checks types, shapes and attributes, sets up kernels and scratch. 0 on success. */
 int bgnn_op_prepare(bgnn_op* op, int n_in, const bgnn_tensor* in, const bgnn_tensor* out, char* error, size_t size);
-void bgnn_op_run(bgnn_op* op, const bgnn_tensor* in, bgnn_tensor* out);
+/* 0 on success, -1 when the kernel's scratch memory could not be allocated. */
+int bgnn_op_run(bgnn_op* op, const bgnn_tensor* in, bgnn_tensor* out);
 
 /* Per-op-type wall time of the runs (for --enable_op_profiling). */
 typedef struct {

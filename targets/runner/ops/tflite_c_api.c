@@ -70,7 +70,10 @@ static TfLiteStatus invoke(TfLiteOpaqueContext* c, TfLiteOpaqueNode* n) {
   bgnn_tensor in[MAX_IO], out;
   int n_in;
   views(c, n, in, &n_in, &out);
-  bgnn_op_run(bgnn_tfl.TfLiteOpaqueNodeGetUserData(n), in, &out);
+  if (bgnn_op_run(bgnn_tfl.TfLiteOpaqueNodeGetUserData(n), in, &out) != 0) {
+    bgnn_tfl.TfLiteOpaqueContextReportError(c, "custom op: out of memory");
+    return kTfLiteError;
+  }
   return kTfLiteOk;
 }
 

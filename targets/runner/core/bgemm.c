@@ -1,0 +1,58 @@
+#include "bgemm.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Word w (64-bit) of a row of `words32` 32-bit words; the missing half of an odd tail is 0. */
+static inline uint64_t load64(const uint32_t* row, int w, int words32) {
+  uint64_t v = 0;
+  memcpy(&v, row + 2 * w, 2 * w + 1 < words32 ? 8 : 4);
+  return v;
+}
+
+int bgnn_bgemm_pack(bgnn_bgemm_filters* f, const uint32_t* filter, int channels_out, int words32) {
+  f->channels_out = channels_out;
+  f->words64 = (words32 + 1) / 2;
+  f->blocks = (channels_out + BGNN_BGEMM_LANES - 1) / BGNN_BGEMM_LANES;
+  f->packed = calloc((size_t)f->blocks * f->words64 * BGNN_BGEMM_LANES, sizeof(uint64_t));
+  f->source = filter;
+  if (!f->packed) return 0;
+  for (int o = 0; o < channels_out; ++o) {
+    uint64_t* dst = f->packed + (size_t)(o / BGNN_BGEMM_LANES) * f->words64 * BGNN_BGEMM_LANES + o % BGNN_BGEMM_LANES;
+    for (int w = 0; w < f->words64; ++w) dst[(size_t)w * BGNN_BGEMM_LANES] = load64(filter + (size_t)o * words32, w, words32);
+  }
+  return 1;
+}
+
+void bgnn_bgemm_free(bgnn_bgemm_filters* f) {
+  free(f->packed);
+  f->packed = NULL;
+}
+
+/* The micro-kernel: ROWS rows x LANES filters, accumulators held in registers. */
+static inline void block_full(const bgnn_bgemm_filters* f, const uint64_t* xs, int32_t* acc) {
+  const int W = f->words64;
+  for (int b = 0; b < f->blocks; ++b) {
+    const uint64_t* fb = f->packed + (size_t)b * W * BGNN_BGEMM_LANES;
+    uint64_t a[BGNN_BGEMM_ROWS][BGNN_BGEMM_LANES] = {{0}};
+    for (int w = 0; w < W; ++w) {
+      const uint64_t* fw = fb + (size_t)w * BGNN_BGEMM_LANES;
+      for (int r = 0; r < BGNN_BGEMM_ROWS; ++r) {
+        const uint64_t x = xs[r * W + w];
+        for (int l = 0; l < BGNN_BGEMM_LANES; ++l) a[r][l] += (uint64_t)__builtin_popcountll(x ^ fw[l]);
+      }
+    }
+    const int o0 = b * BGNN_BGEMM_LANES;
+    const int n = f->channels_out - o0 < BGNN_BGEMM_LANES ? f->channels_out - o0 : BGNN_BGEMM_LANES;
+    for (int r = 0; r < BGNN_BGEMM_ROWS; ++r)
+      for (int l = 0; l < n; ++l) acc[r * f->channels_out + o0 + l] = (int32_t)a[r][l];
+  }
+}
+
+void bgnn_bgemm_load_rows(const bgnn_bgemm_filters* f, const uint32_t* x, int rows, int words32, uint64_t* xs) {
+  for (int r = 0; r < BGNN_BGEMM_ROWS; ++r)
+    for (int w = 0; w < f->words64; ++w)
+      xs[r * f->words64 + w] = r < rows ? load64(x + (size_t)r * words32, w, words32) : 0;
+}
+
+void bgnn_bgemm_block(const bgnn_bgemm_filters* f, const uint64_t* xs, int32_t* acc) { block_full(f, xs, acc); }

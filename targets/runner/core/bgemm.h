@@ -1,0 +1,34 @@
+/* Binary GEMM: mismatch counts popcount(x_r XOR f_o) for a block of rows against every
+ * filter, the inner loop of a pointwise (1x1) binary convolution.
+ *
+ * Filters are repacked once per call into blocks of BGNN_BGEMM_LANES output channels,
+ * word-major ([block][word64][lane]): one 64-bit input word meets LANES filter words
+ * that sit side by side, which compilers turn into one vector XOR + popcount + add
+ * (VPOPCNTQ on AVX-512, CNT + pairwise adds on NEON), and BGNN_BGEMM_ROWS rows share
+ * every filter load. Plain C: each build picks its best instructions; no runtime types.
+ */
+#ifndef BGNN_CORE_BGEMM_H
+#define BGNN_CORE_BGEMM_H
+#include "types.h"
+
+#define BGNN_BGEMM_LANES 8
+#define BGNN_BGEMM_ROWS 4
+
+typedef struct {
+  int channels_out, words64, blocks;
+  uint64_t* packed;     /* [blocks][words64][LANES], zero words past channels_out */
+  const uint32_t* source; /* the filter tensor it was packed from (filters are constants) */
+} bgnn_bgemm_filters;
+
+/* Repack filter rows of `words32` 32-bit words (LCE layout); returns 0 on allocation failure. */
+int bgnn_bgemm_pack(bgnn_bgemm_filters* f, const uint32_t* filter, int channels_out, int words32);
+void bgnn_bgemm_free(bgnn_bgemm_filters* f);
+
+/* xs = BGNN_BGEMM_ROWS rows of words64 64-bit words: `rows` rows of `words32` 32-bit words
+ * from x (rows apart by words32), the rest zero. */
+void bgnn_bgemm_load_rows(const bgnn_bgemm_filters* f, const uint32_t* x, int rows, int words32, uint64_t* xs);
+
+/* acc[r * channels_out + o] = popcount(xs row r XOR filter o) for all BGNN_BGEMM_ROWS rows. */
+void bgnn_bgemm_block(const bgnn_bgemm_filters* f, const uint64_t* xs, int32_t* acc);
+
+#endif
