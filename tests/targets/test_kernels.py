@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ctypes
+
 import numpy as np
 import pytest
 
@@ -232,14 +234,17 @@ def test_bmaxpool_against_numpy():
     np.testing.assert_array_equal(out.reshape(-1, 2), np_pack32(want.reshape(-1, 40)))
 
 
-@pytest.mark.parametrize("n,channels,k", [(50, 8, 7), (64, 33, 20), (40, 70, 40)])
+@pytest.mark.parametrize(
+    "n,channels,k", [(50, 8, 7), (64, 33, 20), (40, 70, 40), (1, 5, 1), (203, 256, 20)]
+)
 def test_hamming_knn_against_numpy_with_ties(n, channels, k):
     lib = library()
     x = pm1(n, channels)
     packed = np_pack32(x)
     out = np.zeros((n, k), np.int32)
-    scratch = np.zeros(n + packed.shape[1] * 32 + 1, np.int32)
-    lib.bgnn_hamming_knn(ptr(packed), n, packed.shape[1], k, ptr(out), ptr(scratch))
+    lib.bgnn_hamming_knn_scratch.restype = ctypes.c_size_t
+    scratch = np.zeros(lib.bgnn_hamming_knn_scratch(n, packed.shape[1]), np.int32)
+    assert lib.bgnn_hamming_knn(ptr(packed), n, packed.shape[1], k, ptr(out), ptr(scratch))
     dist = (x[:, None, :] != x[None, :, :]).sum(-1)
     order = np.lexsort((np.broadcast_to(np.arange(n), dist.shape), dist), axis=-1)[:, :k]
     np.testing.assert_array_equal(out, order)

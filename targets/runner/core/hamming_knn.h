@@ -5,13 +5,17 @@
  * (0..C), so selection is a counting pass: count rows per distance, find the distance
  * d* at which k is reached, then emit rows with d < d* and the first rows with
  * d == d*, each group in index order. Linear in N per row, no sorting, exact ties.
+ * The distances of each block of rows come from the binary GEMM (bgemm.h).
  */
 #ifndef BGNN_CORE_HAMMING_KNN_H
 #define BGNN_CORE_HAMMING_KNN_H
 #include "types.h"
 
-/* x: n rows of `words` 32-bit packed words (LCE layout); out: n x k indices.
- * scratch: at least n int32 + (words*32 + 1) int32. */
-void bgnn_hamming_knn(const uint32_t* x, int n, int words, int k, int32_t* out, int32_t* scratch);
+/* The int32 count `scratch` must hold. */
+size_t bgnn_hamming_knn_scratch(int n, int words);
+
+/* x: n rows of `words` 32-bit packed words (LCE layout); out: n x k indices. Returns 0
+ * when memory for the repacked rows could not be allocated, else 1. */
+int bgnn_hamming_knn(const uint32_t* x, int n, int words, int k, int32_t* out, int32_t* scratch);
 
 #endif

@@ -230,7 +230,7 @@ int bgnn_op_prepare(bgnn_op* op, int n_in, const bgnn_tensor* in, const bgnn_ten
       free(op->packed);
       free(op->scratch);
       op->packed = malloc(sizeof(uint32_t) * (size_t)rows * words);
-      op->scratch = malloc(sizeof(int32_t) * ((size_t)rows + (size_t)words * 32 + 1));
+      op->scratch = malloc(sizeof(int32_t) * bgnn_hamming_knn_scratch(rows, words));
       if (!op->packed || !op->scratch) FAIL("allocation failed");
       return 0;
     }
@@ -283,7 +283,7 @@ int bgnn_op_run(bgnn_op* op, const bgnn_tensor* in, bgnn_tensor* out) {
       break;
     case BGNN_OP_KNN:
       bgnn_bitpack32(x->data, x->dims[1], x->dims[2], op->packed);
-      bgnn_hamming_knn(op->packed, x->dims[1], bgnn_words(x->dims[2]), (int)op->k, y->data, op->scratch);
+      ok = bgnn_hamming_knn(op->packed, x->dims[1], bgnn_words(x->dims[2]), (int)op->k, y->data, op->scratch);
       break;
     default:
       break;

@@ -39,8 +39,15 @@ static void check_knn_with_variant(const char* name) {
   uint32_t x[67 * 2];
   for (int i = 0; i < n * words; ++i) x[i] = next_u32();
   for (int i = 0; i < n; ++i) x[i * words + 1] &= 1u; /* channels 33..63 are padding */
-  int32_t got[67 * 9], scratch[67 + 65];
-  bgnn_hamming_knn(x, n, words, k, got, scratch);
+  int32_t got[67 * 9];
+  int32_t* scratch = malloc(sizeof(int32_t) * bgnn_hamming_knn_scratch(n, words));
+  if (!scratch || !bgnn_hamming_knn(x, n, words, k, got, scratch)) {
+    printf("hamming_knn  %-8s allocation failed\n", name);
+    failures++;
+    free(scratch);
+    return;
+  }
+  free(scratch);
   int bad = 0;
   for (int i = 0; i < n; ++i) {
     /* brute force: the k smallest (distance, index) pairs in order */
