@@ -28,9 +28,11 @@ demo: system-deps venv $(DEMO_MODEL) $(DEMO_CONVERTED)
 	$(BIN)/bgnn-deploy verify $(OUT)/converted/binary.tflite --target local --samples 8
 	$(BIN)/bgnn-deploy verify $(OUT)/converted-fused/binary.tflite --reference $(OUT)/converted/binary.tflite --target qemu-aarch64 --samples 4
 	@echo "== binary (fused Hamming k-NN) vs float through the runner"
-	$(BIN)/bgnn-deploy run $(OUT)/converted-fused/binary.tflite --target local --num-runs 50 --profile-ops
-	$(BIN)/bgnn-deploy run $(OUT)/converted-fused/binary.tflite --target qemu-aarch64 --num-runs 5
-	@echo "== done: model $(DEMO_MODEL), converted models and report in $(OUT)/converted/"
+	$(BIN)/bgnn-deploy run $(OUT)/converted-fused/binary.tflite --target local --num-runs 50 --profile-ops --energy
+	$(BIN)/bgnn-deploy run $(OUT)/converted-fused/binary.tflite --target qemu-aarch64 --num-runs 5 --profile-ops
+	@echo "== the report of the two runs above (stored in the results database)"
+	$(BIN)/bgnn-deploy report --last 2 -o $(OUT)/report
+	@echo "== done: model $(DEMO_MODEL), converted models in $(OUT)/converted/, report $(OUT)/report/index.html"
 
 $(OUT)/converted/report.json: $(DEMO_MODEL)
 	@echo "== convert to an LCE flatbuffer + float baseline and prove parity"

@@ -43,3 +43,20 @@ def test_package_selects_keras_2_for_larq(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "1"
+
+
+def test_every_python_package_is_listed_for_the_wheel():
+    # packages are listed explicitly (package-dir maps converters/ and targets/); one
+    # left out installs fine in editable mode and breaks every regular install
+    import tomllib
+
+    setup = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    listed = set(setup["packages"])
+    roots = {name: ROOT / folder for name, folder in setup["package-dir"].items()}
+    found = set()
+    for name, folder in roots.items():
+        for init in folder.rglob("__init__.py"):
+            parts = init.parent.relative_to(folder).parts
+            if not any(p.startswith(".") or p == "__pycache__" for p in parts):
+                found.add(".".join((name, *parts)))
+    assert found - listed == set()

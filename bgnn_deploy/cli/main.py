@@ -13,6 +13,7 @@ from bgnn_deploy.cli.convert_cmd import convert
 from bgnn_deploy.cli.evaluate_cmd import evaluate
 from bgnn_deploy.cli.inspect_cmd import inspect
 from bgnn_deploy.cli.models_cmd import models
+from bgnn_deploy.cli.report_cmd import report
 from bgnn_deploy.cli.run_cmd import run
 from bgnn_deploy.cli.train_cmd import train
 
@@ -33,6 +34,7 @@ app.command()(verify)
 app.command()(run)
 app.add_typer(targets_cmd.app, name="targets")
 app.add_typer(results_cmd.app, name="results")
+app.command()(report)
 
 
 def _version(value: bool) -> None:

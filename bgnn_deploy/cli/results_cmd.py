@@ -6,13 +6,16 @@ import csv
 import io
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from bgnn_deploy.cli.errors import user_errors
+
+if TYPE_CHECKING:
+    from bgnn_deploy.results import ResultsStore
 
 app = typer.Typer(
     help="Stored runs (every `run` is kept; --db or $BGNN_DEPLOY_DB picks the file).",
@@ -22,7 +25,9 @@ DbOption = Annotated[Path | None, typer.Option("--db", help="Results database.")
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
-def _store(db):
+def open_store(db: Path | None) -> ResultsStore:
+    """The store at ``--db`` (else $BGNN_DEPLOY_DB, else the user's data dir), or a clean
+    exit when it cannot be opened; shared by every command that reads stored runs."""
     from bgnn_deploy.results import ResultsStore
 
     with user_errors():
@@ -32,7 +37,7 @@ def _store(db):
 @app.command("list")
 def list_(db: DbOption = None, as_json: JsonOption = False) -> None:
     """One line per run: id, target, model, time, median latency."""
-    runs = _store(db).list_runs()
+    runs = open_store(db).list_runs()
     if as_json:
         typer.echo(json.dumps(runs))
         return
@@ -56,7 +61,7 @@ def list_(db: DbOption = None, as_json: JsonOption = False) -> None:
 @app.command()
 def show(run_id: str, db: DbOption = None, as_json: JsonOption = False) -> None:
     """Everything stored about one run."""
-    store = _store(db)
+    store = open_store(db)
     with user_errors():
         run = store.get_run(run_id)
     if as_json:
@@ -81,7 +86,7 @@ def show(run_id: str, db: DbOption = None, as_json: JsonOption = False) -> None:
 @app.command()
 def compare(a: str, b: str, db: DbOption = None, as_json: JsonOption = False) -> None:
     """Median latency and peak memory of run B relative to run A."""
-    store = _store(db)
+    store = open_store(db)
     with user_errors():
         rows = store.compare(a, b)
     if as_json:
@@ -109,7 +114,7 @@ def export(
     output: Annotated[Path | None, typer.Option("-o", "--output", help="File [stdout].")] = None,
 ) -> None:
     """Every measurement of every run, as CSV or JSON."""
-    rows = _store(db).measurements()
+    rows = open_store(db).measurements()
     if as_csv:
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=list(rows[0]) if rows else ["run_id"])

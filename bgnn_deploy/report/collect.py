@@ -1,0 +1,279 @@
+"""Stored runs as tidy records for the report: runs, their measurements, and pairs.
+
+The report reads the store only through :class:`~bgnn_deploy.results.ResultsStore`
+(``list_runs``, ``get_run``), so SQL stays in the store module. A :class:`Measurement`
+is one model at one thread count in one run (the runner's JSON, flattened); a
+:class:`Pair` puts the binary model and its float baseline of the same run and thread
+count side by side, which is the unit every "binary vs float" view compares.
+
+    >>> op_kind("LceBconv2d"), op_kind("BgnnHammingKnn"), op_kind("builtin (LiteRT)")
+    ('binary', 'binary', 'builtin')
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bgnn_deploy.errors import ConfigError
+from bgnn_deploy.results import ResultsStore
+
+__all__ = [
+    "Measurement",
+    "ModelSize",
+    "Pair",
+    "Run",
+    "collect_runs",
+    "model_sizes",
+    "op_kind",
+    "pairs",
+    "threads_text",
+]
+
+# The runner's profile names our custom ops; what is left of the mean latency it
+# reports under one key for LiteRT's builtin kernels.
+BUILTIN_OPS = "builtin (LiteRT)"
+
+
+def threads_text(n: int) -> str:
+    return f"{n} thread" if n == 1 else f"{n} threads"
+
+
+def op_kind(name: str) -> str:
+    """``'binary'`` for our custom ops (``Lce*``, ``Bgnn*``), ``'builtin'`` for the rest."""
+    return "binary" if name.startswith(("Lce", "Bgnn")) else "builtin"
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """One model at one thread count in one run: what the runner measured."""
+
+    run_id: str
+    created: _dt.datetime
+    target: str
+    emulated: bool
+    role: str  # binary, float, or model (a run without a baseline)
+    model: str  # the path given to `run`
+    model_sha256: str
+    threads: int
+    latency_ms: Mapping[str, float]  # min, median, mean, std, p90, p95, p99, max
+    timed_runs: int | None
+    peak_rss_kb: int | None
+    model_bytes: int | None  # of the file the runner loaded (see `loaded_prepared_copy`)
+    loaded_prepared_copy: bool  # the LiteRt API loads a prepared copy, not the file itself
+    energy: Mapping[str, Any] | None  # figures, or {"available": False, "reason": ...}
+    ops_ms: Mapping[str, float]  # ms per run by op; empty unless run with --profile-ops
+    runtime: str | None = None  # the runtime library's version
+    isa: str | None = None  # the kernel variant the runner picked (scalar, neon, avx2, ...)
+
+    @property
+    def model_label(self) -> str:
+        """``converted-fused/binary.tflite``: enough of the path to tell models apart."""
+        path = Path(self.model)
+        return f"{path.parent.name}/{path.name}" if path.parent.name else path.name
+
+    @property
+    def energy_mj(self) -> float | None:
+        if self.energy is None or self.energy.get("available") is False:
+            return None
+        return self.energy.get("energy_per_inference_mj")
+
+
+@dataclass(frozen=True)
+class Run:
+    """One stored `run`: the target, its facts and flags, and its measurements."""
+
+    run_id: str
+    created: _dt.datetime
+    target: str
+    emulated: bool
+    energy: Mapping[str, Any] | None  # None: run without --energy
+    flags: Mapping[str, Any]
+    facts: Mapping[str, Any]
+    measurements: tuple[Measurement, ...]
+
+    def energy_status(self) -> str:
+        """A sentence on this run's energy: the probe that measured it, or why there is none."""
+        if self.energy is None:
+            return "not measured (run without --energy)"
+        if self.energy.get("available") is False:
+            return f"not available: {self.energy.get('reason', 'no reason stored')}"
+        reasons = [
+            m.energy["reason"]
+            for m in self.measurements
+            if m.energy is not None and m.energy.get("available") is False
+        ]
+        if reasons and all(m.energy_mj is None for m in self.measurements):
+            return f"not available: {reasons[0]}"
+        source = self.energy.get("source") or self.energy.get("probe", "?")
+        return f"measured ({source})"
+
+
+@dataclass(frozen=True)
+class Pair:
+    """The binary model and its float baseline, same run and thread count (either may be
+    missing: a run without a baseline stores its model under role ``model``, which then
+    stands in ``binary``)."""
+
+    run: Run
+    threads: int
+    binary: Measurement | None
+    baseline: Measurement | None  # the float model
+
+    @property
+    def measurements(self) -> tuple[Measurement, ...]:
+        return tuple(m for m in (self.binary, self.baseline) if m is not None)
+
+    @property
+    def speedup(self) -> float | None:
+        """Float median over binary median: above 1, the binary model is faster."""
+        if self.binary is None or self.baseline is None or self.binary.role != "binary":
+            return None
+        b, f = self.binary.latency_ms["median"], self.baseline.latency_ms["median"]
+        return f / b if b > 0 else None
+
+    @property
+    def model_label(self) -> str:
+        first = self.binary or self.baseline
+        return first.model_label if first is not None else "?"
+
+    @property
+    def label(self) -> str:
+        """Two lines for an axis: the run, then the model and thread count."""
+        return f"{self.run.run_id}\n{self.model_label}, {threads_text(self.threads)}"
+
+
+@dataclass(frozen=True)
+class ModelSize:
+    """The size of one model file (by content), or why it is unknown."""
+
+    label: str
+    role: str
+    sha256: str
+    size_bytes: int | None
+    source: str  # where the size comes from, or why it is unknown
+
+
+def _created(text: str) -> _dt.datetime:
+    created = _dt.datetime.fromisoformat(text)
+    return created if created.tzinfo else created.replace(tzinfo=_dt.UTC)
+
+
+def _measurement(run: Mapping[str, Any], r: Mapping[str, Any], created) -> Measurement:
+    ops = r.get("ops") or {}
+    latency = {k: float(v) for k, v in r["latency_ms"].items() if k != "runs"}
+    return Measurement(
+        run_id=run["run_id"],
+        created=created,
+        target=run["target"],
+        emulated=bool(run["emulated"]),
+        role=r["role"],
+        model=r["model"],
+        model_sha256=r["model_sha256"],
+        threads=int(r["threads"]),
+        latency_ms=latency,
+        timed_runs=r["latency_ms"].get("runs"),
+        peak_rss_kb=r.get("peak_rss_kb") if (r.get("peak_rss_kb") or -1) > 0 else None,
+        model_bytes=r.get("model_bytes"),
+        loaded_prepared_copy=r.get("runtime_api") == "litert",
+        energy=r.get("energy"),
+        ops_ms={name: float(v["ms_per_run"]) for name, v in ops.items()},
+        runtime=r.get("runtime"),
+        isa=r.get("isa"),
+    )
+
+
+def _run(stored: Mapping[str, Any]) -> Run:
+    created = _created(stored["created"])
+    return Run(
+        run_id=stored["run_id"],
+        created=created,
+        target=stored["target"],
+        emulated=bool(stored["emulated"]),
+        energy=stored.get("energy"),
+        flags=stored.get("flags") or {},
+        facts=stored.get("facts") or {},
+        measurements=tuple(_measurement(stored, r, created) for r in stored["results"]),
+    )
+
+
+def collect_runs(
+    store: ResultsStore, run_ids: Sequence[str] = (), *, last: int | None = None
+) -> list[Run]:
+    """The runs to report, oldest first: ``run_ids`` (each must exist), else the latest
+    ``last``, else all. Raises :class:`ConfigError` for an unknown id or an empty store,
+    so the user sees why there is nothing to draw instead of an empty page."""
+    if run_ids and last is not None:
+        raise ConfigError("give run ids or --last, not both")
+    if last is not None and last < 1:
+        raise ConfigError(f"--last must be at least 1, got {last}")
+    if run_ids:
+        wanted = list(dict.fromkeys(run_ids))  # each once, in the order given
+    else:
+        listed = [r["run_id"] for r in store.list_runs()]
+        if not listed:
+            raise ConfigError(
+                f"no runs in {store.path}",
+                hint="measure one first: bgnn-deploy run MODEL.tflite --target NAME",
+            )
+        wanted = listed[-last:] if last is not None else listed
+    runs = [_run(store.get_run(run_id)) for run_id in wanted]
+    return sorted(runs, key=lambda r: r.created)  # stable: ties keep the listed order
+
+
+def pairs(runs: Iterable[Run]) -> list[Pair]:
+    """One :class:`Pair` per run and thread count, in run order then thread count."""
+    out = []
+    for run in runs:
+        by_threads: dict[int, dict[str, Measurement]] = {}
+        for m in run.measurements:
+            by_threads.setdefault(m.threads, {})[m.role] = m
+        for threads in sorted(by_threads):
+            roles = by_threads[threads]
+            primary = roles.get("binary") or roles.get("model")
+            out.append(Pair(run, threads, primary, roles.get("float")))
+    return out
+
+
+def _file_size_if_same(path: Path, sha256: str) -> int | None:
+    """The file's size if it still holds the measured model (same SHA-256), else None."""
+    try:
+        if not path.is_file():
+            return None
+        digest = hashlib.sha256()
+        with path.open("rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+    except OSError:
+        return None
+    return path.stat().st_size if digest.hexdigest() == sha256 else None
+
+
+def model_sizes(runs: Iterable[Run]) -> list[ModelSize]:
+    """The size of each distinct model (by SHA-256) in the runs, first seen first.
+
+    The runner's ``model_bytes`` is the size of what it loaded, which is the model file
+    itself except under the LiteRt API (``local``), where it is a prepared copy with
+    aligned buffers; so that figure is used only when it is the file's, and otherwise
+    the file on disk is measured if it still has the same hash.
+    """
+    seen: dict[str, list[Measurement]] = {}
+    for run in runs:
+        for m in run.measurements:
+            seen.setdefault(m.model_sha256, []).append(m)
+    sizes = []
+    for sha, ms in seen.items():
+        first = ms[0]
+        loaded = [m.model_bytes for m in ms if not m.loaded_prepared_copy and m.model_bytes]
+        if loaded:
+            size, source = loaded[0], "model_bytes in the runner's JSON"
+        elif (on_disk := _file_size_if_same(Path(first.model), sha)) is not None:
+            size, source = on_disk, f"size of {first.model}"
+        else:
+            size, source = None, f"unknown: {first.model} is gone or has changed since the run"
+        sizes.append(ModelSize(first.model_label, first.role, sha, size, source))
+    return sizes

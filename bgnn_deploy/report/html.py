@@ -1,0 +1,282 @@
+"""The report page: one self-contained ``index.html`` with the figures and tables.
+
+Each figure is embedded as a base64 ``data:`` URI, so the page shows everything even
+when ``index.html`` alone is mailed or copied, and links to its PNG beside the page
+(a relative link) for full size. No external CSS, JavaScript or fonts: the page opens
+offline and the same everywhere. Emulated rows carry an EMULATED badge in every table.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as _dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from html import escape
+from pathlib import Path
+
+from bgnn_deploy.report.collect import Measurement, Pair, Run, model_sizes, pairs
+
+__all__ = ["Section", "render_html"]
+
+CSS = """
+body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif;
+       color: #212121; margin: 0 auto; padding: 1.5em 2em; max-width: 1180px; }
+h1 { font-size: 1.6em; margin-bottom: 0.2em; }
+h2 { font-size: 1.25em; margin-top: 2em; border-bottom: 1px solid #E0E0E0; }
+.meta, .caption, .none { color: #555; }
+.none { font-style: italic; }
+.warning { background: #FDECEA; border-left: 4px solid #B2182B; padding: 0.6em 1em; }
+figure { margin: 0.8em 0; }
+figure img { max-width: 100%; height: auto; border: 1px solid #EEE; }
+table { border-collapse: collapse; margin: 0.8em 0; font-size: 0.9em; }
+th, td { border: 1px solid #DDD; padding: 0.3em 0.6em; text-align: left; vertical-align: top; }
+th { background: #F5F5F5; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+tr.emulated td { background: #FFF4E5; }
+.badge { display: inline-block; background: #B2182B; color: white; font-size: 0.75em;
+         font-weight: bold; padding: 0 0.4em; border-radius: 3px; margin-left: 0.3em; }
+.binary { color: #0072B2; font-weight: 600; }
+.float { color: #B07800; font-weight: 600; }
+code { font-size: 0.95em; }
+"""
+
+
+@dataclass(frozen=True)
+class Section:
+    """One view on the page: its PNG (file name and bytes), or None and the reason."""
+
+    name: str
+    title: str
+    caption: str
+    filename: str | None
+    png: bytes | None
+
+
+def _num(value: float | None, fmt: str = "{:.2f}") -> str:
+    return "-" if value is None else fmt.format(value)
+
+
+def _td(text: str, num: bool = False) -> str:
+    return f'<td class="num">{text}</td>' if num else f"<td>{text}</td>"
+
+
+def _table(headers: Sequence[str], rows: Sequence[tuple[bool, Sequence[str]]]) -> str:
+    """``rows`` are (emulated, cells); cells are HTML already escaped by the caller."""
+    head = "".join(f"<th>{escape(h)}</th>" for h in headers)
+    body = []
+    for emulated, cells in rows:
+        css = ' class="emulated"' if emulated else ""
+        body.append(f"<tr{css}>{''.join(cells)}</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def _target(run: Run) -> str:
+    badge = '<span class="badge">EMULATED</span>' if run.emulated else ""
+    return f"{escape(run.target)}{badge}"
+
+
+def _time(run: Run) -> str:
+    return run.created.astimezone(_dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _energy_cell(pair: Pair) -> str:
+    """Each model's figure, or why that model has none; else the run's energy status."""
+    cells = []
+    for m in pair.measurements:
+        role = f'<span class="{escape(m.role)}">{escape(m.role)}</span>'
+        if m.energy_mj is not None:
+            cells.append(f"{role} {m.energy_mj:.3g}")
+        elif m.energy is not None and m.energy.get("available") is False:
+            cells.append(f"{role} not available: {escape(str(m.energy.get('reason', '?')))}")
+    if any(m.energy_mj is not None for m in pair.measurements):
+        return "<br>".join(cells)
+    return escape(pair.run.energy_status())
+
+
+def _summary_table(rows: Sequence[Pair]) -> str:
+    headers = (
+        "run",
+        "created (UTC)",
+        "target",
+        "model",
+        "threads",
+        "binary median ms",
+        "float median ms",
+        "speedup",
+        "peak RSS MiB (binary / float)",
+        "energy per inference (mJ)",
+    )
+
+    def median(m: Measurement | None) -> str:
+        return _num(m.latency_ms["median"] if m else None)
+
+    def rss(m: Measurement | None) -> str:
+        return _num(m.peak_rss_kb / 1024 if m and m.peak_rss_kb else None, "{:.1f}")
+
+    body = []
+    for p in rows:
+        speedup = _num(p.speedup, "{:.2f}x")
+        if p.speedup is not None and p.run.emulated:
+            speedup += " (emulated)"
+        body.append(
+            (
+                p.run.emulated,
+                [
+                    _td(f"<code>{escape(p.run.run_id)}</code>"),
+                    _td(_time(p.run)),
+                    _td(_target(p.run)),
+                    _td(escape(p.model_label)),
+                    _td(str(p.threads), num=True),
+                    _td(median(p.binary), num=True),
+                    _td(median(p.baseline), num=True),
+                    _td(speedup, num=True),
+                    _td(f"{rss(p.binary)} / {rss(p.baseline)}", num=True),
+                    _td(_energy_cell(p)),
+                ],
+            )
+        )
+    return _table(headers, body)
+
+
+def _measurements_table(runs: Sequence[Run]) -> str:
+    headers = ("run", "target", "model", "role", "threads", "timed runs")
+    stats = ("min", "median", "mean", "p90", "p99", "max")
+    body = []
+    for run in runs:
+        for m in run.measurements:
+            cells = [
+                _td(f"<code>{escape(run.run_id)}</code>"),
+                _td(_target(run)),
+                _td(escape(m.model_label)),
+                _td(f'<span class="{escape(m.role)}">{escape(m.role)}</span>'),
+                _td(str(m.threads), num=True),
+                _td(str(m.timed_runs or "-"), num=True),
+            ]
+            cells += [_td(_num(m.latency_ms.get(s)), num=True) for s in stats]
+            body.append((run.emulated, cells))
+    return _table((*headers, *(f"{s} ms" for s in stats)), body)
+
+
+def _ops_table(runs: Sequence[Run]) -> str:
+    profiled = [(run, m) for run in runs for m in run.measurements if m.ops_ms]
+    if not profiled:
+        return ""
+    names = list(dict.fromkeys(n for _, m in profiled for n in m.ops_ms))
+    body = []
+    for run, m in profiled:
+        cells = [
+            _td(f"<code>{escape(run.run_id)}</code>"),
+            _td(_target(run)),
+            _td(f"{escape(m.model_label)} ({escape(m.role)})"),
+            _td(str(m.threads), num=True),
+        ]
+        cells += [_td(_num(m.ops_ms.get(n), "{:.3f}"), num=True) for n in names]
+        body.append((run.emulated, cells))
+    return _table(("run", "target", "model", "threads", *(f"{n} ms" for n in names)), body)
+
+
+def _sizes_table(runs: Sequence[Run]) -> str:
+    body = []
+    for s in model_sizes(runs):
+        size = "-" if s.size_bytes is None else f"{s.size_bytes:,}"
+        body.append(
+            (
+                False,
+                [
+                    _td(escape(s.label)),
+                    _td(escape(s.role)),
+                    _td(f"<code>{s.sha256[:16]}</code>"),
+                    _td(size, num=True),
+                    _td(escape(s.source)),
+                ],
+            )
+        )
+    return _table(("model", "role", "sha256", "bytes", "from"), body)
+
+
+def _runs_table(runs: Sequence[Run]) -> str:
+    headers = ("run", "target", "arch", "cpu", "cores", "kernel", "glibc", "governor")
+    headers += ("runtime", "isa", "flags")
+    body = []
+    for run in runs:
+        f, first = run.facts, (run.measurements[0] if run.measurements else None)
+        flags = ", ".join(
+            f"{k}={v}"
+            for k, v in run.flags.items()
+            if k in ("threads", "num_runs", "warmup_runs", "profile_ops", "energy")
+        )
+        # one runner and runtime per run: the first measurement speaks for all
+        runtime = (first.runtime if first else None) or "-"
+        isa = (first.isa if first else None) or "-"
+        cells = [
+            _td(f"<code>{escape(run.run_id)}</code>"),
+            _td(_target(run)),
+            *(_td(escape(str(f.get(k, "-")))) for k in ("arch", "cpu", "cores", "kernel")),
+            *(_td(escape(str(f.get(k) or "-"))) for k in ("glibc", "governor")),
+            _td(escape(runtime)),
+            _td(escape(isa)),
+            _td(escape(flags)),
+        ]
+        body.append((run.emulated, cells))
+    return _table(headers, body)
+
+
+def _figure(section: Section) -> str:
+    if section.png is None:
+        return f'<p class="none">{escape(section.caption)}</p>'
+    data = base64.b64encode(section.png).decode("ascii")
+    return (
+        f'<figure><a href="{escape(section.filename)}">'
+        f'<img src="data:image/png;base64,{data}" alt="{escape(section.title)}"></a>'
+        f'<figcaption class="caption">{escape(section.caption)} '
+        f'<a href="{escape(section.filename)}">{escape(section.filename)}</a></figcaption>'
+        "</figure>"
+    )
+
+
+def render_html(
+    runs: Sequence[Run],
+    sections: Sequence[Section],
+    *,
+    source: Path | str,
+    generated: _dt.datetime | None = None,
+) -> str:
+    """The whole page as one string; ``source`` names the results database for the reader."""
+    generated = generated or _dt.datetime.now(_dt.UTC)
+    emulated = [r for r in runs if r.emulated]
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        "<title>bgnn-deploy report</title>",
+        f"<style>{CSS}</style></head><body>",
+        "<h1>bgnn-deploy report</h1>",
+        f'<p class="meta">{len(runs)} run(s) from <code>{escape(str(source))}</code>, '
+        f"{escape(_time(runs[0]))} to {escape(_time(runs[-1]))} UTC; "
+        f"written {generated.astimezone(_dt.UTC):%Y-%m-%d %H:%M:%S} UTC by "
+        "<code>bgnn-deploy report</code>.</p>",
+    ]
+    if emulated:
+        targets = ", ".join(sorted({r.target for r in emulated}))
+        parts.append(
+            f'<p class="warning"><b>{len(emulated)} of {len(runs)} run(s) are emulated</b> '
+            f"({escape(targets)}): their timings and memory come from qemu on this machine, "
+            "not from a board. They are hatched in the figures and marked EMULATED in the "
+            "tables.</p>"
+        )
+    parts += ["<h2>Summary</h2>", _summary_table(pairs(runs))]
+    for section in sections:
+        parts += [f'<h2 id="{escape(section.name)}">{escape(section.title)}</h2>', _figure(section)]
+        if section.name == "ops":
+            parts.append(_ops_table(runs))
+        if section.name == "size":
+            parts.append(_sizes_table(runs))
+    parts += [
+        "<h2>Latency figures</h2>",
+        _measurements_table(runs),
+        "<h2>Runs</h2>",
+        _runs_table(runs),
+        "</body></html>",
+    ]
+    return "\n".join(parts) + "\n"

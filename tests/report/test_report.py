@@ -1,0 +1,171 @@
+"""`bgnn-deploy report`: the page, its figures, emulated runs marked, and clean errors."""
+
+from __future__ import annotations
+
+import base64
+import re
+import shutil
+
+import matplotlib.image
+import numpy as np
+import pytest
+
+from bgnn_deploy.report import write_report
+from bgnn_deploy.report.collect import collect_runs, model_sizes, pairs
+from bgnn_deploy.report.html import render_html
+from bgnn_deploy.report.plots import energy_view, ops_view, trend_view
+from bgnn_deploy.results import ResultsStore
+from tests.report.conftest import NO_RAPL, TOO_FEW, add_run
+
+ALL_VIEWS = {"latency", "speedup", "memory", "energy", "size", "ops", "trend"}
+
+
+def table_rows(html: str, run_id: str) -> list[str]:
+    """Every ``<tr>`` of the page that names ``run_id``."""
+    return [row for row in re.findall(r"<tr[^>]*>.*?</tr>", html) if run_id in row]
+
+
+def test_report_writes_a_page_that_shows_every_figure_it_wrote(rendered):
+    result, out, ids, _ = rendered
+    html = (out / "index.html").read_text()
+    pngs = sorted(out.glob("*.png"))
+    assert {p.stem for p in pngs} == ALL_VIEWS
+    for png in pngs:
+        # beside the page (relative link) and inside it (data URI): both survive a copy
+        assert f'href="{png.name}"' in html
+        assert base64.b64encode(png.read_bytes()).decode() in html
+        image = matplotlib.image.imread(png)
+        assert image.shape[0] > 200 and image.shape[1] > 800, png.name
+        assert np.std(image[..., :3]) > 0.05, f"{png.name} is blank"
+        assert str(png) in result.stdout
+    assert "http" not in html.replace("http-equiv", "")  # nothing fetched from elsewhere
+    assert "<script" not in html and "stylesheet" not in html
+    assert all(run_id in result.stdout for run_id in ids.values())
+    assert "range plot" in html  # what the latency figure draws is said, not implied
+
+
+def test_emulated_runs_are_marked_in_every_table_and_figure(rendered):
+    result, out, ids, _ = rendered
+    html = (out / "index.html").read_text()
+    emulated = table_rows(html, ids["emulated"])
+    assert len(emulated) >= 3  # summary, latency figures, runs
+    assert all('class="emulated"' in row and "EMULATED" in row for row in emulated)
+    board = table_rows(html, ids["board"])
+    assert board and not any("emulated" in row.lower() for row in board)
+    assert "7.00x (emulated)" in html
+    assert "1 of 4 run(s) are emulated" in html
+    lines = result.stdout.splitlines()
+    [at] = [i for i, line in enumerate(lines) if ids["emulated"] in line]
+    assert "qemu-aarch64" in lines[at] and "(emulated)" in lines[at + 1]
+    assert "not board figures" in result.stdout
+
+
+def test_missing_energy_says_why(cli, store, tmp_path):
+    store, ids = store
+    out = tmp_path / "host"
+    result = cli("report", ids["host"], ids["emulated"], "-o", out, "--db", store.path)
+    assert result.exit_code == 0, result.output
+    html = (out / "index.html").read_text()
+    assert f"not available: {NO_RAPL}" in html
+    assert "not measured (run without --energy)" in html
+    assert not (out / "energy.png").exists()
+    assert NO_RAPL in result.stdout
+
+
+def test_energy_figures_and_a_reason_per_measurement(store, models):
+    store, ids = store
+    runs = collect_runs(store, [ids["board"]])
+    assert energy_view(runs).figure is not None
+    [pair] = [p for p in pairs(runs) if p.threads == 1]
+    assert (pair.binary.energy_mj, pair.baseline.energy_mj) == (10.0, 14.0)
+    # the probe worked for the float model only: the binary's reason is kept
+    jetson = add_run(
+        store,
+        models,
+        target="jetson",
+        medians={1: (5.0, 6.0)},
+        energy={"available": True, "probe": "ina3221"},
+        energy_mj=(None, 6.0),
+    )
+    runs = collect_runs(store, [jetson])
+    assert runs[0].energy_status() == "measured (ina3221)"
+    view = energy_view(runs)
+    assert view.figure is not None and TOO_FEW in view.caption
+    html = render_html(runs, [], source=store.path)
+    assert f"binary</span> not available: {TOO_FEW}" in html
+    assert "float</span> 6" in html
+
+
+def test_views_without_data_say_what_to_do(store):
+    store, ids = store
+    runs = collect_runs(store, [ids["emulated"]])
+    ops = ops_view(runs)
+    assert ops.figure is None and "--profile-ops" in ops.caption
+    trend = trend_view(runs)
+    assert trend.figure is None and "at least two runs" in trend.caption
+    assert trend_view(collect_runs(store, [ids["board"], ids["board again"]])).figure
+
+
+def test_model_size_is_the_file_not_the_prepared_copy(store, models, tmp_path):
+    store, ids = store
+    host = collect_runs(store, [ids["host"]])
+    # the LiteRt API measured a prepared copy (size + 4608): the file on disk is used
+    assert [s.size_bytes for s in model_sizes(host)] == [8_000, 100_000]
+    for path, _ in (models["binary"], models["float"]):
+        (tmp_path / path).unlink()
+    gone = model_sizes(host)
+    assert [s.size_bytes for s in gone] == [None, None]
+    assert all("gone or has changed" in s.source for s in gone)
+    # the TFLite C API loaded the file itself: its model_bytes is the file size
+    board = collect_runs(store, [ids["board"]])
+    assert [s.size_bytes for s in model_sizes(board)] == [8_000, 100_000]
+
+
+def test_last_and_a_rerun_leaves_no_stale_figure(rendered, tmp_path):
+    _, drawn, ids, db = rendered
+    out = tmp_path / "report"
+    shutil.copytree(drawn, out)  # a folder that holds every view
+    store = ResultsStore(db)
+    latest = write_report(store, [], out, last=1)
+    store.close()
+    assert [r.run_id for r in latest.runs] == [ids["board again"]]
+    assert latest.skipped.keys() == {"energy", "trend"}
+    assert {p.stem for p in out.glob("*.png")} == ALL_VIEWS - {"energy", "trend"}
+    assert set(latest.images) == set(out.glob("*.png")) and latest.index.is_file()
+    assert [p.speedup for p in latest.rows] == [pytest.approx(14.2 / 9.5)]
+
+
+def assert_clean_error(result, message: str) -> None:
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith("error: "), result.stderr
+    assert message in result.stderr
+    assert "Traceback" not in result.output + result.stderr
+
+
+def test_unknown_run_id_is_a_clean_error(cli, store, tmp_path):
+    store, ids = store
+    out = tmp_path / "report"
+    result = cli("report", ids["board"], "nope", "-o", out, "--db", store.path)
+    assert_clean_error(result, "no run 'nope'")
+    assert ids["board again"] in result.stderr  # the hint lists recent runs
+    assert not out.exists()
+
+
+def test_empty_or_missing_store_is_a_clean_error(cli, tmp_path):
+    ResultsStore(tmp_path / "empty.sqlite").close()
+    empty = cli("report", "-o", tmp_path / "r", "--db", tmp_path / "empty.sqlite")
+    assert_clean_error(empty, "no runs in")
+    assert "bgnn-deploy run" in empty.stderr
+    missing = cli("report", "-o", tmp_path / "r", "--db", tmp_path / "none.sqlite")
+    assert_clean_error(missing, "no results database at")
+    assert not (tmp_path / "none.sqlite").exists()
+    assert not (tmp_path / "r").exists()
+
+
+def test_bad_combinations_are_clean_errors(cli, store, tmp_path):
+    store, ids = store
+    both = cli("report", ids["board"], "--last", "1", "-o", tmp_path / "r", "--db", store.path)
+    assert_clean_error(both, "not both")
+    (tmp_path / "file").write_text("")
+    not_dir = cli("report", "-o", tmp_path / "file", "--db", store.path)
+    assert_clean_error(not_dir, "is not a folder")
