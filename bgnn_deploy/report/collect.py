@@ -69,6 +69,7 @@ class Measurement:
     ops_ms: Mapping[str, float]  # ms per run by op; empty unless run with --profile-ops
     runtime: str | None = None  # the runtime library's version
     isa: str | None = None  # the kernel variant the runner picked (scalar, neon, avx2, ...)
+    runs_ms: tuple[float, ...] = ()  # each timed run, in order (runners since runs_ms)
 
     @property
     def model_label(self) -> str:
@@ -184,6 +185,7 @@ def _measurement(run: Mapping[str, Any], r: Mapping[str, Any], created) -> Measu
         ops_ms={name: float(v["ms_per_run"]) for name, v in ops.items()},
         runtime=r.get("runtime"),
         isa=r.get("isa"),
+        runs_ms=tuple(float(v) for v in r.get("runs_ms", ())),
     )
 
 

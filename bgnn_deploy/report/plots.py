@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 import matplotlib
+import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import to_rgb, to_rgba
 from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
@@ -270,6 +271,12 @@ def latency_view(runs: Sequence[Run]) -> View:
                     height=0.32,
                     **_bar_style(color, m.emulated),
                 )
+                if m.runs_ms:  # every timed run, spread vertically so that they can be seen
+                    jitter = np.linspace(-0.12, 0.12, len(m.runs_ms)) if len(m.runs_ms) > 1 else [0]
+                    ax.scatter(
+                        m.runs_ms, y + np.asarray(jitter), s=4, color="black", alpha=0.35,
+                        linewidths=0, zorder=3,
+                    )  # fmt: skip
                 ax.plot(lat["median"], y, marker="|", markersize=13, mew=2.2, color="black")
                 ax.annotate(
                     f"{_ms(lat['median'])} ms",
@@ -289,11 +296,11 @@ def latency_view(runs: Sequence[Run]) -> View:
     _legend(fig, title, _roles(items), any(p.run.emulated for p in items), markers)
     runs_per = sorted({m.timed_runs for p in items for m in p.measurements if m.timed_runs})
     caption = (
-        "One row per run and thread count, binary above float. The runner stores "
-        "percentiles, not each run's time, so this is a range plot, not a box plot: the bar "
-        "spans the fastest run to the 90th percentile (9 in 10 runs were at least that "
-        "fast), the thin line continues to the slowest run, and the black tick and printed "
-        "value are the median."
+        "One row per run and thread count, binary above float. The bar spans the fastest "
+        "run to the 90th percentile (9 in 10 runs were at least that fast), the thin line "
+        "continues to the slowest run, the black tick and printed value are the median, "
+        "and the grey dots are the timed runs themselves, in run order from bottom to top "
+        "(runs stored before the runner reported each run show the range only)."
     )
     if runs_per:
         caption += f" Timed runs per row: {', '.join(map(str, runs_per))}."

@@ -235,6 +235,11 @@ int main(int argc, char** argv) {
     times[runs] = now_ms() - t0;
   }
   const double window_end = boottime_s();
+  /* each run's time in run order (the first ones, for distributions), before sorting */
+  const int kept = runs < 2000 ? runs : 2000;
+  double* in_order = malloc(sizeof(double) * (size_t)kept);
+  if (!in_order) return fail("invoke", 6, "out of memory for %d timings", kept);
+  for (int r = 0; r < kept; ++r) in_order[r] = times[r];
   double sum = 0, sq = 0;
   for (int r = 0; r < runs; ++r) sum += times[r];
   const double mean = sum / runs;
@@ -254,6 +259,10 @@ int main(int argc, char** argv) {
          times[0], percentile(times, runs, 0.5), mean, runs > 1 ? sqrt(sq / (runs - 1)) : 0.0,
          percentile(times, runs, 0.9), percentile(times, runs, 0.95), percentile(times, runs, 0.99),
          times[runs - 1], runs);
+  printf(", \"runs_ms\": [");
+  for (int r = 0; r < kept; ++r) printf("%s%.4f", r ? ", " : "", in_order[r]);
+  printf("]");
+  free(in_order);
   printf(", \"timed_window_boottime_s\": [%.3f, %.3f]", window_start, window_end);
   printf(", \"peak_rss_kb_after_init\": %ld, \"peak_rss_kb\": %ld", rss_init, peak_rss_kb());
   printf(", \"outputs\": [");

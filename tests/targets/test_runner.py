@@ -58,10 +58,23 @@ def test_json_interface_and_profile(qemu_build, converted):
     lat = result["latency_ms"]
     assert lat["runs"] == 3 and lat["min"] <= lat["median"] <= lat["max"]
     assert {"mean", "std", "p90", "p95", "p99"} <= set(lat)
+    assert len(result["runs_ms"]) == 3  # each timed run, in order
+    assert (min(result["runs_ms"]), max(result["runs_ms"])) == (lat["min"], lat["max"])
     assert result["emulated"] is True and result["arch"] == "aarch64"
     assert result["ops"]["LceBconv2d"]["calls_per_run"] == 4  # 2 edge layers + embed + 1 head
     assert "builtin (LiteRT)" in result["ops"]
     assert result["peak_rss_kb"] >= result["peak_rss_kb_after_init"] > 0
+
+
+def test_min_secs_keeps_running_past_num_runs(converted):
+    from bgnn_deploy.targets.build import build_runner
+
+    result = run_runner(
+        build_runner("local"), converted / "builtin" / "binary.tflite", num_runs=1, min_secs=0.3
+    )
+    start, end = result["timed_window_boottime_s"]
+    assert end - start >= 0.3 and result["latency_ms"]["runs"] > 1
+    assert len(result["runs_ms"]) == result["latency_ms"]["runs"]
 
 
 def test_fused_knn_runs_and_matches_builtin(qemu_build, converted, tmp_path):
