@@ -39,6 +39,7 @@ def test_bitpack_and_unpack_against_numpy(channels):
     x = RNG.normal(size=(5, channels)).astype(np.float32)
     x[0, 0] = 0.0  # zero packs as +1
     x[1, 0] = -0.0  # so does negative zero (LCE's x86 rule)
+    x[2, -1] = x[3, 0] = np.nan  # and NaN (an ordered comparison)
     out = np.zeros((5, (channels + 31) // 32), dtype=np.uint32)
     lib.bgnn_bitpack32(ptr(x), 5, channels, ptr(out))
     np.testing.assert_array_equal(out, np_pack32(x))
@@ -254,6 +255,7 @@ def test_every_variant_equals_scalar_natively():
     result = compile_and_run_kernel_tests("native")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "MISMATCH" not in result.stdout and "xor_popcount scalar   ok" in result.stdout
+    assert "bitpack32             ok" in result.stdout
 
 
 def test_neon_variant_equals_scalar_under_qemu():
@@ -262,6 +264,7 @@ def test_neon_variant_equals_scalar_under_qemu():
     assert (
         "xor_popcount neon     ok" in result.stdout and "hamming_knn  neon     ok" in result.stdout
     )
+    assert "bitpack32             ok" in result.stdout  # the NEON packing
 
 
 def ctypes_ref(structure):

@@ -98,32 +98,35 @@ static int32_t accumulate(const bgnn_bconv2d_params* p, const uint32_t* in, cons
 
 typedef struct {
   int channels_out;
-  int32_t k, lo, hi;
-  const float* m2; /* per channel: m' = -mul, b' = bias + K*mul */
+  int32_t min2, max2; /* the clamp of 2*acc: [K - hi, K - lo] */
+  const float *m, *b; /* per channel: m' = -mul, b' = bias + K*mul */
   float* out;
 } float_ctx;
 
 static void emit_float(void* ctx, size_t pos, const int32_t* acc) {
   const float_ctx* c = ctx;
-  float* y = c->out + pos * c->channels_out;
-  for (int o = 0; o < c->channels_out; ++o) {
+  const int n = c->channels_out;
+  const int32_t min2 = c->min2, max2 = c->max2;
+  const float *restrict m = c->m, *restrict b = c->b;
+  float* restrict y = c->out + pos * n;
+  for (int o = 0; o < n; ++o) {
     int32_t two_acc = 2 * acc[o];
-    if (two_acc < c->k - c->hi) two_acc = c->k - c->hi;
-    if (two_acc > c->k - c->lo) two_acc = c->k - c->lo;
-    y[o] = (float)two_acc * c->m2[2 * o] + c->m2[2 * o + 1];
+    two_acc = two_acc < min2 ? min2 : two_acc > max2 ? max2 : two_acc;
+    y[o] = (float)two_acc * m[o] + b[o];
   }
 }
 
 int bgnn_bconv2d_float(const bgnn_bconv2d_params* p, const uint32_t* in, const uint32_t* filter,
                        const float* multiplier, const float* bias, float* out, bgnn_bgemm_filters* cache) {
   const int32_t k = p->kernel_h * p->kernel_w * p->channels_in;
+  const int32_t lo = p->clamp_lo < -k ? -k : p->clamp_lo, hi = p->clamp_hi > k ? k : p->clamp_hi;
   float* m2 = malloc(sizeof(float) * (size_t)p->channels_out * 2);
   if (!m2) return 0;
   for (int o = 0; o < p->channels_out; ++o) {
-    m2[2 * o] = (float)(-(double)multiplier[o]);
-    m2[2 * o + 1] = (float)((double)bias[o] + (double)k * (double)multiplier[o]);
+    m2[o] = (float)(-(double)multiplier[o]);
+    m2[p->channels_out + o] = (float)((double)bias[o] + (double)k * (double)multiplier[o]);
   }
-  float_ctx c = {p->channels_out, k, p->clamp_lo < -k ? -k : p->clamp_lo, p->clamp_hi > k ? k : p->clamp_hi, m2, out};
+  float_ctx c = {p->channels_out, k - hi, k - lo, m2, m2 + p->channels_out, out};
   const int ok = accumulate_positions(p, in, filter, cache, emit_float, &c);
   free(m2);
   return ok;

@@ -3,9 +3,11 @@
  * boundary, single words, long rows). Variants the CPU lacks are skipped, said so.
  * Runs natively and under qemu-aarch64 for NEON. Prints one line per check; exit 1
  * on any mismatch. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "../core/bitpack.h"
 #include "../core/dispatch.h"
 #include "../core/hamming_knn.h"
 #include "../core/xor_popcount.h"
@@ -67,8 +69,26 @@ static void check_knn_with_variant(const char* name) {
   failures += bad != 0;
 }
 
+/* The build's bit-packing (SIMD where the target has it) against the scalar rule
+ * bit = (x < 0): -0.0 and NaN pack as +1 (bit 0). */
+static void check_bitpack(void) {
+  const int channels = 70, rows = 3, words = bgnn_words(channels);
+  float x[3 * 70];
+  for (int i = 0; i < rows * channels; ++i) x[i] = (float)((int)(next_u32() % 2001) - 1000) / 500.0f;
+  x[0] = -0.0f, x[5] = 0.0f, x[40] = NAN, x[71] = -NAN, x[139] = -1e-30f;
+  uint32_t got[3 * 3];
+  bgnn_bitpack32(x, rows, channels, got);
+  int bad = 0;
+  for (int r = 0; r < rows; ++r)
+    for (int c = 0; c < channels; ++c)
+      bad += ((got[r * words + c / 32] >> (c % 32)) & 1u) != (x[r * channels + c] < 0.0f);
+  printf("bitpack32             %s\n", bad ? "MISMATCH" : "ok");
+  failures += bad != 0;
+}
+
 int main(void) {
   bgnn_dispatch_init();
+  check_bitpack();
 #define BGNN_XOR_POPCOUNT(isa, fn)                                                   \
   if (bgnn_isa_supported(isa)) {                                                     \
     check_xor_popcount(bgnn_isa_name(isa), fn);                                      \
