@@ -51,6 +51,7 @@ class BgemmFilters(ctypes.Structure):
         ("blocks", ctypes.c_int32),
         ("packed", ctypes.c_void_p),
         ("source", ctypes.c_void_p),
+        ("rowwise", ctypes.c_int32),
     ]
 
 

@@ -236,7 +236,17 @@ def test_bmaxpool_against_numpy():
 
 
 @pytest.mark.parametrize(
-    "n,channels,k", [(50, 8, 7), (64, 33, 20), (40, 70, 40), (1, 5, 1), (203, 256, 20)]
+    "n,channels,k",
+    [
+        (50, 8, 7),
+        (64, 33, 20),
+        (40, 70, 40),
+        (1, 5, 1),
+        (203, 256, 20),
+        (1000, 8, 20),  # distances 0..8: ties everywhere, through the bound path
+        (700, 130, 33),
+        (2000, 130, 20),  # the block-minimum bound path with three words per row
+    ],
 )
 def test_hamming_knn_against_numpy_with_ties(n, channels, k):
     lib = library()

@@ -16,7 +16,13 @@ int bgnn_bgemm_pack(bgnn_bgemm_filters* f, const uint32_t* filter, int channels_
   f->blocks = (channels_out + BGNN_BGEMM_LANES - 1) / BGNN_BGEMM_LANES;
   f->packed = calloc((size_t)f->blocks * f->words64 * BGNN_BGEMM_LANES, sizeof(uint64_t));
   f->source = filter;
+  f->rowwise = f->words64 <= BGNN_BGEMM_ROWWISE_WORDS;
   if (!f->packed) return 0;
+  if (f->rowwise) {
+    for (int o = 0; o < channels_out; ++o)
+      for (int w = 0; w < f->words64; ++w) f->packed[(size_t)w * channels_out + o] = load64(filter + (size_t)o * words32, w, words32);
+    return 1;
+  }
   for (int o = 0; o < channels_out; ++o) {
     uint64_t* dst = f->packed + (size_t)(o / BGNN_BGEMM_LANES) * f->words64 * BGNN_BGEMM_LANES + o % BGNN_BGEMM_LANES;
     for (int w = 0; w < f->words64; ++w) dst[(size_t)w * BGNN_BGEMM_LANES] = load64(filter + (size_t)o * words32, w, words32);
@@ -44,8 +50,13 @@ static inline void block_full(const bgnn_bgemm_filters* f, const uint64_t* xs, i
     }
     const int o0 = b * BGNN_BGEMM_LANES;
     const int n = f->channels_out - o0 < BGNN_BGEMM_LANES ? f->channels_out - o0 : BGNN_BGEMM_LANES;
-    for (int r = 0; r < BGNN_BGEMM_ROWS; ++r)
-      for (int l = 0; l < n; ++l) acc[r * f->channels_out + o0 + l] = (int32_t)a[r][l];
+    if (n == BGNN_BGEMM_LANES) { /* a constant trip count: one narrowing vector store per row */
+      for (int r = 0; r < BGNN_BGEMM_ROWS; ++r)
+        for (int l = 0; l < BGNN_BGEMM_LANES; ++l) acc[r * f->channels_out + o0 + l] = (int32_t)a[r][l];
+    } else {
+      for (int r = 0; r < BGNN_BGEMM_ROWS; ++r)
+        for (int l = 0; l < n; ++l) acc[r * f->channels_out + o0 + l] = (int32_t)a[r][l];
+    }
   }
 }
 
@@ -55,4 +66,23 @@ void bgnn_bgemm_load_rows(const bgnn_bgemm_filters* f, const uint32_t* x, int ro
       xs[r * f->words64 + w] = r < rows ? load64(x + (size_t)r * words32, w, words32) : 0;
 }
 
-void bgnn_bgemm_block(const bgnn_bgemm_filters* f, const uint64_t* xs, int32_t* acc) { block_full(f, xs, acc); }
+/* One row against every filter in the word-major layout. */
+static void row_all_filters(const bgnn_bgemm_filters* f, const uint64_t* x, int32_t* restrict acc) {
+  const int n = f->channels_out;
+  const uint64_t* restrict F = f->packed;
+  for (int o = 0; o < n; ++o) acc[o] = (int32_t)__builtin_popcountll(x[0] ^ F[o]);
+  for (int w = 1; w < f->words64; ++w) {
+    const uint64_t xw = x[w];
+    const uint64_t* restrict Fw = F + (size_t)w * n;
+    for (int o = 0; o < n; ++o) acc[o] += (int32_t)__builtin_popcountll(xw ^ Fw[o]);
+  }
+}
+
+void bgnn_bgemm_block(const bgnn_bgemm_filters* f, const uint64_t* xs, int32_t* acc) {
+  if (!f->rowwise) {
+    block_full(f, xs, acc);
+    return;
+  }
+  for (int r = 0; r < BGNN_BGEMM_ROWS; ++r)
+    row_all_filters(f, xs + (size_t)r * f->words64, acc + (size_t)r * f->channels_out);
+}

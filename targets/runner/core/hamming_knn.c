@@ -4,33 +4,69 @@
 
 #include "bgemm.h"
 
+#define KNN_BLOCK 16
+
 size_t bgnn_hamming_knn_scratch(int n, int words) {
-  return (size_t)BGNN_BGEMM_ROWS * n + (size_t)words * 32 + 1;
+  return (size_t)(BGNN_BGEMM_ROWS + 1) * n + (size_t)n / KNN_BLOCK + 1 + (size_t)words * 32 + 1;
 }
 
-/* Row i's k nearest from its n distances: the counting selection of hamming_knn.h. */
-static void select_k(const int32_t* dist, int n, int k, int max_d, int32_t* count, int32_t* o) {
+/* The counting selection of hamming_knn.h over rows idx[0..n) (all rows when idx is NULL,
+ * else in ascending index order) whose distances are at most max_d. */
+static void select_from(const int32_t* dist, const int32_t* idx, int n, int k, int max_d, int32_t* count,
+                        int32_t* o) {
   for (int d = 0; d <= max_d; ++d) count[d] = 0;
-  for (int j = 0; j < n; ++j) count[dist[j]]++;
+  for (int i = 0; i < n; ++i) count[dist[idx ? idx[i] : i]]++;
   /* the distance where the k-th neighbour lies, and how many rows of it are taken */
   int cut = 0, below = 0;
   while (below + count[cut] < k) below += count[cut++];
   int take_at_cut = k - below;
-  /* emit in ascending distance, index order within a distance: one pass over j,
-   * each row into its distance's slot range (count[] becomes the next free slot) */
+  /* emit in ascending distance, index order within a distance: one pass, each row into
+   * its distance's slot range (count[] becomes the next free slot) */
   for (int d = 0, start = 0; d < cut; ++d) {
     const int c = count[d];
     count[d] = start;
     start += c;
   }
-  for (int j = 0; j < n; ++j) {
-    const int d = dist[j];
+  for (int i = 0; i < n; ++i) {
+    const int j = idx ? idx[i] : i, d = dist[j];
     if (d < cut) {
       o[count[d]++] = j;
     } else if (d == cut && take_at_cut > 0) {
       o[k - take_at_cut--] = j;
     }
   }
+}
+
+/* Row i's k nearest from its n distances. For long rows, the k-th smallest of the minima
+ * of blocks of KNN_BLOCK rows bounds the answer from above (those k minima are k rows
+ * within the bound); only blocks whose minimum is within it are searched, and only rows
+ * within it go through the counting selection, in index order, so ties stay exact. */
+static void select_k(const int32_t* dist, int n, int k, int max_d, int32_t* count, int32_t* cand, int32_t* mins,
+                     int32_t* o) {
+  const int blocks = n / KNN_BLOCK;
+  if (blocks < 2 * k) {
+    select_from(dist, NULL, n, k, max_d, count, o);
+    return;
+  }
+  for (int b = 0; b < blocks; ++b) {
+    const int32_t* d = dist + (size_t)b * KNN_BLOCK;
+    int32_t m = d[0];
+    for (int l = 1; l < KNN_BLOCK; ++l) m = d[l] < m ? d[l] : m;
+    mins[b] = m;
+  }
+  for (int d = 0; d <= max_d; ++d) count[d] = 0;
+  for (int b = 0; b < blocks; ++b) count[mins[b]]++;
+  int bound = 0, below = 0;
+  while (below + count[bound] < k) below += count[bound++];
+  int c = 0;
+  for (int b = 0; b < blocks; ++b) {
+    if (mins[b] > bound) continue;
+    for (int j = b * KNN_BLOCK; j < (b + 1) * KNN_BLOCK; ++j)
+      if (dist[j] <= bound) cand[c++] = j;
+  }
+  for (int j = blocks * KNN_BLOCK; j < n; ++j)
+    if (dist[j] <= bound) cand[c++] = j;
+  select_from(dist, cand, c, k, bound, count, o);
 }
 
 int bgnn_hamming_knn(const uint32_t* x, int n, int words, int k, int32_t* out, int32_t* scratch) {
@@ -43,12 +79,14 @@ int bgnn_hamming_knn(const uint32_t* x, int n, int words, int k, int32_t* out, i
     return 0;
   }
   int32_t* dist = scratch; /* BGNN_BGEMM_ROWS x n */
-  int32_t* count = scratch + (size_t)BGNN_BGEMM_ROWS * n;
+  int32_t* cand = scratch + (size_t)BGNN_BGEMM_ROWS * n;
+  int32_t* mins = cand + n; /* n / KNN_BLOCK + 1 */
+  int32_t* count = mins + n / KNN_BLOCK + 1;
   for (int i0 = 0; i0 < n; i0 += BGNN_BGEMM_ROWS) {
     const int rows = n - i0 < BGNN_BGEMM_ROWS ? n - i0 : BGNN_BGEMM_ROWS;
     bgnn_bgemm_load_rows(&f, x + (size_t)i0 * words, rows, words, xs);
     bgnn_bgemm_block(&f, xs, dist);
-    for (int r = 0; r < rows; ++r) select_k(dist + (size_t)r * n, n, k, words * 32, count, out + (size_t)(i0 + r) * k);
+    for (int r = 0; r < rows; ++r) select_k(dist + (size_t)r * n, n, k, words * 32, count, cand, mins, out + (size_t)(i0 + r) * k);
   }
   free(xs);
   bgnn_bgemm_free(&f);

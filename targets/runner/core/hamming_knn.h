@@ -5,7 +5,9 @@
  * (0..C), so selection is a counting pass: count rows per distance, find the distance
  * d* at which k is reached, then emit rows with d < d* and the first rows with
  * d == d*, each group in index order. Linear in N per row, no sorting, exact ties.
- * The distances of each block of rows come from the binary GEMM (bgemm.h).
+ * The distances of each block of rows come from the binary GEMM (bgemm.h). Long rows
+ * first take an upper bound (the k-th smallest of the minima of blocks of 16 rows), so
+ * that only rows within it are counted and placed.
  */
 #ifndef BGNN_CORE_HAMMING_KNN_H
 #define BGNN_CORE_HAMMING_KNN_H
