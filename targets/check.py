@@ -36,26 +36,37 @@ def _first(text: str) -> str:
     return text.strip().splitlines()[0] if text.strip() else ""
 
 
+# One shell command for every fact: on a board each command is a round trip (tens of ms
+# over a LAN, more through a jump host). Sections are separated by a marker line; $1 is
+# the folder whose free space counts (where bgnn-deploy keeps its files).
+_FACTS_SCRIPT = r"""
+mark='@@bgnn-facts@@'
+uname -m; echo "$mark"
+uname -r; echo "$mark"
+ldd --version 2>&1 | head -n 1; echo "$mark"
+nproc 2>/dev/null; echo "$mark"
+cat /sys/devices/system/cpu/cpu0/cpufreq/scaling_governor 2>/dev/null; echo "$mark"
+grep -m 1 -E '^(model name|Model|Hardware)[[:space:]]*:' /proc/cpuinfo 2>/dev/null; echo "$mark"
+df -Pk "$1" 2>/dev/null | tail -n 1
+"""
+
+
 def collect_facts(conn: Connection) -> dict:
     """Arch, kernel, glibc, CPU model, cores, governor and free disk of the target."""
-    facts: dict = {"arch": _first(conn.run(["uname", "-m"]).stdout)}
-    facts["kernel"] = _first(conn.run(["uname", "-r"]).stdout)
-    ldd = conn.run(["ldd", "--version"], check=False)
-    match = re.search(r"(\d+)\.(\d+)\s*$", _first(ldd.stdout or ldd.stderr))
+    folder = conn.temp_path("probe").rsplit("/", 1)[0]
+    out = conn.run(["sh", "-c", _FACTS_SCRIPT, "bgnn-facts", folder], check=False).stdout
+    parts = [p.strip() for p in out.split("@@bgnn-facts@@")] + [""] * 7
+    arch, kernel, ldd, cores, governor, cpu, df = parts[:7]
+    facts: dict = {"arch": _first(arch), "kernel": _first(kernel)}
+    match = re.search(r"(\d+)\.(\d+)\s*$", _first(ldd))
     facts["glibc"] = f"{match.group(1)}.{match.group(2)}" if match else None
-    cores = conn.run(["nproc"], check=False).stdout.strip()
     facts["cores"] = int(cores) if cores.isdigit() else None
-    governor = conn.run(
-        ["cat", "/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor"], check=False
-    )
-    facts["governor"] = governor.stdout.strip() or None
-    cpuinfo = conn.run(["cat", "/proc/cpuinfo"], check=False).stdout
-    model = re.search(r"^(?:model name|Model|Hardware)\s*:\s*(.+)$", cpuinfo, re.M)
+    facts["governor"] = governor or None
+    model = re.search(r"^(?:model name|Model|Hardware)\s*:\s*(.+)$", cpu, re.M)
     facts["cpu"] = model.group(1).strip() if model else None
-    df = conn.run(["df", "-Pk", conn.temp_path("probe").rsplit("/", 1)[0]], check=False)
-    rows = df.stdout.strip().splitlines()
-    if len(rows) >= 2 and len(rows[1].split()) >= 4:
-        facts["free_disk_mb"] = int(rows[1].split()[3]) // 1024
+    fields = df.split()
+    if len(fields) >= 4 and fields[3].isdigit():
+        facts["free_disk_mb"] = int(fields[3]) // 1024
     return facts
 
 

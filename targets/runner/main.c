@@ -263,7 +263,7 @@ int main(int argc, char** argv) {
   for (int r = 0; r < kept; ++r) printf("%s%.4f", r ? ", " : "", in_order[r]);
   printf("]");
   free(in_order);
-  printf(", \"timed_window_boottime_s\": [%.3f, %.3f]", window_start, window_end);
+  printf(", \"timed_window_boottime_s\": [%.6f, %.6f]", window_start, window_end);
   printf(", \"peak_rss_kb_after_init\": %ld, \"peak_rss_kb\": %ld", rss_init, peak_rss_kb());
   printf(", \"outputs\": [");
   for (int i = 0; i < n_out; ++i) {

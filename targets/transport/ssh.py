@@ -16,6 +16,7 @@ import contextlib
 import hashlib
 import os
 import shlex
+import stat
 import time
 import uuid
 from pathlib import Path
@@ -212,8 +213,9 @@ class SshConnection(Connection):
         digest = sha256_file(local)
         folder = self._remote("blobs", digest[:24])
         remote = f"{folder}/{local.name}"
-        if self.run(["test", "-f", remote], check=False).exit_code == 0:
-            return remote, False
+        with contextlib.suppress(OSError):  # already there: an SFTP stat, no command
+            if stat.S_ISREG(self._sftp.stat(remote).st_mode or 0):
+                return remote, False
         self.run(["mkdir", "-p", folder])
         partial = f"{remote}.part-{uuid.uuid4().hex[:8]}"
         try:
@@ -233,7 +235,8 @@ class SshConnection(Connection):
     def temp_path(self, name: str) -> str:
         self._open()
         folder = self._remote("tmp")
-        self.run(["mkdir", "-p", folder])
+        if not self._temps:  # created once per connection
+            self.run(["mkdir", "-p", folder])
         path = f"{folder}/{uuid.uuid4().hex[:12]}-{name}"
         self._temps.append(path)  # removed when the connection closes
         return path

@@ -73,7 +73,7 @@ def test_min_secs_keeps_running_past_num_runs(converted):
         build_runner("local"), converted / "builtin" / "binary.tflite", num_runs=1, min_secs=0.3
     )
     start, end = result["timed_window_boottime_s"]
-    assert end - start >= 0.3 and result["latency_ms"]["runs"] > 1
+    assert end - start >= 0.3 - 1e-3 and result["latency_ms"]["runs"] > 1  # clocks read apart
     assert len(result["runs_ms"]) == result["latency_ms"]["runs"]
 
 
