@@ -12,7 +12,7 @@ DEMO_MODEL := $(OUT)/bin-dgcnn-bf2.pt
 DEMO_TRAIN_FLAGS := --points 256 --k 10 --widths 32,32,64,128 --emb 256 --mlp 256,128 \
 	--knn hamming --dropout 0.3 --epochs 12 --samples 512 --test-samples 128 --seed 0
 
-.PHONY: demo test lint system-deps venv clean
+.PHONY: demo test bench lint system-deps venv clean
 
 DEMO_CONVERTED := $(OUT)/converted/report.json $(OUT)/converted-fused/report.json
 
@@ -49,6 +49,17 @@ $(DEMO_MODEL): | $(STAMP)
 test: system-deps venv
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
+
+# The benchmark suite (issue 7): BENCHMARKS.md, its plots and benchmarks/results/benchmarks.json,
+# every figure measured in this run (under 20 minutes on 2 cores). Not part of `make test`.
+BENCH_STAMP := $(VENV)/.bench-$(shell sha1sum pyproject.toml | cut -c1-12)
+
+bench: system-deps venv $(BENCH_STAMP)
+	$(BIN)/python -m benchmarks
+
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/python -m pip install -q -e '.[dev,bench]'
+	@rm -f $(VENV)/.bench-* && touch $@
 
 lint: venv
 	$(BIN)/ruff check .

@@ -63,7 +63,9 @@ class TestBoard:
         self.known_hosts.write_text(f"[127.0.0.1]:{self.port} {public[0]} {public[1]}\n")
 
 
-def start_board(root: Path) -> TestBoard:
+def start_board(root: Path, *, sftp_start_dir: Path | None = None) -> TestBoard:
+    """Start sshd; ``sftp_start_dir`` gives SFTP sessions their own starting folder, which
+    bgnn-deploy takes as the board's home (a private blob cache, e.g. for cold runs)."""
     root.mkdir(parents=True, exist_ok=True)
     Path("/run/sshd").mkdir(parents=True, exist_ok=True)
     host_key = keygen(root / "host_key")
@@ -78,7 +80,9 @@ def start_board(root: Path) -> TestBoard:
         f"AuthorizedKeysFile {authorized}\nPidFile {root / 'sshd.pid'}\n"
         "PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\n"
         "PermitRootLogin prohibit-password\nStrictModes no\n"
-        "Subsystem sftp internal-sftp\n"
+        "Subsystem sftp internal-sftp"
+        + (f" -d {sftp_start_dir}" if sftp_start_dir is not None else "")
+        + "\n"
     )
     with open(root / "sshd.log", "w") as log:  # sshd keeps its own copy of the descriptor
         process = subprocess.Popen(
