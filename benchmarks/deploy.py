@@ -112,6 +112,7 @@ def measure_deploy(model: Path, *, rounds: int, num_runs: int, say: Callable[[st
                     {
                         **overheads(wall, report.results),
                         "remote_commands": len(log),
+                        "remote_command_names": [name for name, _ in log],
                         "remote_commands_s": sum(d for _, d in log),
                         "runner_commands_s": sum(d for name, d in log if name == "bgnn-runner"),
                     }

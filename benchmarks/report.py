@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections import Counter
 from pathlib import Path
 
 from benchmarks.goals import PAPER_PI4, network_size
@@ -422,16 +423,20 @@ def _deploy(results: dict) -> str:
     other = [r["remote_commands"] - 2 for r in cached]  # all but the two runner commands
     per_command = Spread.of(
         [
-            (r["remote_commands_s"] - r["runner_commands_s"]) / n
+            (r["remote_commands_s"] - r["runner_commands_s"]) / max(n, 1)
             for r, n in zip(cached, other, strict=True)
         ]
     )
+    names = cached[0].get("remote_command_names")
+    which = (
+        " (" + ", ".join(f"{n} x{c}" for n, c in Counter(names).most_common()) + ")"
+        if names
+        else ""
+    )
     finding = (
-        f"With nothing to upload, `run` still sends {cached[0]['remote_commands']} remote "
-        f"commands (the board's facts, a `test -f` per file, temporary folders, the two "
-        f"runner invocations); each non-runner command takes {per_command.median * 1e3:.0f} ms "
-        "on loopback (a new SSH channel and a shell on the board), which is most of the "
-        "overhead."
+        f"With nothing to upload, `run` sends {cached[0]['remote_commands']} remote "
+        f"commands{which}; each non-runner command takes {per_command.median * 1e3:.0f} ms "
+        "on loopback (a new SSH channel and a shell on the board)."
     )
     return (
         f"Board: {d['board']}; model `{Path(d['model']).parent.name}/"
