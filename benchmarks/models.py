@@ -77,14 +77,12 @@ def _calibrated_checkpoint(path: Path, arch: str, knn: str, sizes: dict, seed: i
 
     from bgnn_deploy.data import load_dataset
     from bgnn_deploy.models import ModelConfig, build_model
+    from bgnn_deploy.models.calibration import calibrate_batchnorm
     from bgnn_deploy.models.checkpoint import save_checkpoint
 
     config = ModelConfig(arch=arch, knn=knn, **sizes)
     torch.manual_seed(seed)
     model = build_model(config)
-    for m in model.modules():
-        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
-            m.momentum = None  # cumulative average over the calibration clouds
     clouds = load_dataset(
         "synthetic",
         split="train",
@@ -93,10 +91,7 @@ def _calibrated_checkpoint(path: Path, arch: str, knn: str, sizes: dict, seed: i
         classes=min(config.classes, 8),
         seed=seed,
     )
-    model.train()
-    with torch.no_grad():
-        model(torch.from_numpy(clouds.points))
-    model.eval()
+    calibrate_batchnorm(model, clouds.points)
     save_checkpoint(model, path, meta={"untrained": True, "bn_calibration": "16 synthetic"})
 
 

@@ -6,6 +6,7 @@ import torch
 
 from bgnn_deploy.data import load_dataset
 from bgnn_deploy.models import ModelConfig, build_model
+from bgnn_deploy.models.calibration import calibrate_batchnorm
 from bgnn_deploy.models.checkpoint import save_checkpoint
 
 
@@ -14,9 +15,6 @@ def calibrated_checkpoint(path, config: ModelConfig, seed: int = 0):
     features split into both signs (default statistics leave almost all at +1)."""
     torch.manual_seed(seed)
     model = build_model(config)
-    for m in model.modules():
-        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
-            m.momentum = None
     data = load_dataset(
         "synthetic",
         split="train",
@@ -25,10 +23,7 @@ def calibrated_checkpoint(path, config: ModelConfig, seed: int = 0):
         classes=min(config.classes, 8),
         seed=seed,
     )
-    model.train()
-    with torch.no_grad():
-        model(torch.from_numpy(data.points))
-    model.eval()
+    calibrate_batchnorm(model, data.points)
     save_checkpoint(model, path)
     return model
 
