@@ -42,7 +42,8 @@ class ExternalMeter(Probe):
         if not self.command:
             return (
                 f"target '{self.target.name}' uses an external meter but its profile has no "
-                "energy_command (a command that prints watts)"
+                "energy_command (a command that prints watts; boards without a power sensor "
+                "of their own, such as the Raspberry Pi 4, are measured that way)"
             )
         try:
             self._read()
