@@ -9,7 +9,7 @@ contract is in ``docs/ops/BgnnHammingKnn.md``.
 
 from __future__ import annotations
 
-from bgnn_deploy.converters.tflite_model import builtin_name, read_model
+from bgnn_deploy.converters.tflite_model import builtin_name, read_model, tflite_schema
 
 from bgnn_deploy.errors import ConversionError
 
@@ -26,10 +26,10 @@ def _options(k: int) -> bytes:
 
 def fuse_hamming_knn(data: bytes) -> tuple[bytes, int]:
     """Return the rewritten flatbuffer and the number of k-NN subgraphs fused."""
-    from tensorflow.lite.python import schema_py_generated as schema
+    model = read_model(data)  # imports TensorFlow quietly first
+    schema = tflite_schema()
     from tensorflow.lite.tools import flatbuffer_utils
 
-    model = read_model(data)
     graph = model.subgraphs[0]
     ops = graph.operators
 

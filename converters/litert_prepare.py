@@ -17,7 +17,7 @@ the kernels. The result computes exactly what the input does:
 from __future__ import annotations
 
 import numpy as np
-from bgnn_deploy.converters.tflite_model import read_model
+from bgnn_deploy.converters.tflite_model import read_model, tflite_schema
 
 __all__ = ["prepare_for_litert"]
 
@@ -27,7 +27,8 @@ ALIGNMENT = 64
 def _aligned_pack(model) -> bytes:
     """Serialize ``model`` with every buffer's data 64-byte aligned in the file."""
     import flatbuffers
-    from tensorflow.lite.python import schema_py_generated as schema
+
+    schema = tflite_schema()
 
     original = schema.BufferT.Pack
 
@@ -60,7 +61,8 @@ def _aligned_pack(model) -> bytes:
 
 def prepare_for_litert(data: bytes) -> bytes:
     from flatbuffers import flexbuffers
-    from tensorflow.lite.python import schema_py_generated as schema
+
+    schema = tflite_schema()
 
     model = read_model(data)
     graph = model.subgraphs[0]

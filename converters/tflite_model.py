@@ -14,10 +14,12 @@ import numpy as np
 
 from bgnn_deploy.errors import CheckpointError
 
-__all__ = ["TfliteSummary", "builtin_name", "read_model", "summarize"]
+__all__ = ["TfliteSummary", "builtin_name", "read_model", "summarize", "tflite_schema"]
 
 
-def _schema():
+def tflite_schema():
+    """TFLite's generated flatbuffer schema (TensorFlow's), imported without its native
+    start-up chatter on the user's terminal."""
     from bgnn_deploy.converters.quiet import native_stderr_silenced
 
     with native_stderr_silenced():  # importing it starts TensorFlow
@@ -27,7 +29,7 @@ def _schema():
 
 def read_model(data: bytes):
     """The flatbuffer as TFLite's object-API ``ModelT``; clear errors for non-models."""
-    schema = _schema()
+    schema = tflite_schema()
     if len(data) < 8 or bytes(data[4:8]) != b"TFL3":
         raise CheckpointError("not a TFLite flatbuffer (no 'TFL3' identifier)")
     try:
@@ -44,7 +46,7 @@ _BUILTIN_NAMES: dict[int, str] | None = None
 def builtin_name(code: int) -> str:
     global _BUILTIN_NAMES
     if _BUILTIN_NAMES is None:
-        ops = _schema().BuiltinOperator
+        ops = tflite_schema().BuiltinOperator
         _BUILTIN_NAMES = {v: k for k, v in vars(ops).items() if not k.startswith("_")}
     return _BUILTIN_NAMES.get(code, f"BUILTIN_{code}")
 
