@@ -8,6 +8,7 @@ labelled as such: their timings are not board figures.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import time
 from collections.abc import Callable
@@ -149,17 +150,23 @@ def _measure(
                 say(f"running {path.name} ({role}, {n} thread{'s' if n > 1 else ''}) on {target}")
                 if idle is not None:
                     probe.start(conn)
-                result = run_runner(
-                    build,
-                    path,
-                    num_runs=num_runs,
-                    warmup_runs=warmup_runs,
-                    threads=n,
-                    profile_ops=profile_ops,
-                    # long enough that the timed runs dominate the active window
-                    min_secs=idle_seconds if idle is not None else 0.0,
-                    conn=conn,
-                )
+                try:
+                    result = run_runner(
+                        build,
+                        path,
+                        num_runs=num_runs,
+                        warmup_runs=warmup_runs,
+                        threads=n,
+                        profile_ops=profile_ops,
+                        # long enough that the timed runs dominate the active window
+                        min_secs=idle_seconds if idle is not None else 0.0,
+                        conn=conn,
+                    )
+                except BaseException:
+                    if idle is not None:  # no sampler outlives a failed run
+                        with contextlib.suppress(Exception):
+                            probe.stop(conn)
+                    raise
                 if idle is not None:
                     timed = result.get("timed_window_boottime_s")
                     try:
