@@ -28,6 +28,7 @@ out=$1 interval=$2 limit=$3 mode=$4
 shift 4
 : > "$out" || exit 1
 (
+  exec 3>> "$out"  # written through this descriptor: a removed file is never recreated
   read -r begin _ < /proc/uptime
   while [ -e "$out" ]; do
     read -r now _ < /proc/uptime
@@ -36,10 +37,10 @@ shift 4
     if [ "$mode" = files ]; then
       for f in "$@"; do v=; read -r v < "$f"; line="$line
 ${v:-nan}"; done
-      printf '%s\n' "$line" >> "$out"
+      printf '%s\n' "$line" >&3
     else
-      printf '%s\n' "$line" >> "$out"
-      "$@" >> "$out" 2>&1
+      printf '%s\n' "$line" >&3
+      "$@" >&3 2>&1
     fi
     sleep "$interval"
   done
