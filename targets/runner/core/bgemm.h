@@ -22,7 +22,7 @@
 
 typedef struct {
   int channels_out, words64, blocks;
-  uint64_t* packed;     /* [blocks][words64][LANES], zero words past channels_out */
+  uint64_t* packed;       /* rowwise: [words64][channels_out]; else [blocks][words64][LANES], 0-padded */
   const uint32_t* source; /* the filter tensor it was packed from (filters are constants) */
   int rowwise;            /* 1: [word64][channel] layout, 0: blocks of LANES */
 } bgnn_bgemm_filters;
