@@ -312,14 +312,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--out",
         type=Path,
-        default=ROOT / "BENCHMARKS.md",
-        help="the markdown report (default: BENCHMARKS.md)",
+        help="the markdown report (default: BENCHMARKS.md; with --quick "
+        "out/bench-quick/BENCHMARKS.md, so a quick run never replaces the full report)",
     )
     parser.add_argument(
         "--assets",
         type=Path,
-        default=ROOT / "benchmarks" / "results",
-        help="folder for the plots and benchmarks.json",
+        help="folder for the plots and benchmarks.json (default: benchmarks/results; "
+        "with --quick out/bench-quick)",
     )
     parser.add_argument(
         "--work",
@@ -334,6 +334,11 @@ def main(argv: list[str] | None = None) -> int:
         help="only rewrite the report from a previous run's benchmarks.json",
     )
     args = parser.parse_args(argv)
+    quick_dir = ROOT / "out" / "bench-quick"
+    if args.out is None:
+        args.out = quick_dir / "BENCHMARKS.md" if args.quick else ROOT / "BENCHMARKS.md"
+    if args.assets is None:
+        args.assets = quick_dir if args.quick else ROOT / "benchmarks" / "results"
     if args.from_json is not None:
         return _rerender(args.from_json, args.out.resolve(), args.assets.resolve())
     return run_suite(
