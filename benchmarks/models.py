@@ -75,23 +75,14 @@ def _calibrated_checkpoint(path: Path, arch: str, knn: str, sizes: dict, seed: i
     """Untrained weights; BatchNorm statistics averaged over 16 synthetic clouds."""
     import torch
 
-    from bgnn_deploy.data import load_dataset
     from bgnn_deploy.models import ModelConfig, build_model
-    from bgnn_deploy.models.calibration import calibrate_batchnorm
+    from bgnn_deploy.models.calibration import calibrate_on_synthetic
     from bgnn_deploy.models.checkpoint import save_checkpoint
 
     config = ModelConfig(arch=arch, knn=knn, **sizes)
     torch.manual_seed(seed)
     model = build_model(config)
-    clouds = load_dataset(
-        "synthetic",
-        split="train",
-        num_points=config.num_points,
-        samples=16,
-        classes=min(config.classes, 8),
-        seed=seed,
-    )
-    calibrate_batchnorm(model, clouds.points)
+    calibrate_on_synthetic(model, config.num_points, config.classes, seed=seed)
     save_checkpoint(model, path, meta={"untrained": True, "bn_calibration": "16 synthetic"})
 
 

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["calibrate_batchnorm"]
+__all__ = ["calibrate_batchnorm", "calibrate_on_synthetic"]
 
 
 def calibrate_batchnorm(model: nn.Module, points: np.ndarray) -> nn.Module:
@@ -26,3 +26,21 @@ def calibrate_batchnorm(model: nn.Module, points: np.ndarray) -> nn.Module:
     with torch.no_grad():
         model(torch.from_numpy(np.ascontiguousarray(points, dtype=np.float32)))
     return model.eval()
+
+
+def calibrate_on_synthetic(
+    model: nn.Module, num_points: int, classes: int, *, samples: int = 16, seed: int = 0
+) -> nn.Module:
+    """`calibrate_batchnorm` on ``samples`` synthetic training clouds (of at most the 8
+    synthetic classes): what tests and benchmarks of untrained models use."""
+    from bgnn_deploy.data import load_dataset
+
+    clouds = load_dataset(
+        "synthetic",
+        split="train",
+        num_points=num_points,
+        samples=samples,
+        classes=min(classes, 8),
+        seed=seed,
+    )
+    return calibrate_batchnorm(model, clouds.points)

@@ -6,7 +6,7 @@ import torch
 
 from bgnn_deploy.data import load_dataset
 from bgnn_deploy.models import ModelConfig, build_model
-from bgnn_deploy.models.calibration import calibrate_batchnorm
+from bgnn_deploy.models.calibration import calibrate_on_synthetic
 from bgnn_deploy.models.checkpoint import save_checkpoint
 
 
@@ -15,15 +15,7 @@ def calibrated_checkpoint(path, config: ModelConfig, seed: int = 0):
     features split into both signs (default statistics leave almost all at +1)."""
     torch.manual_seed(seed)
     model = build_model(config)
-    data = load_dataset(
-        "synthetic",
-        split="train",
-        num_points=config.num_points,
-        samples=16,
-        classes=min(config.classes, 8),
-        seed=seed,
-    )
-    calibrate_batchnorm(model, data.points)
+    calibrate_on_synthetic(model, config.num_points, config.classes, seed=seed)
     save_checkpoint(model, path)
     return model
 
