@@ -27,9 +27,30 @@ static int is_pointwise(const bgnn_bconv2d_params* p) {
          p->out_h == p->in_h && p->out_w == p->in_w;
 }
 
-/* Mismatch counts of every output channel at one output position. */
-static void accumulate_all(const bgnn_bconv2d_params* p, const uint32_t* in, const uint32_t* filt, int n, int oy,
-                           int ox, int32_t* acc);
+/* Mismatch count of one output position and channel (see bconv2d.h). */
+static int32_t accumulate(const bgnn_bconv2d_params* p, const uint32_t* in, const uint32_t* filt,
+                          int n, int oy, int ox, int o) {
+  const int words = bgnn_words(p->channels_in);
+  int32_t acc = 0;
+  for (int ky = 0; ky < p->kernel_h; ++ky) {
+    const int iy = oy * p->stride_h - p->pad_top + ky * p->dilation_h;
+    for (int kx = 0; kx < p->kernel_w; ++kx) {
+      const int ix = ox * p->stride_w - p->pad_left + kx * p->dilation_w;
+      const uint32_t* f = filt + (((size_t)o * p->kernel_h + ky) * p->kernel_w + kx) * words;
+      if (iy < 0 || iy >= p->in_h || ix < 0 || ix >= p->in_w) {
+        if (p->pad_value == 1) {
+          for (int w = 0; w < words; ++w) acc += __builtin_popcount(f[w]); /* input all +1 */
+        } else {
+          acc += p->channels_in / 2; /* a zero tap: contributes 0 to K - 2*acc */
+        }
+        continue;
+      }
+      const uint32_t* x = in + (((size_t)n * p->in_h + iy) * p->in_w + ix) * words;
+      acc += bgnn_xor_popcount(x, f, words);
+    }
+  }
+  return acc;
+}
 
 /* Receives the mismatch counts of output position `pos` (n, oy, ox flattened). */
 typedef void (*acc_sink)(void* ctx, size_t pos, const int32_t* acc);
@@ -64,36 +85,11 @@ static int accumulate_positions(const bgnn_bconv2d_params* p, const uint32_t* in
   for (int n = 0; n < p->batch; ++n)
     for (int oy = 0; oy < p->out_h; ++oy)
       for (int ox = 0; ox < p->out_w; ++ox, ++pos) {
-        accumulate_all(p, in, filt, n, oy, ox, acc);
+        for (int o = 0; o < p->channels_out; ++o) acc[o] = accumulate(p, in, filt, n, oy, ox, o);
         sink(ctx, pos, acc);
       }
   free(acc);
   return 1;
-}
-
-/* Mismatch count of one output position and channel (see bconv2d.h). */
-static int32_t accumulate(const bgnn_bconv2d_params* p, const uint32_t* in, const uint32_t* filt,
-                          int n, int oy, int ox, int o) {
-  const int words = bgnn_words(p->channels_in);
-  int32_t acc = 0;
-  for (int ky = 0; ky < p->kernel_h; ++ky) {
-    const int iy = oy * p->stride_h - p->pad_top + ky * p->dilation_h;
-    for (int kx = 0; kx < p->kernel_w; ++kx) {
-      const int ix = ox * p->stride_w - p->pad_left + kx * p->dilation_w;
-      const uint32_t* f = filt + (((size_t)o * p->kernel_h + ky) * p->kernel_w + kx) * words;
-      if (iy < 0 || iy >= p->in_h || ix < 0 || ix >= p->in_w) {
-        if (p->pad_value == 1) {
-          for (int w = 0; w < words; ++w) acc += __builtin_popcount(f[w]); /* input all +1 */
-        } else {
-          acc += p->channels_in / 2; /* a zero tap: contributes 0 to K - 2*acc */
-        }
-        continue;
-      }
-      const uint32_t* x = in + (((size_t)n * p->in_h + iy) * p->in_w + ix) * words;
-      acc += bgnn_xor_popcount(x, f, words);
-    }
-  }
-  return acc;
 }
 
 typedef struct {
@@ -150,9 +146,4 @@ int bgnn_bconv2d_bitpacked(const bgnn_bconv2d_params* p, const uint32_t* in, con
                            const int32_t* thresholds, uint32_t* out, bgnn_bgemm_filters* cache) {
   bitpacked_ctx c = {p->channels_out, bgnn_words(p->channels_out), thresholds, out};
   return accumulate_positions(p, in, filter, cache, emit_bitpacked, &c);
-}
-
-static void accumulate_all(const bgnn_bconv2d_params* p, const uint32_t* in, const uint32_t* filt, int n, int oy,
-                           int ox, int32_t* acc) {
-  for (int o = 0; o < p->channels_out; ++o) acc[o] = accumulate(p, in, filt, n, oy, ox, o);
 }

@@ -17,20 +17,4 @@ typedef int32_t (*bgnn_xor_popcount_fn)(const uint32_t* a, const uint32_t* b, in
 /* The variant dispatch picked (see dispatch.c). */
 extern bgnn_xor_popcount_fn bgnn_xor_popcount;
 
-/* Short rows (the common case in GNN layers: 64-512 channels, 2-16 words) are faster
- * inline with scalar 64-bit popcounts than through the dispatched SIMD function. */
-#define BGNN_SHORT_ROW_WORDS 16
-static inline int32_t bgnn_xor_popcount_short(const uint32_t* a, const uint32_t* b, int words) {
-  int32_t acc = 0;
-  int w = 0;
-  for (; w + 2 <= words; w += 2) {
-    uint64_t x, y;
-    __builtin_memcpy(&x, a + w, 8);
-    __builtin_memcpy(&y, b + w, 8);
-    acc += __builtin_popcountll(x ^ y);
-  }
-  if (w < words) acc += __builtin_popcount(a[w] ^ b[w]);
-  return acc;
-}
-
 #endif
