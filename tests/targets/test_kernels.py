@@ -118,6 +118,17 @@ def test_bconv2d_float_against_numpy(cin, k, stride, dil, same, pad_value):
     np.testing.assert_allclose(out, want, rtol=1e-5, atol=1e-4)
 
 
+def pointwise_params(lib, positions: int, cin: int, cout: int) -> BconvParams:
+    """A 1x1 convolution over `positions` rows, no activation clamp: the GEMM path."""
+    p = BconvParams(
+        batch=1, in_h=positions, in_w=1, channels_in=cin, channels_out=cout,
+        kernel_h=1, kernel_w=1, stride_h=1, stride_w=1, dilation_h=1, dilation_w=1,
+        clamp_lo=-(2**31), clamp_hi=2**31 - 1,
+    )  # fmt: skip
+    lib.bgnn_conv_output_size(ctypes_ref(p), 0)
+    return p
+
+
 @pytest.mark.parametrize(
     "cin,cout,positions",
     [(6, 64, 30), (32, 8, 1), (64, 13, 7), (128, 64, 41), (256, 256, 9), (4100, 9, 5)],
@@ -128,12 +139,7 @@ def test_pointwise_bgemm_blocks_and_tails(cin, cout, positions):
     x, w = pm1(1, positions, 1, cin), pm1(cout, 1, 1, cin)
     mul = RNG.uniform(0.5, 1.5, cout).astype(np.float32)
     bias = RNG.normal(size=cout).astype(np.float32)
-    p = BconvParams(
-        batch=1, in_h=positions, in_w=1, channels_in=cin, channels_out=cout,
-        kernel_h=1, kernel_w=1, stride_h=1, stride_w=1, dilation_h=1, dilation_w=1,
-        clamp_lo=-(2**31), clamp_hi=2**31 - 1,
-    )  # fmt: skip
-    lib.bgnn_conv_output_size(ctypes_ref(p), 0)
+    p = pointwise_params(lib, positions, cin, cout)
     xp = np_pack32(x.reshape(-1, cin)).reshape(1, positions, 1, -1)
     wp = np_pack32(w.reshape(-1, cin)).reshape(cout, 1, 1, -1)
     out = np.zeros((1, positions, 1, cout), np.float32)
@@ -150,12 +156,7 @@ def test_repacked_filters_are_kept_and_follow_a_new_filter_tensor():
     x = pm1(1, positions, 1, cin)
     xp = np_pack32(x.reshape(-1, cin)).reshape(1, positions, 1, -1)
     ones, zeros = np.ones(cout, np.float32), np.zeros(cout, np.float32)
-    p = BconvParams(
-        batch=1, in_h=positions, in_w=1, channels_in=cin, channels_out=cout,
-        kernel_h=1, kernel_w=1, stride_h=1, stride_w=1, dilation_h=1, dilation_w=1,
-        clamp_lo=-(2**31), clamp_hi=2**31 - 1,
-    )  # fmt: skip
-    lib.bgnn_conv_output_size(ctypes_ref(p), 0)
+    p = pointwise_params(lib, positions, cin, cout)
     cache = BgemmFilters()
     for _ in range(2):  # two filter tensors, one after the other, each run twice
         w = pm1(cout, 1, 1, cin)
