@@ -18,8 +18,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bgnn_deploy.targets.energy.base import EnergyWindow, Probe, TimedWindow
-from bgnn_deploy.targets.energy.sampler import BoardSampler, mean_power
+from bgnn_deploy.targets.energy.sampler import BoardSampledProbe, BoardSampler
 from bgnn_deploy.targets.transport import Connection
 
 INPUT_RAILS = ("VDD_IN", "POM_5V_IN")
@@ -115,7 +114,7 @@ def rails_to_watts(rails: Sequence[Rail], values: Sequence[str]) -> float | None
     return watts
 
 
-class Ina3221(Probe):
+class Ina3221(BoardSampledProbe):
     name = "ina3221"
 
     def __init__(self, target):
@@ -123,8 +122,6 @@ class Ina3221(Probe):
         self.root = str(target.extra.get("sensor_root", "/sys"))
         self.interval = float(target.extra.get("energy_interval_s", 0.02))
         self.rails: list[Rail] = []
-        self.source = ""
-        self._sampler: BoardSampler | None = None
 
     def unavailable(self, conn: Connection) -> str | None:
         found = conn.run(["sh", "-c", _DISCOVER, "bgnn-ina3221", self.root], check=False)
@@ -136,14 +133,8 @@ class Ina3221(Probe):
             )
         self.rails, self.source = select_rails(rails)
         files = [f for r in self.rails for f in r.files]
-        self._sampler = BoardSampler(self.interval, files=files)
+        self.sampler = BoardSampler(self.interval, files=files)
         return None
 
-    def start(self, conn: Connection) -> None:
-        self._sampler.start(conn)
-
-    def stop(self, conn: Connection, timed: TimedWindow | None = None) -> EnergyWindow:
-        samples = self._sampler.stop(conn)
-        return mean_power(
-            samples, lambda lines: rails_to_watts(self.rails, lines), timed, self.source
-        )
+    def watts(self, lines: Sequence[str]) -> float | None:
+        return rails_to_watts(self.rails, lines)

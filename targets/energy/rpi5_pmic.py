@@ -19,8 +19,7 @@ import re
 import shlex
 from collections.abc import Sequence
 
-from bgnn_deploy.targets.energy.base import EnergyWindow, Probe, TimedWindow
-from bgnn_deploy.targets.energy.sampler import BoardSampler, mean_power
+from bgnn_deploy.targets.energy.sampler import BoardSampledProbe, BoardSampler
 from bgnn_deploy.targets.transport import Connection
 
 SOURCE = "sum of the PMIC rails (vcgencmd pmic_read_adc; excludes regulator losses and USB)"
@@ -48,15 +47,16 @@ def pmic_watts(lines: Sequence[str]) -> float | None:
     return round(sum(amps[r] * volts[r] for r in rails), 9)
 
 
-class Rpi5Pmic(Probe):
+class Rpi5Pmic(BoardSampledProbe):
     name = "rpi5-pmic"
+    source = SOURCE
 
     def __init__(self, target):
         super().__init__(target)
         command = target.extra.get("pmic_command", "vcgencmd pmic_read_adc")
         self.command = shlex.split(command) if isinstance(command, str) else list(command)
         self.interval = float(target.extra.get("energy_interval_s", 0.05))
-        self._sampler = BoardSampler(self.interval, command=self.command)
+        self.sampler = BoardSampler(self.interval, command=self.command)
 
     def unavailable(self, conn: Connection) -> str | None:
         try:
@@ -72,8 +72,5 @@ class Rpi5Pmic(Probe):
             )
         return None
 
-    def start(self, conn: Connection) -> None:
-        self._sampler.start(conn)
-
-    def stop(self, conn: Connection, timed: TimedWindow | None = None) -> EnergyWindow:
-        return mean_power(self._sampler.stop(conn), pmic_watts, timed, SOURCE)
+    def watts(self, lines: Sequence[str]) -> float | None:
+        return pmic_watts(lines)

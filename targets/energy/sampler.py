@@ -14,12 +14,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from bgnn_deploy.targets.energy.base import EnergyWindow, TimedWindow
+from bgnn_deploy.targets.energy.base import EnergyWindow, Probe, TimedWindow
 from bgnn_deploy.targets.transport import Connection
 
 from bgnn_deploy.errors import ConfigError
 
-__all__ = ["BoardSampler", "Sample", "mean_power"]
+__all__ = ["BoardSampledProbe", "BoardSampler", "Sample", "mean_power"]
 
 # $1 output file, $2 interval (s), $3 limit (s), $4 mode (files | command), then the
 # files to read or the command to run.
@@ -146,3 +146,21 @@ class BoardSampler:
         text = conn.run(["cat", self._out], check=False).stdout
         conn.run(["rm", "-f", self._out], check=False)
         return parse_samples(text)
+
+
+class BoardSampledProbe(Probe):
+    """A probe whose sensor the loop above reads on the board. Subclasses set ``sampler``
+    (and ``source``, what the total is) and say how one sample reads as watts."""
+
+    sampler: BoardSampler | None = None
+    source = ""
+
+    def watts(self, lines: Sequence[str]) -> float | None:
+        """Total watts of one sample's lines; None when the sample is unusable."""
+        raise NotImplementedError
+
+    def start(self, conn: Connection) -> None:
+        self.sampler.start(conn)
+
+    def stop(self, conn: Connection, timed: TimedWindow | None = None) -> EnergyWindow:
+        return mean_power(self.sampler.stop(conn), self.watts, timed, self.source)
