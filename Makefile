@@ -15,6 +15,8 @@ DEMO_TRAIN_FLAGS := --points 256 --k 10 --widths 32,32,64,128 --emb 256 --mlp 25
 .PHONY: demo test bench lint system-deps venv clean
 
 DEMO_CONVERTED := $(OUT)/converted/report.json $(OUT)/converted-fused/report.json
+# out/demo is the demo's own: a re-run (a newer model, `make -B`) writes over its earlier
+# files with --overwrite, which replaces only the files each command writes.
 
 demo: system-deps venv $(DEMO_MODEL) $(DEMO_CONVERTED)
 	@echo "== evaluate the demo model on held-out synthetic clouds (PyTorch)"
@@ -31,20 +33,20 @@ demo: system-deps venv $(DEMO_MODEL) $(DEMO_CONVERTED)
 	$(BIN)/bgnn-deploy run $(OUT)/converted-fused/binary.tflite --target local --num-runs 50 --profile-ops --energy
 	$(BIN)/bgnn-deploy run $(OUT)/converted-fused/binary.tflite --target qemu-aarch64 --num-runs 5 --profile-ops
 	@echo "== the report of the two runs above (stored in the results database)"
-	$(BIN)/bgnn-deploy report --last 2 -o $(OUT)/report
+	$(BIN)/bgnn-deploy report --last 2 -o $(OUT)/report --overwrite
 	@echo "== done: model $(DEMO_MODEL), converted models in $(OUT)/converted/, report $(OUT)/report/index.html"
 
 $(OUT)/converted/report.json: $(DEMO_MODEL)
 	@echo "== convert to an LCE flatbuffer + float baseline and prove parity"
-	$(BIN)/bgnn-deploy convert $(DEMO_MODEL) -o $(OUT)/converted --samples 16
+	$(BIN)/bgnn-deploy convert $(DEMO_MODEL) -o $(OUT)/converted --samples 16 --overwrite
 
 $(OUT)/converted-fused/report.json: $(DEMO_MODEL)
 	@echo "== the same with the Hamming k-NN as one BgnnHammingKnn op (for our runner)"
-	$(BIN)/bgnn-deploy convert $(DEMO_MODEL) -o $(OUT)/converted-fused --knn fused --samples 4
+	$(BIN)/bgnn-deploy convert $(DEMO_MODEL) -o $(OUT)/converted-fused --knn fused --samples 4 --overwrite
 
 $(DEMO_MODEL): | $(STAMP)
 	@echo "== train a small binary DGCNN on synthetic point clouds ($(DEMO_MODEL))"
-	$(BIN)/bgnn-deploy train bin-dgcnn-bf2 $(DEMO_TRAIN_FLAGS) -o $@
+	$(BIN)/bgnn-deploy train bin-dgcnn-bf2 $(DEMO_TRAIN_FLAGS) -o $@ --overwrite
 
 test: system-deps venv
 	$(BIN)/ruff check .

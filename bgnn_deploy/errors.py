@@ -27,6 +27,11 @@ class ConfigError(BgnnDeployError):
     """An option or model configuration that cannot work (unknown name, bad size)."""
 
 
+class OutputError(ConfigError):
+    """An output path that is taken (an existing file or folder without ``--overwrite``), in
+    the way (a file where a folder must go, an input of the command) or not writable."""
+
+
 class CheckpointError(BgnnDeployError):
     """A model file that is missing, unreadable, truncated or does not fit its architecture."""
 

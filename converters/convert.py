@@ -40,6 +40,7 @@ from bgnn_deploy.data import load_clouds
 from bgnn_deploy.errors import BgnnDeployError, ConfigError
 from bgnn_deploy.models.checkpoint import LoadedModel, load_checkpoint
 from bgnn_deploy.models.dgcnn import build_dgcnn
+from bgnn_deploy.outputs import check_output_dir, publish_dir
 
 __all__ = ["KNN_MODES", "ConversionReport", "VerificationError", "convert_checkpoint"]
 
@@ -167,14 +168,21 @@ def convert_checkpoint(
     seed: int = 0,
     verify: bool = True,
     step: StepFn | None = None,
+    overwrite: bool = False,
 ) -> ConversionReport:
-    """Convert a model and prove the results against it. See the module docstring."""
+    """Convert a model and prove the results against it. See the module docstring.
+
+    ``out_dir`` may be new or empty; one that holds files is written into only with
+    ``overwrite=True``, and then only the files convert writes are replaced there
+    (never the model itself, nothing else: :mod:`bgnn_deploy.outputs`)."""
     if knn not in KNN_MODES:
         raise ConfigError(f"unknown --knn mode '{knn}' (valid: {', '.join(KNN_MODES)})")
     if samples < 1:
         raise ConfigError(f"--samples must be >= 1, got {samples}")
     say = step or (lambda _msg: None)
     out_dir = Path(out_dir)
+    ours = ("binary.tflite", "float.tflite", "model.onnx", "report.json")  # report.json last
+    check_output_dir(out_dir, ours, overwrite=overwrite, inputs=[model_path])
     started = time.perf_counter()
 
     say("loading the model")
@@ -279,9 +287,7 @@ def convert_checkpoint(
             "seconds": round(time.perf_counter() - started, 2),
         }
         (work / "report.json").write_text(json.dumps(report, indent=2, default=_jsonable) + "\n")
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        work.rename(out_dir)
+        publish_dir(work, out_dir, ours, overwrite=overwrite, inputs=[model_path])
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise

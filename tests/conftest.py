@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from typer.testing import CliRunner
 
@@ -21,3 +23,30 @@ def cli():
 def _private_results_db(tmp_path, monkeypatch):
     """Runs made by tests go to a throw-away results database, not the user's."""
     monkeypatch.setenv("BGNN_DEPLOY_DB", str(tmp_path / "results.sqlite"))
+
+
+@pytest.fixture
+def user_error():
+    """``user_error(result, "text")``: the CLI refused cleanly (exit 2, one ``error:`` line
+    first on stderr, the text in it, no traceback)."""
+
+    def check(result, text: str) -> None:
+        assert result.exit_code == 2, result.output
+        assert result.stderr.startswith("error: "), result.stderr
+        assert result.stderr.count("error: ") == 1, result.stderr
+        assert text in result.stderr, result.stderr
+        assert "Traceback" not in result.output + result.stderr
+
+    return check
+
+
+@pytest.fixture
+def snapshot():
+    """``snapshot(folder)``: every file under ``folder`` as {relative path: bytes}, to show
+    that a command left it exactly as it was."""
+
+    def take(folder) -> dict[str, bytes]:
+        root = Path(folder)
+        return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+    return take

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bgnn_deploy.cli.errors import err_console, user_errors
+from bgnn_deploy.cli.options import OverwriteDirOption
 
 
 def convert(
@@ -35,6 +36,7 @@ def convert(
         bool, typer.Option("--verify/--no-verify", help="Fail when parity targets are missed.")
     ] = True,
     as_json: Annotated[bool, typer.Option("--json", help="Print report.json.")] = False,
+    overwrite: OverwriteDirOption = False,
 ) -> None:
     """Convert MODEL to OUTPUT/binary.tflite (LCE ops), float.tflite, model.onnx and report.json."""
     from bgnn_deploy.converters.convert import VerificationError, convert_checkpoint
@@ -52,6 +54,7 @@ def convert(
                 samples=samples,
                 verify=verify,
                 step=lambda msg: status.update(msg),
+                overwrite=overwrite,
             )
         except VerificationError:
             status.stop()

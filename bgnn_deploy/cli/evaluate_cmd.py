@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 from typing import Annotated
@@ -12,6 +13,8 @@ from rich.console import Console
 from rich.table import Table
 
 from bgnn_deploy.cli.errors import user_errors
+from bgnn_deploy.cli.options import OverwriteFileOption
+from bgnn_deploy.outputs import check_output_file, write_file
 from bgnn_deploy.training.jobs import evaluate_checkpoint
 
 
@@ -36,6 +39,7 @@ def evaluate(
     save_logits: Annotated[
         Path | None, typer.Option(help="Write logits (samples x classes, float32) as .npy.")
     ] = None,
+    overwrite: OverwriteFileOption = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Measure MODEL's accuracy (and confusion) on a data set.
@@ -44,7 +48,14 @@ def evaluate(
     from bgnn_deploy.converters.evaluate_tflite import evaluate_tflite, is_tflite
 
     sizes = {"num_points": points, "k": k, "emb": emb, "classes": classes, "knn": knn}
+    logits_path = None
+    if save_logits is not None:  # named as np.save names it; a folder is refused below
+        logits_path = save_logits
+        if save_logits.suffix != ".npy" and not save_logits.is_dir():
+            logits_path = save_logits.with_name(save_logits.name + ".npy")
     with user_errors():
+        if logits_path is not None:  # before the work, not after it
+            check_output_file(logits_path, overwrite=overwrite, inputs=[model, data])
         if is_tflite(model):
             result, dataset, _facts = evaluate_tflite(
                 model, data, split=split, samples=samples, seed=seed
@@ -55,9 +66,10 @@ def evaluate(
                 model, data, arch=arch, sizes=sizes, split=split, samples=samples, seed=seed
             )
             arch_name, source = loaded.config.arch, f"{loaded.source_format} checkpoint"
-    if save_logits is not None:
-        save_logits.parent.mkdir(parents=True, exist_ok=True)
-        np.save(save_logits, result.logits.astype(np.float32))
+        if logits_path is not None:
+            npy = io.BytesIO()
+            np.save(npy, result.logits.astype(np.float32))
+            write_file(logits_path, npy.getvalue(), overwrite=overwrite, inputs=[model, data])
     names = list(dataset.class_names) + [
         f"class{i}" for i in range(len(dataset.class_names), result.confusion.shape[0])
     ]
@@ -97,5 +109,5 @@ def evaluate(
             "lowest per-class accuracy: "
             + ", ".join(f"{names[i]} {per_class[i]:.2f}" for i in worst)
         )
-    if save_logits is not None:
-        console.print(f"logits written to {save_logits}")
+    if logits_path is not None:
+        console.print(f"logits written to {logits_path}")

@@ -1,8 +1,24 @@
-"""Option parsing shared by several commands."""
+"""Option parsing and options shared by several commands."""
 
 from __future__ import annotations
 
+from typing import Annotated
+
+import typer
+
 from bgnn_deploy.errors import ConfigError
+
+OverwriteDirOption = Annotated[
+    bool,
+    typer.Option(
+        "--overwrite",
+        help="Write into an existing folder: replace only this command's own files there "
+        "and keep every other file.",
+    ),
+]
+OverwriteFileOption = Annotated[
+    bool, typer.Option("--overwrite", help="Replace an existing output file.")
+]
 
 
 def parse_int_list(text: str, option: str) -> tuple[int, ...]:

@@ -12,6 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from bgnn_deploy.cli.errors import user_errors
+from bgnn_deploy.cli.options import OverwriteDirOption
 from bgnn_deploy.cli.results_cmd import DbOption, open_store
 
 if TYPE_CHECKING:
@@ -30,8 +31,11 @@ def report(
         int | None, typer.Option(help="Only the latest N runs.", show_default=False)
     ] = None,
     db: DbOption = None,
+    overwrite: OverwriteDirOption = False,
 ) -> None:
-    """Latency, speedup, memory, energy, size, per-op profile and trend of stored runs."""
+    """Latency, speedup, memory, energy, size, per-op profile and trend of stored runs.
+
+    OUT may be new, empty, or an earlier report's folder; other folders need --overwrite."""
     from bgnn_deploy.errors import ConfigError
     from bgnn_deploy.report import write_report
     from bgnn_deploy.results import default_db_path
@@ -45,7 +49,7 @@ def report(
             )
     store = open_store(path)
     with user_errors(), Console(stderr=True).status("drawing the report"):
-        result = write_report(store, ids or (), out, last=last)
+        result = write_report(store, ids or (), out, last=last, overwrite=overwrite)
     _render(result)
 
 

@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bgnn_deploy.cli.errors import user_errors
+from bgnn_deploy.cli.options import OverwriteFileOption
 
 if TYPE_CHECKING:
     from bgnn_deploy.results import ResultsStore
@@ -112,9 +113,13 @@ def export(
     db: DbOption = None,
     as_csv: Annotated[bool, typer.Option("--csv", help="CSV (default: JSON).")] = False,
     output: Annotated[Path | None, typer.Option("-o", "--output", help="File [stdout].")] = None,
+    overwrite: OverwriteFileOption = False,
 ) -> None:
     """Every measurement of every run, as CSV or JSON."""
-    rows = open_store(db).measurements()
+    from bgnn_deploy.outputs import write_file
+
+    store = open_store(db)
+    rows = store.measurements()
     if as_csv:
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=list(rows[0]) if rows else ["run_id"])
@@ -124,6 +129,7 @@ def export(
     else:
         text = json.dumps(rows, indent=2) + "\n"
     if output is not None:
-        output.write_text(text)
+        with user_errors():
+            write_file(output, text.encode(), overwrite=overwrite, inputs=[store.path])
     else:
         typer.echo(text, nl=False)

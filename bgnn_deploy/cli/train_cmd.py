@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from bgnn_deploy.cli.errors import err_console, user_errors
-from bgnn_deploy.cli.options import parse_int_list
+from bgnn_deploy.cli.options import OverwriteFileOption, parse_int_list
 from bgnn_deploy.models import ModelConfig
 from bgnn_deploy.training.jobs import default_lr, train_checkpoint
 from bgnn_deploy.training.train import TrainOptions
@@ -45,6 +45,7 @@ def train(
         int | None, typer.Option(help="Test clouds (synthetic: 256; files: all).")
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed for data, initialisation and order.")] = 0,
+    overwrite: OverwriteFileOption = False,
 ) -> None:
     """Train ARCH and save a checkpoint that carries its configuration."""
     console = Console()
@@ -88,9 +89,11 @@ def train(
                 samples=samples,
                 test_samples=test_samples,
                 progress=progress,
+                overwrite=overwrite,
             )
         finally:
-            bar.stop()
+            if bar.live.is_started:  # stopping a bar never shown prints an empty line
+                bar.stop()
     for stats in report.result.history:
         test = f"{stats.test_accuracy:.3f}" if stats.test_accuracy is not None else "-"
         console.print(

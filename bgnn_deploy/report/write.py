@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from bgnn_deploy.errors import ConfigError
+from bgnn_deploy.outputs import check_output_dir, output_errors, publish_dir, staging_dir
 from bgnn_deploy.report.collect import Pair, Run, collect_runs, pairs
 from bgnn_deploy.report.html import Section, render_html
 from bgnn_deploy.report.plots import render_png, render_views
 from bgnn_deploy.results import ResultsStore
 
-__all__ = ["ReportResult", "write_report"]
+__all__ = ["MARKER", "ReportResult", "write_report"]
 
 
 @dataclass(frozen=True)
@@ -32,11 +33,7 @@ class ReportResult:
         return (self.index, *self.images)
 
 
-def _write(path: Path, data: bytes) -> None:
-    """Write by renaming a finished temporary file: no reader ever sees half a file."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+MARKER = ".bgnn-deploy-report"  # beside index.html: this folder is a report's
 
 
 def write_report(
@@ -45,40 +42,46 @@ def write_report(
     out_dir: str | os.PathLike = "report",
     *,
     last: int | None = None,
+    overwrite: bool = False,
 ) -> ReportResult:
     """Render the runs ``run_ids`` (default: all, or the latest ``last``) into ``out_dir``.
 
-    The PNGs are written first and ``index.html`` last, so a page that exists has its
-    figures. PNGs of views that have no data this time are removed, so the folder never
-    holds a figure its page does not show. Raises :class:`ConfigError` for an unknown
-    run id, an empty store, or a folder that cannot be written.
+    The page and its PNGs are drawn in a temporary folder beside ``out_dir`` and moved
+    into place, ``index.html`` last, so a page that exists has its figures. ``out_dir``
+    may be new, empty, or a folder an earlier report wrote (it holds the marker file
+    ``.bgnn-deploy-report``); any other folder needs ``overwrite=True``. Either way only
+    the report's own files there are replaced (``index.html``, one PNG per view, the
+    marker), and PNGs of views that have no data this time are removed, so the folder
+    never holds a figure its page does not show; every other file is left alone. Raises
+    :class:`~bgnn_deploy.errors.ConfigError` for an unknown run id or an empty store, and
+    :class:`~bgnn_deploy.errors.OutputError` for a folder that is taken or cannot be
+    written.
     """
     runs = collect_runs(store, run_ids, last=last)
     out = Path(out_dir)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except (FileExistsError, NotADirectoryError):
-        raise ConfigError(f"{out} exists and is not a folder") from None
-    except OSError as e:
-        raise ConfigError(f"cannot create {out}: {e.strerror}") from None
-
+    rules = {"overwrite": overwrite, "inputs": [store.path], "marker": MARKER}
+    check_output_dir(out, ["index.html"], owned="index.html and the view PNGs", **rules)
+    views = render_views(runs)
+    work = staging_dir(out)
     sections, images, skipped = [], [], {}
     try:
-        for view in render_views(runs):
-            filename = f"{view.name}.png"
-            if view.figure is None:
-                skipped[view.name] = view.caption
-                (out / filename).unlink(missing_ok=True)
-                sections.append(Section(view.name, view.title, view.caption, None, None))
-                continue
-            png = render_png(view.figure)
-            _write(out / filename, png)
-            images.append(out / filename)
-            sections.append(Section(view.name, view.title, view.caption, filename, png))
-        page = render_html(runs, sections, source=store.path)
-        _write(out / "index.html", page.encode("utf-8"))
-    except OSError as e:
-        raise ConfigError(f"cannot write the report to {out}: {e.strerror or e}") from None
+        with output_errors(out):
+            for view in views:
+                filename = f"{view.name}.png"
+                if view.figure is None:
+                    skipped[view.name] = view.caption
+                    sections.append(Section(view.name, view.title, view.caption, None, None))
+                    continue
+                png = render_png(view.figure)
+                (work / filename).write_bytes(png)
+                images.append(out / filename)
+                sections.append(Section(view.name, view.title, view.caption, filename, png))
+            page = render_html(runs, sections, source=store.path)
+            (work / "index.html").write_bytes(page.encode("utf-8"))
+        names = [*(f"{view.name}.png" for view in views), "index.html"]
+        publish_dir(work, out, names, **rules)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
     return ReportResult(
         out_dir=out,
         index=out / "index.html",

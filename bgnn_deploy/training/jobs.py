@@ -22,6 +22,7 @@ from bgnn_deploy import __version__
 from bgnn_deploy.data import PointCloudDataset, load_dataset
 from bgnn_deploy.models import ModelConfig, build_model
 from bgnn_deploy.models.checkpoint import LoadedModel, load_checkpoint, save_checkpoint
+from bgnn_deploy.outputs import check_output_file, output_errors
 from bgnn_deploy.training.train import (
     Evaluation,
     ProgressFn,
@@ -59,11 +60,16 @@ def train_checkpoint(
     samples: int | None = None,
     test_samples: int | None = None,
     progress: ProgressFn | None = None,
+    overwrite: bool = False,
 ) -> TrainReport:
     """Train ``config`` on ``data`` (``synthetic`` or ModelNet40 HDF5) and save a checkpoint.
 
-    With ``options.epochs == 0`` the initialised, untrained model is written.
+    With ``options.epochs == 0`` the initialised, untrained model is written. An existing
+    ``output`` is replaced only with ``overwrite=True`` (checked before training and again
+    before writing); a folder or the data file itself never is
+    (:func:`bgnn_deploy.outputs.check_output_file`).
     """
+    output = check_output_file(output, overwrite=overwrite, inputs=[data])
     train_set, test_set = (
         load_dataset(
             data,
@@ -88,8 +94,10 @@ def train_checkpoint(
         "test_accuracy": test_accuracy,
         "history": [dataclasses.asdict(h) for h in result.history],
     }
-    save_checkpoint(model, output, meta=meta)
-    return TrainReport(Path(output), config, result, len(train_set), len(test_set), test_accuracy)
+    check_output_file(output, overwrite=overwrite, inputs=[data])  # minutes may have passed
+    with output_errors(output):
+        save_checkpoint(model, output, meta=meta)
+    return TrainReport(output, config, result, len(train_set), len(test_set), test_accuracy)
 
 
 def evaluate_checkpoint(

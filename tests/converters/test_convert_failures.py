@@ -41,7 +41,7 @@ def test_error_midway_leaves_no_output_and_keeps_previous(ckpt, tmp_path, monkey
 
     monkeypatch.setattr(convert_module, "export_onnx", broken)
     with pytest.raises(ConversionError, match="simulated"):
-        convert_checkpoint(ckpt, out, samples=1)
+        convert_checkpoint(ckpt, out, samples=1, overwrite=True)
     assert [p.name for p in out.iterdir()] == ["keep.txt"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.pt", "out"]  # no temp dirs
 
