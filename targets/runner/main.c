@@ -22,6 +22,7 @@
 #include <time.h>
 
 #include "core/dispatch.h"
+#include "core/parallel.h"
 #include "runtime.h"
 
 #if defined(__aarch64__)
@@ -163,6 +164,9 @@ int main(int argc, char** argv) {
   if (model_size < 8 || memcmp((char*)model_data + 4, "TFL3", 4) != 0)
     return fail("model", 4, "%s is not a TFLite flatbuffer", graph);
 
+  /* our kernels split rows over this many threads; the runtime's builtins get the same
+   * count from load() */
+  bgnn_parallel_set_threads(num_threads);
   const double t_init = now_ms();
   rc = rt->load(model_data, model_size, num_threads, error, sizeof(error));
   if (rc) return fail(rc == BGNN_ERR_MODEL ? "model" : rc == BGNN_ERR_RUNTIME ? "runtime" : "prepare", rc, "%s", error);

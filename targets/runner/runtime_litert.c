@@ -5,7 +5,17 @@
  * ("LceBconv2d#3") when it prepares a model for LiteRt (converters/litert_prepare.py);
  * here every such name found in the model gets its own kernel state. The callbacks'
  * return values are ignored by LiteRt, so kernel errors are kept and checked after
- * each run. Functions are declared by hand (no headers ship) after the litert/c headers. */
+ * each run. Functions are declared by hand (no headers ship) after the litert/c headers.
+ *
+ * Threads: our kernels get theirs from core/parallel.h (main.c sets it); LiteRt's
+ * builtins (XNNPACK under the CPU accelerator) get theirs from CPU options. libLiteRt.so
+ * 2.3.0 does not export the options builders of litert/c/options/litert_cpu_options.h
+ * (LrtCreateCpuOptions, LrtSetCpuOptionsNumThread: a separate library); what it reads is
+ * an opaque options entry with identifier "xnnpack" whose payload is a TOML string
+ * ("num_threads = N"), what LrtGetOpaqueCpuOptionsData produces. The runner builds that
+ * entry itself (LiteRtCreateOpaqueOptions + LiteRtAddOpaqueOptions, litert_opaque_options.h
+ * and litert_options.h). Those (and LiteRtDestroyOpaqueOptions) are resolved as optional:
+ * a library without them runs one thread and refuses more with a clear error. */
 #include <dlfcn.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -22,6 +32,7 @@ typedef struct LiteRtOpaque* LiteRtCompiledModel;
 typedef struct LiteRtOpaque* LiteRtSignature;
 typedef struct LiteRtOpaque* LiteRtTensor;
 typedef struct LiteRtOpaque* LiteRtTensorBuffer;
+typedef struct LiteRtOpaque* LiteRtOpaqueOptions;
 
 typedef struct {
   unsigned int rank : 7;
@@ -71,12 +82,21 @@ typedef struct {
   X(LiteRtStatus, LiteRtGetTensorBufferTensorType, (LiteRtTensorBuffer b, LiteRtRankedTensorType* type)) \
   X(LiteRtStatus, LiteRtGetTensorBufferHostMemory, (LiteRtTensorBuffer b, void** host))
 
+/* Optional: a library without them still runs one thread. */
+#define LITERT_OPTIONAL_FUNCTIONS(X)                                                                    \
+  X(LiteRtStatus, LiteRtCreateOpaqueOptions,                                                          \
+    (const char* identifier, void* payload, void (*destructor)(void*), LiteRtOpaqueOptions* o))        \
+  X(void, LiteRtDestroyOpaqueOptions, (LiteRtOpaqueOptions o))                                        \
+  X(LiteRtStatus, LiteRtAddOpaqueOptions, (LiteRtOptions o, LiteRtOpaqueOptions opaque))
+
 #define DECLARE(ret, name, args) typedef ret(*name##_fn) args;
 LITERT_FUNCTIONS(DECLARE)
+LITERT_OPTIONAL_FUNCTIONS(DECLARE)
 #undef DECLARE
 static struct {
 #define FIELD(ret, name, args) name##_fn name;
   LITERT_FUNCTIONS(FIELD)
+  LITERT_OPTIONAL_FUNCTIONS(FIELD)
 #undef FIELD
 } L;
 
@@ -119,6 +139,9 @@ static int l_open(const char* library, char* error, size_t size) {
   }
   LITERT_FUNCTIONS(RESOLVE)
 #undef RESOLVE
+#define RESOLVE_OPTIONAL(ret, name, args) L.name = (name##_fn)dlsym(lib, #name);
+  LITERT_OPTIONAL_FUNCTIONS(RESOLVE_OPTIONAL)
+#undef RESOLVE_OPTIONAL
   return BGNN_OK;
 }
 
@@ -247,11 +270,33 @@ static int make_buffers(LiteRtSignature sig, int output, char* error, size_t siz
   return BGNN_OK;
 }
 
-static int l_load(const void* model, size_t bytes, int threads, char* error, size_t size) {
-  if (threads != 1) {
-    snprintf(error, size, "the LiteRt glue runs one thread (asked for %d)", threads);
-    return BGNN_ERR_PREPARE;
+/* The CPU accelerator's thread count (XNNPACK and the interpreter's builtins), as the
+ * opaque "xnnpack" options entry described at the top. Returns 0, or -1 with `error`. */
+static int set_cpu_threads(LiteRtOptions options, int threads, char* error, size_t size) {
+  if (!L.LiteRtCreateOpaqueOptions || !L.LiteRtDestroyOpaqueOptions || !L.LiteRtAddOpaqueOptions) {
+    if (threads == 1) return 0; /* the default */
+    snprintf(error, size,
+             "this LiteRt library cannot set the CPU thread count for %d threads (it exports no "
+             "LiteRtAddOpaqueOptions): run with 1 thread",
+             threads);
+    return -1;
   }
+  char* toml = malloc(32);
+  if (!toml) return snprintf(error, size, "allocation failed"), -1;
+  snprintf(toml, 32, "num_threads = %d\n", threads);
+  LiteRtOpaqueOptions cpu = NULL;
+  if (L.LiteRtCreateOpaqueOptions("xnnpack", toml, free, &cpu)) {
+    free(toml);
+    return snprintf(error, size, "cannot create the CPU options (%d threads)", threads), -1;
+  }
+  if (L.LiteRtAddOpaqueOptions(options, cpu)) { /* on success, options own cpu */
+    L.LiteRtDestroyOpaqueOptions(cpu);
+    return snprintf(error, size, "cannot add the CPU options (%d threads)", threads), -1;
+  }
+  return 0;
+}
+
+static int l_load(const void* model, size_t bytes, int threads, char* error, size_t size) {
   /* Constant tensors reach kernels without a copy and must be 64-byte aligned: the model
    * must be too (bgnn-deploy aligns its buffers when it prepares it for LiteRt). */
   if (posix_memalign(&g_model_copy, 64, bytes)) return BGNN_ERR_PREPARE;
@@ -267,6 +312,7 @@ static int l_load(const void* model, size_t bytes, int threads, char* error, siz
   find_node_names(g_model_copy, bytes);
   L.LiteRtCreateOptions(&g_options);
   L.LiteRtSetOptionsHardwareAccelerators(g_options, kCpu);
+  if (set_cpu_threads(g_options, threads, error, size)) return BGNN_ERR_RUNTIME;
   for (int i = 0; i < g_node_count; ++i)
     L.LiteRtAddCustomOpKernelOption(g_options, g_nodes[i].name, 1, &kKernel, &g_nodes[i]);
   if (L.LiteRtCreateCompiledModel(g_env, g_model, g_options, &g_compiled)) {

@@ -29,16 +29,21 @@ SOURCES = [
     "core/bitpack.c",
     "core/bconv2d.c",
     "core/bgemm.c",
+    "core/bgemm-reference.c",
+    "core/bgemm-neon.c",
+    "core/bgemm-avx2.c",
+    "core/bgemm-avx512.c",
     "core/bmaxpool.c",
     "core/dispatch.c",
     "core/hamming_knn.c",
+    "core/parallel.c",
     "core/xor_popcount-reference.c",
     "core/xor_popcount-neon.c",
     "core/xor_popcount-avx2.c",
     "core/xor_popcount-avx512.c",
 ]
 FLAGS = ["-O2", "-std=c11", "-D_GNU_SOURCE", "-Wall", "-Wno-unused-function"]
-LIBS = ["-ldl", "-lm"]
+LIBS = ["-ldl", "-lm", "-pthread"]  # -pthread: core/parallel.c's worker threads
 
 
 def zig_target(arch: str, native: bool) -> list[str]:

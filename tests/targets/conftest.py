@@ -4,9 +4,73 @@ import pytest
 
 
 @pytest.fixture(scope="session")
+def converted(tmp_path_factory):
+    """A small BinDGCNN converted twice: `builtin/` (MATMUL/TOPK k-NN) and `fused/`
+    (BgnnHammingKnn), each with binary.tflite and float.tflite. Tests only read it."""
+    from bgnn_deploy.converters.convert import convert_checkpoint
+
+    from bgnn_deploy.models import ModelConfig
+    from tests.converters.conftest import calibrated_checkpoint
+
+    config = ModelConfig(
+        arch="bin-dgcnn-bf2",
+        knn="hamming",
+        num_points=64,
+        k=6,
+        widths=(16, 24, 32),
+        emb=32,
+        mlp=(24,),
+        classes=4,
+    )
+    root = tmp_path_factory.mktemp("runner")
+    calibrated_checkpoint(root / "m.pt", config)
+    convert_checkpoint(root / "m.pt", root / "builtin", samples=1)
+    convert_checkpoint(root / "m.pt", root / "fused", samples=1, knn="fused")
+    return root
+
+
+@pytest.fixture(scope="session")
+def converted_256(tmp_path_factory):
+    """A BinDGCNN of 256 points (k=10), `--knn fused`: big enough that our kernels split
+    their rows over threads (2,560 edges per EdgeConv, 256 k-NN rows), which the small
+    one above is not. Its folder holds binary.tflite and float.tflite."""
+    from bgnn_deploy.converters.convert import convert_checkpoint
+
+    from bgnn_deploy.models import ModelConfig
+    from tests.converters.conftest import calibrated_checkpoint
+
+    config = ModelConfig(
+        arch="bin-dgcnn-bf2",
+        knn="hamming",
+        num_points=256,
+        k=10,
+        widths=(16, 24, 32),
+        emb=32,
+        mlp=(24,),
+        classes=4,
+    )
+    root = tmp_path_factory.mktemp("runner256")
+    calibrated_checkpoint(root / "m.pt", config)
+    convert_checkpoint(root / "m.pt", root / "fused", samples=1, knn="fused", verify=False)
+    return root / "fused"
+
+
+@pytest.fixture(scope="session")
 def qemu_build():
     """The aarch64 runner and TFLite C API library, run under qemu-user (`make test`
     installs qemu-user and the arm64 cross libraries)."""
     from bgnn_deploy.targets.build import build_runner
 
     return build_runner("qemu-aarch64")
+
+
+@pytest.fixture
+def pool_threads():
+    """Sets the core library's thread count (``pool_threads(3)``); back to 1 afterwards,
+    since the library is shared by every test of the session."""
+    from tests.targets.kernels import library
+
+    lib = library()
+    yield lib.bgnn_parallel_set_threads
+    lib.bgnn_parallel_set_threads(1)
+

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import ctypes
+import os
 import subprocess
 import sys
 from functools import cache
+from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
@@ -43,16 +45,42 @@ class BconvParams(ctypes.Structure):
 
 
 class BgemmFilters(ctypes.Structure):
-    """bgemm.h's bgnn_bgemm_filters: repacked filters kept between calls."""
+    """bgemm.h's bgnn_bgemm_filters: repacked filters kept between calls (its layout is
+    checked against bgnn_bgemm_filters_layout by a test)."""
 
     _fields_: ClassVar = [
         ("channels_out", ctypes.c_int32),
         ("words64", ctypes.c_int32),
-        ("blocks", ctypes.c_int32),
+        ("tiles", ctypes.c_int32),
+        ("layout", ctypes.c_int32),
         ("packed", ctypes.c_void_p),
         ("source", ctypes.c_void_p),
-        ("rowwise", ctypes.c_int32),
+        ("kernels", ctypes.c_void_p),
     ]
+
+
+# types.h's bgnn_isa, by the names bgnn_isa_name gives them (kernels.inc lists the variants)
+ISAS = {"scalar": 0, "neon": 1, "avx2": 2, "avx512": 3}
+
+
+def bgemm(lib: ctypes.CDLL, x: np.ndarray, filters: np.ndarray, rows_per_block: int) -> np.ndarray:
+    """popcount(x_r XOR f_o) for packed rows x (rows x words32 uint32) and filters through
+    the active variant's pack, load_rows and block; int32 rows x filters."""
+    rows, words = x.shape
+    cout = filters.shape[0]
+    f = BgemmFilters()
+    assert lib.bgnn_bgemm_pack(ctypes.byref(f), ptr(filters), cout, words)
+    xs = np.zeros(rows_per_block * f.words64, np.uint64)
+    acc = np.zeros((rows_per_block, cout), np.int32)
+    out = np.zeros((rows, cout), np.int32)
+    for i0 in range(0, rows, rows_per_block):
+        n = min(rows_per_block, rows - i0)
+        block = np.ascontiguousarray(x[i0 : i0 + n])
+        lib.bgnn_bgemm_load_rows(ctypes.byref(f), ptr(block), n, words, ptr(xs))
+        lib.bgnn_bgemm_block(ctypes.byref(f), ptr(xs), ptr(acc))
+        out[i0 : i0 + n] = acc[:n]
+    lib.bgnn_bgemm_free(ctypes.byref(f))
+    return out
 
 
 class BmaxpoolParams(ctypes.Structure):
@@ -78,6 +106,7 @@ class BmaxpoolParams(ctypes.Structure):
 @cache
 def library() -> ctypes.CDLL:
     out = cache_dir("test-kernels") / "libbgnn_core.so"
+    tmp = out.with_name(f"{out.name}.{os.getpid()}.tmp")  # other sessions may be loading `out`
     cmd = [
         sys.executable,
         "-m",
@@ -86,11 +115,14 @@ def library() -> ctypes.CDLL:
         "-O2",
         "-shared",
         "-fPIC",
+        "-pthread",
         "-o",
-        str(out),
+        str(tmp),
         *[str(RUNNER_DIR / "core" / f) for f in CORE],
+        str(RUNNER_DIR / "tests" / "parallel_probe.c"),  # bgnn_probe_* for test_parallel.py
     ]
     subprocess.run(cmd, check=True, capture_output=True)
+    tmp.replace(out)
     lib = ctypes.CDLL(str(out))
     lib.bgnn_dispatch_init()
     return lib
@@ -100,11 +132,14 @@ def ptr(array: np.ndarray):
     return array.ctypes.data_as(ctypes.c_void_p)
 
 
-def compile_and_run_kernel_tests(arch: str) -> subprocess.CompletedProcess:
+@cache
+def kernel_tests_binary(arch: str) -> Path:
+    """tests/kernel_tests.c with the core/ sources, for this host ("native") or `arch`."""
     from bgnn_deploy.targets.toolchain.compiler import zig_target
 
     native = arch == "native"
     binary = cache_dir("test-kernels") / f"kernel_tests-{arch}"
+    tmp = binary.with_name(f"{binary.name}.{os.getpid()}.tmp")
     target = [] if native else zig_target(arch, native=False)
     subprocess.run(
         [
@@ -114,18 +149,73 @@ def compile_and_run_kernel_tests(arch: str) -> subprocess.CompletedProcess:
             "cc",
             *target,
             "-O2",
+            "-pthread",
             "-o",
-            str(binary),
+            str(tmp),
             str(RUNNER_DIR / "tests" / "kernel_tests.c"),
             *[str(RUNNER_DIR / "core" / f) for f in CORE],
         ],
         check=True,
         capture_output=True,
     )
-    launcher = [] if native else ["qemu-aarch64", "-L", "/usr/aarch64-linux-gnu"]
+    tmp.replace(binary)
+    return binary
+
+
+QEMU = ["qemu-aarch64", "-L", "/usr/aarch64-linux-gnu"]
+
+
+def compile_and_run_kernel_tests(
+    arch: str, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
+    """Runs the kernel tests (no args: every check; see kernel_tests.c for the modes),
+    under qemu for a foreign `arch`."""
+    launcher = [] if arch == "native" else QEMU
     return subprocess.run(
-        [*launcher, str(binary)], capture_output=True, text=True, timeout=300, check=False
+        [*launcher, str(kernel_tests_binary(arch)), *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env=None if env is None else {**os.environ, **env},
     )
 
 
-__all__ = ["BconvParams", "BmaxpoolParams", "compile_and_run_kernel_tests", "library", "ptr"]
+def bgemm_through_kernel_tests(
+    arch: str, isa: str, cases: list[tuple[np.ndarray, np.ndarray]], folder: Path
+) -> list[np.ndarray]:
+    """The counts of each (packed rows, packed filters) case from kernel_tests' `bgemm`
+    mode: one process (under qemu for a foreign arch) for all cases."""
+    parts = [np.int32(len(cases)).tobytes()]
+    for x, f in cases:
+        parts += [np.array([x.shape[0], x.shape[1], f.shape[0]], np.int32).tobytes()]
+        parts += [
+            np.ascontiguousarray(x, np.uint32).tobytes(),
+            np.ascontiguousarray(f, np.uint32).tobytes(),
+        ]
+    src, dst = folder / f"cases-{arch}-{isa}.bin", folder / f"counts-{arch}-{isa}.bin"
+    src.write_bytes(b"".join(parts))
+    done = compile_and_run_kernel_tests(arch, "bgemm", isa, str(src), str(dst))
+    assert done.returncode == 0, done.stdout + done.stderr
+    flat, out, at = np.fromfile(dst, np.int32), [], 0
+    for x, f in cases:
+        n = x.shape[0] * f.shape[0]
+        out.append(flat[at : at + n].reshape(x.shape[0], f.shape[0]))
+        at += n
+    assert at == flat.size
+    return out
+
+
+__all__ = [
+    "ISAS",
+    "QEMU",
+    "BconvParams",
+    "BgemmFilters",
+    "BmaxpoolParams",
+    "bgemm",
+    "bgemm_through_kernel_tests",
+    "compile_and_run_kernel_tests",
+    "kernel_tests_binary",
+    "library",
+    "ptr",
+]

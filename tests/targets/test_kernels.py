@@ -1,22 +1,77 @@
-"""core/ kernels against NumPy references, and every ISA variant against the scalar one."""
+"""core/ kernels against NumPy references, and every ISA variant against the scalar one:
+natively through ctypes and the kernel tests, under qemu-aarch64 for NEON."""
 
 from __future__ import annotations
 
 import ctypes
+import platform
+import re
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
+from bgnn_deploy.targets.toolchain.compiler import RUNNER_DIR
 
 from tests.targets.kernels import (
+    ISAS,
+    QEMU,
     BconvParams,
     BgemmFilters,
     BmaxpoolParams,
+    bgemm,
+    bgemm_through_kernel_tests,
     compile_and_run_kernel_tests,
+    kernel_tests_binary,
     library,
     ptr,
 )
 
 RNG = np.random.default_rng(0)
+# bgemm.h's block height, read where it is defined
+BGEMM_ROWS = int(
+    re.search(r"#define BGNN_BGEMM_ROWS (\d+)", (RUNNER_DIR / "core" / "bgemm.h").read_text())[1]
+)
+# the variants kernels.inc builds for this host
+HOST_ISAS = ["scalar", "neon"] if platform.machine() == "aarch64" else ["scalar", "avx2", "avx512"]
+# channel counts around word sizes, filter counts around tile widths (tests/kernel_tests.c
+# sweeps a wider grid against a naive count)
+BITS = [1, 31, 32, 33, 63, 64, 65, 127, 128, 129, 255, 256, 257, 511, 512, 513]
+FILTERS = [1, 7, 8, 9, 63, 64, 65, 256]
+
+
+def cpu_flags() -> set[str]:
+    text = Path("/proc/cpuinfo").read_text()
+    found = re.search(r"^(flags|Features)\s*:(.*)$", text, re.M)
+    return set(found[2].split()) if found else set()
+
+
+def cpu_has(isa: str) -> bool:
+    flags = cpu_flags()
+    return {
+        "scalar": True,
+        "neon": platform.machine() == "aarch64",
+        "avx2": {"avx2", "popcnt"} <= flags,
+        "avx512": {"avx512f", "avx512_vpopcntdq"} <= flags,
+    }[isa]
+
+
+def automatic_isa() -> str:
+    """What dispatch must pick on this CPU: the most preferred variant it has."""
+    return [isa for isa in HOST_ISAS if cpu_has(isa)][-1]
+
+
+@pytest.fixture(params=HOST_ISAS)
+def isa(request):
+    """Runs the test with each variant active in the core library (skipped where the CPU
+    lacks it), then puts dispatch's own choice back."""
+    lib = library()
+    if not lib.bgnn_dispatch_set(ISAS[request.param]):
+        assert not cpu_has(request.param), f"dispatch refused {request.param}, which this CPU has"
+        pytest.skip(f"{request.param}: this CPU lacks it")
+    yield request.param
+    assert lib.bgnn_dispatch_set(lib.bgnn_dispatch_init())
 
 
 def np_pack32(x: np.ndarray) -> np.ndarray:
@@ -133,7 +188,7 @@ def pointwise_params(lib, positions: int, cin: int, cout: int) -> BconvParams:
     "cin,cout,positions",
     [(6, 64, 30), (32, 8, 1), (64, 13, 7), (128, 64, 41), (256, 256, 9), (4100, 9, 5)],
 )
-def test_pointwise_bgemm_blocks_and_tails(cin, cout, positions):
+def test_pointwise_bgemm_blocks_and_tails(cin, cout, positions, isa):
     # the blocked GEMM path: rows in blocks of 4, filters in blocks of 8, odd word counts
     lib = library()
     x, w = pm1(1, positions, 1, cin), pm1(cout, 1, 1, cin)
@@ -249,7 +304,7 @@ def test_bmaxpool_against_numpy():
         (2000, 130, 20),  # the block-minimum bound path with three words per row
     ],
 )
-def test_hamming_knn_against_numpy_with_ties(n, channels, k):
+def test_hamming_knn_against_numpy_with_ties(n, channels, k, isa):
     lib = library()
     x = pm1(n, channels)
     packed = np_pack32(x)
@@ -262,20 +317,178 @@ def test_hamming_knn_against_numpy_with_ties(n, channels, k):
     np.testing.assert_array_equal(out, order)
 
 
+def test_bgemm_filters_mirror_matches_the_c_layout():
+    lib = library()
+    layout = (ctypes.c_size_t * 4)()
+    lib.bgnn_bgemm_filters_layout(layout)
+    mirror = (
+        ctypes.sizeof(BgemmFilters),
+        BgemmFilters.packed.offset,
+        BgemmFilters.source.offset,
+        BgemmFilters.kernels.offset,
+    )
+    assert tuple(layout) == mirror
+
+
+def mismatches(x: np.ndarray, f: np.ndarray) -> np.ndarray:
+    """NumPy's count for +-1 rows x and filters f: (K - x . f) / 2 mismatches."""
+    dot = x.astype(np.int64) @ f.astype(np.int64).T
+    return ((x.shape[1] - dot) // 2).astype(np.int32)
+
+
+def bgemm_case(bits: int, cout: int, index: int) -> tuple[np.ndarray, np.ndarray]:
+    """+-1 rows (never a multiple of the block height) and filters; row 0 is the negation
+    of filter 0, the largest count (K), which must not wrap an 8- or 16-bit counter."""
+    rows = [1, 2, 3, 5, 6, 7, 9, 10, 11, 13][index % 10]
+    x, f = pm1(rows, bits), pm1(cout, bits)
+    x[0] = -f[0]
+    return x, f
+
+
+@pytest.mark.parametrize("bits", BITS)
+def test_bgemm_against_numpy_and_scalar(bits, isa):
+    lib = library()
+    for i, cout in enumerate(FILTERS):
+        x, f = bgemm_case(bits, cout, i + bits)
+        got = bgemm(lib, np_pack32(x), np_pack32(f), BGEMM_ROWS)
+        np.testing.assert_array_equal(got, mismatches(x, f), err_msg=f"{isa} {bits} x {cout}")
+        assert got[0, 0] == bits
+        if isa != "scalar":
+            assert lib.bgnn_dispatch_set(ISAS["scalar"])
+            reference = bgemm(lib, np_pack32(x), np_pack32(f), BGEMM_ROWS)
+            assert lib.bgnn_dispatch_set(ISAS[isa])
+            np.testing.assert_array_equal(got, reference)
+
+
+@pytest.fixture(scope="module")
+def bgemm_grid():
+    """Every (bits, filters) pair of the grid: NumPy's counts and the packed operands."""
+    cases, want = [], []
+    for i, (bits, cout) in enumerate((b, c) for b in BITS for c in FILTERS):
+        x, f = bgemm_case(bits, cout, i)
+        cases.append((np_pack32(x), np_pack32(f)))
+        want.append(mismatches(x, f))
+    return cases, want
+
+
+@pytest.mark.parametrize("isa", ["neon", "scalar"])
+def test_aarch64_variants_against_numpy_under_qemu(isa, bgemm_grid, tmp_path):
+    cases, want = bgemm_grid
+    got = bgemm_through_kernel_tests("aarch64", isa, cases, tmp_path)
+    for (x, f), g, w in zip(cases, got, want, strict=True):
+        np.testing.assert_array_equal(
+            g, w, err_msg=f"{isa}: {x.shape[0]} rows x {f.shape[0]} filters"
+        )
+
+
 def test_every_variant_equals_scalar_natively():
-    result = compile_and_run_kernel_tests("native")
+    result = compile_and_run_kernel_tests("native", env={"BGNN_ISA": ""})  # automatic choice
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "MISMATCH" not in result.stdout and "xor_popcount scalar   ok" in result.stdout
-    assert "bitpack32             ok" in result.stdout
+    out = result.stdout
+    assert "MISMATCH" not in out and "bitpack32             ok" in out
+    for isa in HOST_ISAS:
+        if cpu_has(isa):
+            for kernel in ("xor_popcount", "bgemm       ", "hamming_knn "):
+                assert f"{kernel} {isa:<8s} ok" in out, (kernel, isa, out)
+        else:  # e.g. AVX-512 on this AMD host: never run, never picked
+            assert f"{isa:<21s} skipped (CPU lacks it)" in out, out
+    assert f"dispatch picks {automatic_isa()}\n" in out
+
+
+@pytest.mark.parametrize("forced", HOST_ISAS)
+def test_bgnn_isa_forces_a_variant_the_cpu_has(forced):
+    result = compile_and_run_kernel_tests("native", env={"BGNN_ISA": forced})
+    assert result.returncode == 0, result.stdout + result.stderr
+    picked = forced if cpu_has(forced) else automatic_isa()  # one it lacks is ignored
+    assert f"dispatch picks {picked}\n" in result.stdout
 
 
 def test_neon_variant_equals_scalar_under_qemu():
-    result = compile_and_run_kernel_tests("aarch64")
+    result = compile_and_run_kernel_tests("aarch64", env={"BGNN_ISA": ""})
     assert result.returncode == 0, result.stdout + result.stderr
-    assert (
-        "xor_popcount neon     ok" in result.stdout and "hamming_knn  neon     ok" in result.stdout
+    out = result.stdout
+    assert "MISMATCH" not in out and "bitpack32             ok" in out  # the NEON packing
+    for kernel in ("xor_popcount", "bgemm       ", "hamming_knn "):
+        assert f"{kernel} neon     ok" in out and f"{kernel} scalar   ok" in out, out
+    assert "dispatch picks neon\n" in out
+    forced = compile_and_run_kernel_tests("aarch64", env={"BGNN_ISA": "scalar"})
+    assert "dispatch picks scalar\n" in forced.stdout, forced.stdout + forced.stderr
+
+
+@pytest.mark.parametrize("source", ["bgemm-avx512.c", "xor_popcount-avx512.c"])
+def test_avx512_kernels_compile_to_vpopcntq_in_a_baseline_build(source, tmp_path):
+    # no AVX-512 CPU (or emulator) here: this is all that is checked of them
+    zig = [sys.executable, "-m", "ziglang", "cc", "-target", "x86_64-linux-gnu.2.28"]
+    asm = tmp_path / "out.s"
+    subprocess.run(
+        [*zig, "-O2", "-S", "-o", str(asm), str(RUNNER_DIR / "core" / source)],
+        capture_output=True,
+        check=True,
     )
-    assert "bitpack32             ok" in result.stdout  # the NEON packing
+    assert "vpopcntq" in asm.read_text()
+
+
+# The paper-size BinDGCNN's binary GEMMs (rows of `bits` against `filters`): EdgeConv 2-4
+# and the embedding, the fused EdgeConv's edge halves, the Hamming k-NN's distances.
+PAPER_SHAPES = [(128, 64), (128, 128), (256, 256), (512, 1024), (64, 64), (64, 128), (128, 256)]
+PAPER_SHAPES += [(64, 1024), (128, 1024)]
+
+
+def test_neon_bgemm_does_at_least_30_macs_per_aarch64_instruction(tmp_path):
+    """Counted under qemu's instruction plugin (benchmarks/qemu_count.py): the difference
+    between 3 and 1 passes of load_rows + block over 256 rows, so start-up drops out."""
+    from benchmarks.qemu_count import PluginUnavailable, build_plugin, parse_count
+
+    try:
+        plugin = build_plugin()
+    except PluginUnavailable as e:
+        pytest.skip(str(e))
+    binary, rows = kernel_tests_binary("aarch64"), 256
+
+    def count(bits: int, cout: int, passes: int) -> int:
+        out = tmp_path / f"count-{bits}-{cout}-{passes}.txt"
+        cmd = [*QEMU, "-plugin", f"{plugin},out={out}"]
+        args = ["bench", "neon", str(bits), str(cout), str(rows), str(passes)]
+        subprocess.run([*cmd, str(binary), *args], check=True, capture_output=True)
+        return parse_count(out.read_text())
+
+    for bits, cout in PAPER_SHAPES:
+        per_pass = (count(bits, cout, 3) - count(bits, cout, 1)) / 2
+        assert rows * cout * bits / per_pass >= 30, (bits, cout, per_pass)
+
+
+@pytest.mark.parametrize("target", ["local", "qemu-aarch64"])
+def test_runner_reports_the_isa_that_ran_and_each_gives_the_same_outputs(
+    target, converted, monkeypatch, tmp_path
+):
+    from bgnn_deploy.targets.build import build_runner
+    from bgnn_deploy.targets.execute import run_runner
+
+    build = build_runner(target)
+    if target == "local":
+        isas, has, auto = HOST_ISAS, cpu_has, automatic_isa()
+    else:  # an emulated Cortex-A: NEON is the AArch64 baseline
+        isas, has, auto = ["scalar", "neon", "avx2"], lambda i: i != "avx2", "neon"
+    x = np.random.default_rng(3).normal(size=(1, 64, 3)).astype(np.float32)
+    (tmp_path / "x.raw").write_bytes(x.tobytes())
+    outputs = {}
+    for forced in [None, *isas]:
+        if forced is None:
+            monkeypatch.delenv("BGNN_ISA", raising=False)
+        else:
+            monkeypatch.setenv("BGNN_ISA", forced)
+        out = tmp_path / f"{forced}.raw"
+        result = run_runner(
+            build,
+            converted / "fused" / "binary.tflite",
+            num_runs=1,
+            warmup_runs=0,
+            input_path=tmp_path / "x.raw",
+            output_path=out,
+        )
+        assert result["isa"] == (forced if forced and has(forced) else auto), forced
+        outputs[result["isa"]] = out.read_bytes()
+    assert len(set(outputs.values())) == 1, sorted(outputs)  # bit for bit, whatever ran
 
 
 def ctypes_ref(structure):

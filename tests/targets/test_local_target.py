@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import platform
+import shutil
+import subprocess
+import time
 
 import numpy as np
 import pytest
@@ -12,8 +17,6 @@ from bgnn_deploy.converters.tflite_model import read_model, summarize
 from bgnn_deploy.targets.build import build_runner
 from bgnn_deploy.targets.execute import read_outputs, run_runner
 from flatbuffers import flexbuffers
-
-from tests.targets.test_runner import converted  # noqa: F401  (module fixture)
 
 pytestmark = pytest.mark.skipif(
     platform.machine() != "x86_64", reason="checks the x86_64 host glue"
@@ -28,7 +31,7 @@ def test_build_local_uses_litert(cli):
     assert info["emulated"] is False
 
 
-def test_prepared_model_is_aligned_and_names_each_node(converted):  # noqa: F811
+def test_prepared_model_is_aligned_and_names_each_node(converted):
     """What the LiteRt glue relies on (its outputs are checked by the verify tests below)."""
     from tensorflow.lite.python import schema_py_generated as schema
 
@@ -63,7 +66,7 @@ def test_prepared_model_is_aligned_and_names_each_node(converted):  # noqa: F811
 
 
 @pytest.mark.parametrize("name", ["binary", "float"])
-def test_verify_local_matches_host_interpreter(cli, converted, name):  # noqa: F811
+def test_verify_local_matches_host_interpreter(cli, converted, name):
     result = cli(
         "verify",
         converted / "builtin" / f"{name}.tflite",
@@ -79,7 +82,7 @@ def test_verify_local_matches_host_interpreter(cli, converted, name):  # noqa: F
     assert report["emulated"] is False
 
 
-def test_fused_knn_natively_equals_builtin(converted, tmp_path):  # noqa: F811
+def test_fused_knn_natively_equals_builtin(converted, tmp_path):
     build = build_runner("local")
     x = np.random.default_rng(3).normal(size=(1, 64, 3)).astype(np.float32)
     (tmp_path / "x.raw").write_bytes(x.tobytes())
@@ -97,7 +100,7 @@ def test_fused_knn_natively_equals_builtin(converted, tmp_path):  # noqa: F811
     np.testing.assert_array_equal(outs["builtin"], outs["fused"])
 
 
-def test_run_local_reports_real_timings(cli, converted):  # noqa: F811
+def test_run_local_reports_real_timings(cli, converted):
     result = cli(
         "run",
         converted / "builtin" / "binary.tflite",
@@ -114,3 +117,84 @@ def test_run_local_reports_real_timings(cli, converted):  # noqa: F811
     binary = report["results"][0]
     assert binary["runtime_api"] == "litert" and binary["arch"] == "x86_64"
     assert binary["ops"]["LceBconv2d"]["calls_per_run"] == 4
+
+
+def test_run_local_measures_each_thread_count(cli, converted):
+    result = cli(
+        "run",
+        converted / "fused" / "binary.tflite",
+        "--target",
+        "local",
+        "--num-runs",
+        "3",
+        "--threads",
+        "1,2",
+        "--json",
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    runs = [(r["role"], r["threads"], r["num_threads"]) for r in report["results"]]
+    assert runs == [("binary", 1, 1), ("float", 1, 1), ("binary", 2, 2), ("float", 2, 2)]
+    assert set(report["speedup_by_threads"]) == {"1", "2"}
+
+
+def peak_threads(model, threads: int) -> int:
+    """Most threads the runner process had while running `model` for about a second."""
+    build = build_runner("local")
+    prepared = model.with_suffix(f".litert-{threads}.tflite")
+    prepared.write_bytes(prepare_for_litert(model.read_bytes()))
+    cmd = [
+        str(build.runner),
+        "--graph",
+        str(prepared),
+        "--runtime",
+        str(build.runtime_library),
+        "--runtime_api",
+        "litert",
+        "--num_runs",
+        "1",
+        "--min_secs",
+        "1",
+        "--num_threads",
+        str(threads),
+    ]
+    peak = 0
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL) as proc:
+        while proc.poll() is None:
+            with contextlib.suppress(FileNotFoundError):
+                peak = max(peak, len(os.listdir(f"/proc/{proc.pid}/task")))
+            time.sleep(0.02)
+        assert proc.returncode == 0, proc.stdout.read()
+    prepared.unlink()
+    return peak
+
+
+def test_builtins_and_our_kernels_get_the_thread_count(converted_256, tmp_path):
+    """XNNPACK (LiteRt's CPU accelerator) starts threads-1 workers from the CPU options the
+    glue passes, and our pool threads-1 more once a kernel splits its rows."""
+    for name in ("float", "binary"):
+        shutil.copy(converted_256 / f"{name}.tflite", tmp_path / f"{name}.tflite")
+    assert peak_threads(tmp_path / "float.tflite", 1) == 1
+    assert peak_threads(tmp_path / "float.tflite", 2) == 2  # main + XNNPACK's worker
+    assert peak_threads(tmp_path / "binary.tflite", 2) == 3  # + our pool's worker
+
+
+def test_outputs_identical_for_any_thread_count_natively(converted_256, tmp_path):
+    build = build_runner("local")
+    x = np.random.default_rng(5).normal(size=(1, 256, 3)).astype(np.float32)
+    (tmp_path / "x.raw").write_bytes(x.tobytes())
+    for name in ("binary", "float"):
+        outs = set()
+        for threads in (1, 2, 3):
+            out = tmp_path / f"{name}-{threads}.raw"
+            run_runner(
+                build,
+                converted_256 / f"{name}.tflite",
+                num_runs=1,
+                warmup_runs=0,
+                threads=threads,
+                input_path=tmp_path / "x.raw",
+                output_path=out,
+            )
+            outs.add(out.read_bytes())
+        assert len(outs) == 1, name  # bit for bit

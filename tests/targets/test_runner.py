@@ -7,33 +7,10 @@ import os
 
 import numpy as np
 import pytest
-from bgnn_deploy.converters.convert import convert_checkpoint
 from bgnn_deploy.targets.build import RunnerBuild
 from bgnn_deploy.targets.execute import RunnerError, run_runner
 
-from bgnn_deploy.models import ModelConfig
 from tests.cli.test_cli import assert_user_error
-from tests.converters.conftest import calibrated_checkpoint
-
-CFG = ModelConfig(
-    arch="bin-dgcnn-bf2",
-    knn="hamming",
-    num_points=64,
-    k=6,
-    widths=(16, 24, 32),
-    emb=32,
-    mlp=(24,),
-    classes=4,
-)
-
-
-@pytest.fixture(scope="module")
-def converted(tmp_path_factory):
-    root = tmp_path_factory.mktemp("runner")
-    calibrated_checkpoint(root / "m.pt", CFG)
-    convert_checkpoint(root / "m.pt", root / "builtin", samples=1)
-    convert_checkpoint(root / "m.pt", root / "fused", samples=1, knn="fused")
-    return root
 
 
 def test_json_interface_and_profile(qemu_build, converted):
@@ -92,6 +69,27 @@ def test_fused_knn_runs_and_matches_builtin(qemu_build, converted, tmp_path):
         )
         outs[mode] = (tmp_path / f"{mode}.raw").read_bytes()
     assert outs["builtin"] == outs["fused"]  # same logits, bit for bit
+
+
+def test_outputs_identical_for_any_thread_count_under_qemu(qemu_build, converted_256, tmp_path):
+    """The TFLite C API glue: our kernels split rows over 1-4 (emulated) threads and the
+    builtins get the same count; the logits stay the same, bit for bit."""
+    x = np.random.default_rng(7).normal(size=(1, 256, 3)).astype(np.float32)
+    (tmp_path / "x.raw").write_bytes(x.tobytes())
+    outs = set()
+    for threads in (1, 2, 3, 4):
+        result = run_runner(
+            qemu_build,
+            converted_256 / "binary.tflite",
+            num_runs=1,
+            warmup_runs=0,
+            threads=threads,
+            input_path=tmp_path / "x.raw",
+            output_path=tmp_path / f"{threads}.raw",
+        )
+        assert result["num_threads"] == threads and result["emulated"] is True
+        outs.add((tmp_path / f"{threads}.raw").read_bytes())
+    assert len(outs) == 1
 
 
 def test_verify_cli_on_emulated_board(cli, converted):

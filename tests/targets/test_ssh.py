@@ -14,7 +14,6 @@ from bgnn_deploy.targets.profiles import get_target
 from bgnn_deploy.targets.transport import RemoteCommandError, TransportError, connect
 
 from tests.targets.sshd import free_port, keygen, start_board
-from tests.targets.test_runner import converted  # noqa: F401  (module fixture)
 
 
 @pytest.fixture(scope="module")
@@ -109,7 +108,7 @@ def test_uploads_are_cached_by_content(board, targets_file, tmp_path):
         assert ".part-" not in listing  # nothing half-written left behind
 
 
-def test_run_on_the_ssh_board(cli, board, targets_file, converted, tmp_path):  # noqa: F811
+def test_run_on_the_ssh_board(cli, board, targets_file, converted, tmp_path):
     board.trust_host_key()
     targets_file.write_text(board.profile())
     awkward = tmp_path / "my model's dir"
@@ -129,7 +128,7 @@ def test_run_on_the_ssh_board(cli, board, targets_file, converted, tmp_path):  #
     assert json.loads(verify.stdout)["argmax_agreement"] == 1.0
 
 
-def test_cli_reports_an_unknown_host_key_cleanly(cli, board, targets_file, converted):  # noqa: F811
+def test_cli_reports_an_unknown_host_key_cleanly(cli, board, targets_file, converted):
     targets_file.write_text(board.profile())
     result = cli("run", converted / "builtin" / "binary.tflite", "--target", "test-board")
     assert result.exit_code == 3 and result.stderr.startswith("error: ")
@@ -202,7 +201,7 @@ def test_interrupted_upload_leaves_nothing_that_looks_complete(
         assert conn.run(["ls", folder]).stdout.split() == [path.name]
 
 
-def test_parallel_targets_one_result_each(cli, board, targets_file, converted):  # noqa: F811
+def test_parallel_targets_one_result_each(cli, board, targets_file, converted):
     board.trust_host_key()
     targets_file.write_text(board.profile())
     result = cli(
@@ -247,7 +246,7 @@ def test_ssh_config_and_proxyjump(board, targets_file, tmp_path, monkeypatch):
         assert conn.run(["test", "-e", temp], check=False).exit_code != 0  # temps cleaned up
 
 
-def test_energy_sampled_on_the_ssh_board(cli, board, targets_file, converted, tmp_path):  # noqa: F811
+def test_energy_sampled_on_the_ssh_board(cli, board, targets_file, converted, tmp_path):
     # JetPack 4 layout; the sampler runs on the board and is gone when the run ends
     device = tmp_path / "sys/bus/i2c/drivers/ina3221x/6-0040/iio:device0"
     device.mkdir(parents=True)

@@ -1,7 +1,9 @@
 #include "bconv2d.h"
 
+#include <limits.h>
 #include <stdlib.h>
 
+#include "parallel.h"
 #include "xor_popcount.h"
 
 static int out_size(int in, int k, int stride, int dil, int same) {
@@ -52,43 +54,89 @@ static int32_t accumulate(const bgnn_bconv2d_params* p, const uint32_t* in, cons
   return acc;
 }
 
-/* Receives the mismatch counts of output position `pos` (n, oy, ox flattened). */
+/* Receives the mismatch counts of output position `pos` (n, oy, ox flattened). Called
+ * from several threads at once, for different positions. */
 typedef void (*acc_sink)(void* ctx, size_t pos, const int32_t* acc);
 
-/* Mismatch counts of every output position, in order: a blocked binary GEMM for pointwise
- * convolutions, tap by tap otherwise. Returns 0 if scratch memory could not be allocated. */
+/* The least binary work (64-bit XOR + popcounts) a range of rows gets, a few microseconds:
+ * below twice that a convolution runs on the calling thread alone. */
+#define BCONV_GRAIN_WORK 8192
+
+typedef struct {
+  const bgnn_bconv2d_params* p;
+  const uint32_t *in, *filt;
+  const bgnn_bgemm_filters* f; /* pointwise: the repacked filters */
+  size_t positions;
+  acc_sink sink;
+  void* sink_ctx;
+  unsigned char* scratch; /* per worker: worker_bytes */
+  size_t worker_bytes;
+} positions_job;
+
+static size_t align64(size_t n) { return (n + 63) & ~(size_t)63; }
+
+/* Pointwise: GEMM blocks [b0, b1) of BGNN_BGEMM_ROWS positions. */
+static void gemm_blocks(void* arg, int b0, int b1, int worker) {
+  const positions_job* j = arg;
+  const bgnn_bgemm_filters* f = j->f;
+  const int words = bgnn_words(j->p->channels_in), cout = j->p->channels_out;
+  uint64_t* xs = (uint64_t*)(j->scratch + (size_t)worker * j->worker_bytes);
+  int32_t* acc = (int32_t*)((unsigned char*)xs + align64(sizeof(uint64_t) * BGNN_BGEMM_ROWS * (size_t)f->words64));
+  for (int b = b0; b < b1; ++b) {
+    const size_t pos = (size_t)b * BGNN_BGEMM_ROWS;
+    const int rows = j->positions - pos < BGNN_BGEMM_ROWS ? (int)(j->positions - pos) : BGNN_BGEMM_ROWS;
+    bgnn_bgemm_load_rows(f, j->in + pos * words, rows, words, xs);
+    bgnn_bgemm_block(f, xs, acc);
+    for (int r = 0; r < rows; ++r) j->sink(j->sink_ctx, pos + r, acc + (size_t)r * cout);
+  }
+}
+
+/* Any other geometry: positions [pos0, pos1), tap by tap. */
+static void general_positions(void* arg, int pos0, int pos1, int worker) {
+  const positions_job* j = arg;
+  const bgnn_bconv2d_params* p = j->p;
+  int32_t* acc = (int32_t*)(j->scratch + (size_t)worker * j->worker_bytes);
+  for (int pos = pos0; pos < pos1; ++pos) {
+    const int ox = pos % p->out_w, oy = pos / p->out_w % p->out_h, n = pos / p->out_w / p->out_h;
+    for (int o = 0; o < p->channels_out; ++o) acc[o] = accumulate(p, j->in, j->filt, n, oy, ox, o);
+    j->sink(j->sink_ctx, (size_t)pos, acc);
+  }
+}
+
+/* Mismatch counts of every output position, split over positions with bgnn_parallel_for
+ * (per-worker scratch): a blocked binary GEMM for pointwise convolutions, tap by tap
+ * otherwise. Every position is computed alone, so results do not depend on the thread
+ * count. Returns 0 if scratch memory could not be allocated. */
 static int accumulate_positions(const bgnn_bconv2d_params* p, const uint32_t* in, const uint32_t* filt,
                                 bgnn_bgemm_filters* cache, acc_sink sink, void* ctx) {
   const int words = bgnn_words(p->channels_in);
   const size_t positions = (size_t)p->batch * p->out_h * p->out_w;
+  const int workers = bgnn_parallel_threads();
+  positions_job j = {p, in, filt, NULL, positions, sink, ctx, NULL, 0};
+  if (positions > INT_MAX - BGNN_BGEMM_ROWS) return 0;
   if (is_pointwise(p)) {
     bgnn_bgemm_filters local = {0}, *f = cache ? cache : &local;
     if (f->packed && f->source != filt) bgnn_bgemm_free(f); /* another filter tensor: repack */
     if (!f->packed && !bgnn_bgemm_pack(f, filt, p->channels_out, words)) return 0;
-    uint64_t* xs = malloc(sizeof(uint64_t) * BGNN_BGEMM_ROWS * (size_t)f->words64);
-    int32_t* acc = malloc(sizeof(int32_t) * BGNN_BGEMM_ROWS * (size_t)p->channels_out);
-    if (xs && acc) {
-      for (size_t pos = 0; pos < positions; pos += BGNN_BGEMM_ROWS) {
-        const int rows = positions - pos < BGNN_BGEMM_ROWS ? (int)(positions - pos) : BGNN_BGEMM_ROWS;
-        bgnn_bgemm_load_rows(f, in + pos * words, rows, words, xs);
-        bgnn_bgemm_block(f, xs, acc);
-        for (int r = 0; r < rows; ++r) sink(ctx, pos + r, acc + (size_t)r * p->channels_out);
-      }
+    j.f = f;
+    j.worker_bytes = align64(sizeof(uint64_t) * BGNN_BGEMM_ROWS * (size_t)f->words64) +
+                     align64(sizeof(int32_t) * BGNN_BGEMM_ROWS * (size_t)p->channels_out);
+    j.scratch = malloc(j.worker_bytes * (size_t)workers);
+    if (j.scratch) {
+      const int blocks = (int)((positions + BGNN_BGEMM_ROWS - 1) / BGNN_BGEMM_ROWS);
+      const long work = (long)BGNN_BGEMM_ROWS * p->channels_out * f->words64;
+      bgnn_parallel_for(blocks, work >= BCONV_GRAIN_WORK ? 1 : (int)(BCONV_GRAIN_WORK / work), gemm_blocks, &j);
     }
-    const int ok = xs && acc;
-    free(xs), free(acc), bgnn_bgemm_free(&local);
+    const int ok = j.scratch != NULL;
+    free(j.scratch), bgnn_bgemm_free(&local);
     return ok;
   }
-  int32_t* acc = malloc(sizeof(int32_t) * (size_t)p->channels_out);
-  if (!acc) return 0;
-  size_t pos = 0;
-  for (int n = 0; n < p->batch; ++n)
-    for (int oy = 0; oy < p->out_h; ++oy)
-      for (int ox = 0; ox < p->out_w; ++ox, ++pos) {
-        for (int o = 0; o < p->channels_out; ++o) acc[o] = accumulate(p, in, filt, n, oy, ox, o);
-        sink(ctx, pos, acc);
-      }
-  free(acc);
+  j.worker_bytes = align64(sizeof(int32_t) * (size_t)p->channels_out);
+  j.scratch = malloc(j.worker_bytes * (size_t)workers);
+  if (!j.scratch) return 0;
+  const long work = (long)p->channels_out * p->kernel_h * p->kernel_w * words;
+  bgnn_parallel_for((int)positions, work >= BCONV_GRAIN_WORK ? 1 : (int)(BCONV_GRAIN_WORK / work), general_positions, &j);
+  free(j.scratch);
   return 1;
 }
 
@@ -134,12 +182,17 @@ typedef struct {
   uint32_t* out;
 } bitpacked_ctx;
 
+/* Branch-free: the comparisons of random-looking counts would mispredict half the time. */
 static void emit_bitpacked(void* ctx, size_t pos, const int32_t* acc) {
   const bitpacked_ctx* c = ctx;
-  uint32_t* y = c->out + pos * c->out_words;
-  for (int w = 0; w < c->out_words; ++w) y[w] = 0;
-  for (int o = 0; o < c->channels_out; ++o)
-    if (acc[o] > c->thresholds[o]) y[o / 32] |= 1u << (o % 32);
+  const int32_t* restrict t = c->thresholds;
+  uint32_t* restrict y = c->out + pos * c->out_words;
+  for (int w = 0; w < c->out_words; ++w) {
+    const int o0 = w * 32, n = c->channels_out - o0 < 32 ? c->channels_out - o0 : 32;
+    uint32_t bits = 0;
+    for (int b = 0; b < n; ++b) bits |= (uint32_t)(acc[o0 + b] > t[o0 + b]) << b;
+    y[w] = bits;
+  }
 }
 
 int bgnn_bconv2d_bitpacked(const bgnn_bconv2d_params* p, const uint32_t* in, const uint32_t* filter,

@@ -3,11 +3,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "xor_popcount.h"
+static const bgnn_kernels k_variants[] = {
+#define BGNN_VARIANT(isa, suffix) \
+  {isa, #suffix, bgnn_xor_popcount__##suffix, bgnn_bgemm_pack__##suffix, bgnn_bgemm_block__##suffix},
+#include "kernels.inc"
+#undef BGNN_VARIANT
+};
+#define N_VARIANTS (sizeof(k_variants) / sizeof(k_variants[0]))
 
 bgnn_xor_popcount_fn bgnn_xor_popcount = bgnn_xor_popcount__scalar;
+static const bgnn_kernels* g_active = &k_variants[0]; /* scalar until dispatch */
 static int g_initialised = 0;
-static bgnn_isa g_isa = BGNN_ISA_SCALAR;
+static bgnn_isa g_chosen = BGNN_ISA_SCALAR; /* what bgnn_dispatch_init decided */
 
 #if defined(__x86_64__)
 #include <cpuid.h>
@@ -18,7 +25,8 @@ static uint64_t xgetbv0(void) {
 }
 #endif
 
-int bgnn_isa_supported(bgnn_isa isa) {
+/* What the CPU and the OS offer, whatever this build contains. */
+static int cpu_has(bgnn_isa isa) {
   switch (isa) {
     case BGNN_ISA_SCALAR:
       return 1;
@@ -30,7 +38,7 @@ int bgnn_isa_supported(bgnn_isa isa) {
     case BGNN_ISA_AVX2:
     case BGNN_ISA_AVX512: {
       unsigned a, b, c, d;
-      if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & bit_OSXSAVE)) return 0;
+      if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & bit_OSXSAVE) || !(c & bit_POPCNT)) return 0;
       const uint64_t xcr0 = xgetbv0();
       if ((xcr0 & 0x6) != 0x6) return 0; /* the OS saves SSE and AVX state */
       if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return 0;
@@ -44,6 +52,14 @@ int bgnn_isa_supported(bgnn_isa isa) {
   }
 }
 
+const bgnn_kernels* bgnn_kernels_of(bgnn_isa isa) {
+  for (size_t i = 0; i < N_VARIANTS; ++i)
+    if (k_variants[i].isa == isa) return &k_variants[i];
+  return NULL;
+}
+
+int bgnn_isa_supported(bgnn_isa isa) { return bgnn_kernels_of(isa) && cpu_has(isa); }
+
 const char* bgnn_isa_name(bgnn_isa isa) {
   switch (isa) {
     case BGNN_ISA_NEON: return "neon";
@@ -51,6 +67,15 @@ const char* bgnn_isa_name(bgnn_isa isa) {
     case BGNN_ISA_AVX512: return "avx512";
     default: return "scalar";
   }
+}
+
+const bgnn_kernels* bgnn_kernels_active(void) { return g_active; }
+
+int bgnn_dispatch_set(bgnn_isa isa) {
+  if (!bgnn_isa_supported(isa)) return 0;
+  g_active = bgnn_kernels_of(isa);
+  bgnn_xor_popcount = g_active->xor_popcount;
+  return 1;
 }
 
 static int isa_from_name(const char* name, bgnn_isa* out) {
@@ -61,17 +86,13 @@ static int isa_from_name(const char* name, bgnn_isa* out) {
 }
 
 bgnn_isa bgnn_dispatch_init(void) {
-  if (g_initialised) return g_isa;
+  if (g_initialised) return g_chosen;
   g_initialised = 1;
-  bgnn_isa want = BGNN_ISA_SCALAR;
+  bgnn_isa want;
   const char* forced = getenv("BGNN_ISA");
-  int have_forced = forced && isa_from_name(forced, &want) && bgnn_isa_supported(want);
-#define BGNN_XOR_POPCOUNT(isa, fn)                                         \
-  if (have_forced ? (isa) == want : bgnn_isa_supported(isa)) {             \
-    bgnn_xor_popcount = fn;                                                \
-    g_isa = isa;                                                           \
-  }
-#include "xor_popcount.inc"
-#undef BGNN_XOR_POPCOUNT
-  return g_isa;
+  if (!(forced && isa_from_name(forced, &want) && bgnn_dispatch_set(want)))
+    for (size_t i = N_VARIANTS; i-- > 0;) /* the most preferred the CPU supports */
+      if (bgnn_dispatch_set(k_variants[i].isa)) break;
+  g_chosen = g_active->isa;
+  return g_chosen;
 }

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 
 #include "bgemm.h"
+#include "parallel.h"
 
 #define KNN_BLOCK 16
 
@@ -69,26 +70,58 @@ static void select_k(const int32_t* dist, int n, int k, int max_d, int32_t* coun
   select_from(dist, cand, c, k, bound, count, o);
 }
 
-int bgnn_hamming_knn(const uint32_t* x, int n, int words, int k, int32_t* out, int32_t* scratch) {
-  /* all pairwise distances come from the binary GEMM, the rows doubling as its filters */
-  bgnn_bgemm_filters f = {0};
-  if (!bgnn_bgemm_pack(&f, x, n, words)) return 0;
-  uint64_t* xs = malloc(sizeof(uint64_t) * BGNN_BGEMM_ROWS * (size_t)f.words64);
-  if (!xs) {
-    bgnn_bgemm_free(&f);
-    return 0;
-  }
+typedef struct {
+  const uint32_t* x;
+  int n, words, k;
+  int32_t* out;
+  const bgnn_bgemm_filters* f;
+  int32_t* scratch0;    /* worker 0: the caller's scratch */
+  int32_t* scratch1;    /* workers 1..: ints each */
+  unsigned char* xs;    /* every worker's bgemm input block: xs_bytes each */
+  size_t xs_bytes, ints;
+} knn_job;
+
+/* Rows [b0 * ROWS, b1 * ROWS) (the last block may be short), with worker's own scratch. */
+static void knn_blocks(void* arg, int b0, int b1, int worker) {
+  const knn_job* j = arg;
+  const int n = j->n, words = j->words, k = j->k;
+  uint64_t* xs = (uint64_t*)(j->xs + (size_t)worker * j->xs_bytes);
+  int32_t* scratch = worker == 0 ? j->scratch0 : j->scratch1 + (size_t)(worker - 1) * j->ints;
   int32_t* dist = scratch; /* BGNN_BGEMM_ROWS x n */
   int32_t* cand = scratch + (size_t)BGNN_BGEMM_ROWS * n;
   int32_t* mins = cand + n; /* n / KNN_BLOCK + 1 */
   int32_t* count = mins + n / KNN_BLOCK + 1;
-  for (int i0 = 0; i0 < n; i0 += BGNN_BGEMM_ROWS) {
-    const int rows = n - i0 < BGNN_BGEMM_ROWS ? n - i0 : BGNN_BGEMM_ROWS;
-    bgnn_bgemm_load_rows(&f, x + (size_t)i0 * words, rows, words, xs);
-    bgnn_bgemm_block(&f, xs, dist);
-    for (int r = 0; r < rows; ++r) select_k(dist + (size_t)r * n, n, k, words * 32, count, cand, mins, out + (size_t)(i0 + r) * k);
+  for (int b = b0; b < b1; ++b) {
+    const int i0 = b * BGNN_BGEMM_ROWS, rows = n - i0 < BGNN_BGEMM_ROWS ? n - i0 : BGNN_BGEMM_ROWS;
+    bgnn_bgemm_load_rows(j->f, j->x + (size_t)i0 * words, rows, words, xs);
+    bgnn_bgemm_block(j->f, xs, dist);
+    for (int r = 0; r < rows; ++r)
+      select_k(dist + (size_t)r * n, n, k, words * 32, count, cand, mins, j->out + (size_t)(i0 + r) * k);
   }
-  free(xs);
+}
+
+/* Rows are split over bgnn_parallel_for in blocks of BGNN_BGEMM_ROWS; worker 0 uses the
+ * caller's scratch, the others get theirs here, with each call (a few KB per worker). Each
+ * row's answer depends only on the rows, so results do not depend on the thread count. */
+int bgnn_hamming_knn(const uint32_t* x, int n, int words, int k, int32_t* out, int32_t* scratch) {
+  /* all pairwise distances come from the binary GEMM, the rows doubling as its filters */
+  bgnn_bgemm_filters f = {0};
+  if (!bgnn_bgemm_pack(&f, x, n, words)) return 0;
+  const int workers = bgnn_parallel_threads();
+  const size_t xs_bytes = (sizeof(uint64_t) * BGNN_BGEMM_ROWS * (size_t)f.words64 + 63) & ~(size_t)63;
+  const size_t ints = bgnn_hamming_knn_scratch(n, words);
+  unsigned char* extra = malloc(xs_bytes * (size_t)workers + sizeof(int32_t) * ints * (size_t)(workers - 1));
+  if (!extra) {
+    bgnn_bgemm_free(&f);
+    return 0;
+  }
+  knn_job j = {x, n, words, k, out, &f, scratch, (int32_t*)(extra + xs_bytes * (size_t)workers), extra, xs_bytes, ints};
+  /* one block of rows costs about ROWS x n x (words64 + 1) operations; a range should
+   * have a few microseconds of them */
+  const long block_work = (long)BGNN_BGEMM_ROWS * n * (f.words64 + 1);
+  const int blocks = (n + BGNN_BGEMM_ROWS - 1) / BGNN_BGEMM_ROWS;
+  bgnn_parallel_for(blocks, block_work >= 8192 ? 1 : (int)(8192 / block_work), knn_blocks, &j);
+  free(extra);
   bgnn_bgemm_free(&f);
   return 1;
 }

@@ -3,7 +3,7 @@
 #include "xor_popcount.h"
 
 /* 256 bits per step, popcount by nibble lookup (VPSHUFB) and VPSADBW into 64-bit lanes. */
-__attribute__((target("avx2"))) int32_t bgnn_xor_popcount__avx2(const uint32_t* a, const uint32_t* b,
+__attribute__((target("avx2,popcnt"))) int32_t bgnn_xor_popcount__avx2(const uint32_t* a, const uint32_t* b,
                                                                  int words) {
   const __m256i table = _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4, 0, 1, 1, 2, 1, 2,
                                          2, 3, 1, 2, 2, 3, 2, 3, 3, 4);

@@ -11,8 +11,6 @@ import time
 
 import pytest
 
-from tests.targets.test_runner import converted  # noqa: F401  (module fixture)
-
 
 def profile(tmp_path, monkeypatch, body: str) -> None:
     path = tmp_path / "targets.toml"
@@ -38,7 +36,7 @@ def run_json(cli, model, *extra):
     return json.loads(result.stdout)
 
 
-def test_external_meter(cli, converted, tmp_path, monkeypatch):  # noqa: F811
+def test_external_meter(cli, converted, tmp_path, monkeypatch):
     # a meter whose reading grows with time: the runs, after the idle window, read higher
     start = tmp_path / "start"
     start.write_text(str(time.time()))
@@ -63,7 +61,7 @@ def test_external_meter(cli, converted, tmp_path, monkeypatch):  # noqa: F811
         assert e["energy_per_inference_mj"] == pytest.approx(expected)
 
 
-def test_rapl_counters(cli, converted, tmp_path, monkeypatch):  # noqa: F811
+def test_rapl_counters(cli, converted, tmp_path, monkeypatch):
     package = tmp_path / "powercap" / "intel-rapl:0"
     package.mkdir(parents=True)
     counter, limit = package / "energy_uj", package / "max_energy_range_uj"
@@ -121,7 +119,7 @@ def check_energy(report, probe: str, source: str):
     return report
 
 
-def test_ina3221_hwmon(cli, converted, tmp_path, monkeypatch):  # noqa: F811
+def test_ina3221_hwmon(cli, converted, tmp_path, monkeypatch):
     # JetPack 5/6: VDD_IN 5 V; its current rises during the test (the runs come after idle)
     hwmon = tmp_path / "sys/bus/i2c/devices/1-0040/hwmon/hwmon3"
     hwmon.mkdir(parents=True)
@@ -160,7 +158,7 @@ def test_ina3221_hwmon(cli, converted, tmp_path, monkeypatch):  # noqa: F811
     assert idle < binary["active_power_w"] < float_["active_power_w"]  # later, so higher
 
 
-def test_ina3221_iio_jetpack4(cli, converted, tmp_path, monkeypatch):  # noqa: F811
+def test_ina3221_iio_jetpack4(cli, converted, tmp_path, monkeypatch):
     # JetPack 4, no VDD_IN rail: the rails are summed and the source says so
     device = tmp_path / "sys/bus/i2c/drivers/ina3221x/6-0040/iio:device0"
     device.mkdir(parents=True)
@@ -175,7 +173,7 @@ def test_ina3221_iio_jetpack4(cli, converted, tmp_path, monkeypatch):  # noqa: F
     assert all(r["energy"]["energy_per_inference_mj"] == 0 for r in report["results"])
 
 
-def test_rpi5_pmic(cli, converted, tmp_path, monkeypatch):  # noqa: F811
+def test_rpi5_pmic(cli, converted, tmp_path, monkeypatch):
     # a stand-in for `vcgencmd pmic_read_adc` printing its documented format
     fake = tmp_path / "vcgencmd"
     fake.write_text(
@@ -198,7 +196,7 @@ def test_rpi5_pmic(cli, converted, tmp_path, monkeypatch):  # noqa: F811
     assert report["energy"]["idle_power_w"] == pytest.approx(0.5 * 3.3 + 2.0 * 0.9)
 
 
-def test_not_available_says_why(cli, converted, tmp_path, monkeypatch):  # noqa: F811
+def test_not_available_says_why(cli, converted, tmp_path, monkeypatch):
     profile(tmp_path, monkeypatch, 'energy = "rpi5-pmic"\npmic_command = "vcgencmd-absent"\n')
     report = run_json(cli, converted / "builtin" / "binary.tflite")
     assert report["energy"] == {
@@ -227,7 +225,7 @@ def test_not_available_says_why(cli, converted, tmp_path, monkeypatch):  # noqa:
     )
 
 
-def test_unknown_probe(cli, converted, tmp_path, monkeypatch):  # noqa: F811
+def test_unknown_probe(cli, converted, tmp_path, monkeypatch):
     profile(tmp_path, monkeypatch, "")
     result = cli(
         "run",
