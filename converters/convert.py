@@ -23,6 +23,9 @@ import numpy as np
 from bgnn_deploy.converters.backends.keras_lce import build_keras, convert_to_tflite
 from bgnn_deploy.converters.frontends.onnx_graphs import OnnxTraceRunner, from_onnx, is_onnx
 from bgnn_deploy.converters.frontends.torch_models import from_torch
+from bgnn_deploy.converters.fusion.flatbuffer import FUSED_OPS, fuse_model, head_model
+from bgnn_deploy.converters.fusion.plan import FusedPlan, plan_fusion
+from bgnn_deploy.converters.fusion.reference import run_front
 from bgnn_deploy.converters.ir import GraphModel, Sign
 from bgnn_deploy.converters.knn_fusion import fuse_hamming_knn
 from bgnn_deploy.converters.onnx_export import export_onnx, run_onnx
@@ -156,6 +159,61 @@ def _parity_onnx(runner, trace: Trace, clouds) -> ParityReport:
     )
 
 
+def _parity_fused(
+    plan: FusedPlan,
+    head: HostInterpreter,
+    portable: HostInterpreter,
+    trace: Trace,
+    clouds,
+    metrics,
+    name: str,
+) -> tuple[ParityReport, ParityReport]:
+    """The fused ops (their NumPy reference, then the head in LCE's interpreter) against
+    the source model and against the portable LCE form: same k-NN, bit-exact ±1 node
+    features, argmax 100%, logits within 1e-4 relative."""
+    binary_layers = [True] * len(plan.layers)
+    runs: dict[str, tuple[list, list, list, list]] = {
+        "source": ([], [], [], []),
+        "portable": ([], [], [], []),
+    }
+    for cloud in clouds:
+        front = run_front(plan, cloud)
+        got = {key: value[None] for key, value in front.items()}
+        got["logits"] = head.run(front["pooled"][None])["logits"]
+        for key, ref in (("source", trace(cloud[None])), ("portable", portable.run(cloud[None]))):
+            if key == "portable":
+                ref = {
+                    **ref,
+                    **{
+                        f"input{i}": (cloud[None] if i == 0 else ref[f"nodes{i - 1}"])
+                        for i in range(len(metrics))
+                    },
+                }
+            same, a, r = logit_stats(ref["logits"], got["logits"])
+            agree, abs_d, rel_d, layers = runs[key]
+            agree.append(same)
+            abs_d.append(a)
+            rel_d.append(r)
+            layers.append(compare_layers(ref, got, metrics, binary_layers))
+    reports = []
+    for key, title in (
+        ("source", name),
+        ("portable", "binary.tflite (fused) vs the portable LCE form"),
+    ):
+        agree, abs_d, rel_d, layers = runs[key]
+        reports.append(
+            finish(
+                ParityReport(title if key == "portable" else f"binary.tflite (fused) vs {name}"),
+                agree,
+                abs_d,
+                rel_d,
+                layers,
+                float_logits=True,
+            )
+        )
+    return reports[0], reports[1]
+
+
 def convert_checkpoint(
     model_path: str | Path,
     out_dir: str | Path,
@@ -169,12 +227,16 @@ def convert_checkpoint(
     verify: bool = True,
     step: StepFn | None = None,
     overwrite: bool = False,
+    fuse: bool = False,
 ) -> ConversionReport:
     """Convert a model and prove the results against it. See the module docstring.
 
     ``out_dir`` may be new or empty; one that holds files is written into only with
     ``overwrite=True``, and then only the files convert writes are replaced there
-    (never the model itself, nothing else: :mod:`bgnn_deploy.outputs`)."""
+    (never the model itself, nothing else: :mod:`bgnn_deploy.outputs`).
+
+    ``fuse`` writes ``binary.tflite`` with our bit-domain ops (``converters/fusion``,
+    for our runner; it implies the fused k-NN) instead of the portable LCE form."""
     if knn not in KNN_MODES:
         raise ConfigError(f"unknown --knn mode '{knn}' (valid: {', '.join(KNN_MODES)})")
     if samples < 1:
@@ -197,6 +259,15 @@ def convert_checkpoint(
         data, num_points=source.num_points, samples=samples, classes=source.classes, seed=seed
     )
     metrics = [layer.metric for layer in description.edge_convs]
+    plan = None
+    if fuse:
+        if not description.is_binary:
+            raise ConfigError(
+                f"--fuse needs a binary model; {source.arch} is float",
+                hint="convert it without --fuse",
+            )
+        plan = plan_fusion(description)
+        knn = "fused"
 
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
@@ -209,7 +280,11 @@ def convert_checkpoint(
             say("building the binary graph (Keras + Larq) and converting with LCE")
             binary_fb = convert_to_tflite(build_keras(description), binary=True)
             debug_fb = convert_to_tflite(build_keras(description, debug=True), binary=True)
-            if knn == "fused":
+            portable_fb = binary_fb
+            if plan is not None:
+                binary_fb = fuse_model(portable_fb, plan)
+                fused = len(plan.layers) - 1
+            elif knn == "fused":
                 binary_fb, fused = fuse_hamming_knn(binary_fb)
             (work / "binary.tflite").write_bytes(binary_fb)
             files["binary"] = "binary.tflite"
@@ -233,7 +308,12 @@ def convert_checkpoint(
                 for layer in description.edge_convs
             ]
             parity["binary"] = _parity_tflite(
-                f"binary.tflite (LCE interpreter, builtin k-NN) vs {source.reference_name}",
+                (
+                    "the portable LCE form (LCE interpreter)"
+                    if plan is not None
+                    else "binary.tflite (LCE interpreter, builtin k-NN)"
+                )
+                + f" vs {source.reference_name}",
                 HostInterpreter(debug_fb, lce=True),
                 source.trace,
                 clouds,
@@ -241,6 +321,17 @@ def convert_checkpoint(
                 binary_layers,
                 float_logits=False,
             )
+            if plan is not None:
+                say(f"checking the fused ops on {len(clouds)} clouds")
+                parity["fused"], parity["fused_vs_portable"] = _parity_fused(
+                    plan,
+                    HostInterpreter(head_model(portable_fb), lce=True),
+                    HostInterpreter(debug_fb, lce=True),
+                    source.trace,
+                    clouds,
+                    metrics,
+                    source.reference_name,
+                )
             if "onnx" in files:
                 parity["onnx"] = _parity_onnx(run_onnx(work / "model.onnx"), source.trace, clouds)
         if source.float_trace is not None:
@@ -255,7 +346,7 @@ def convert_checkpoint(
                 float_logits=True,
             )
 
-        primary = parity.get("binary") or parity["float"]
+        primary = parity.get("fused") or parity.get("binary") or parity["float"]
         failures = [f"{p.name}: {f}" for p in parity.values() for f in p.failures]
         macs = summaries.get("binary", summaries["float"])["macs"]
         total_macs = macs["binary"] + macs["float"]
@@ -265,6 +356,12 @@ def convert_checkpoint(
             "config": source.config,
             "knn_mode": knn if description.is_binary else "builtin",
             "fused_knn_ops": fused,
+            "fused": plan is not None,
+            "fused_ops": (
+                {op: summaries["binary"]["ops"].get(op, 0) for op in FUSED_OPS}
+                if plan is not None
+                else {}
+            ),
             "files": files,
             "size_bytes": {key: summaries[key]["size_bytes"] for key in summaries},
             "ops": {key: summaries[key]["ops"] for key in summaries},

@@ -19,12 +19,12 @@ from __future__ import annotations
 import numpy as np
 from bgnn_deploy.converters.tflite_model import read_model, tflite_schema
 
-__all__ = ["prepare_for_litert"]
+__all__ = ["aligned_pack", "prepare_for_litert"]
 
 ALIGNMENT = 64
 
 
-def _aligned_pack(model) -> bytes:
+def aligned_pack(model) -> bytes:
     """Serialize ``model`` with every buffer's data 64-byte aligned in the file."""
     import flatbuffers
 
@@ -109,4 +109,4 @@ def prepare_for_litert(data: bytes) -> bytes:
                 dummy_index = len(graph.tensors) - 1
             op.inputs = [dummy_index if i < 0 else i for i in inputs]
     model.operatorCodes = codes
-    return _aligned_pack(model)
+    return aligned_pack(model)

@@ -127,9 +127,26 @@ def _estimate_macs(model, graph, name: str, op) -> tuple[int, bool]:
     if name == "BATCH_MATMUL":
         a = shape(op.inputs[0])
         return int(np.prod(out)) * (a[-1] if a else 0), False
-    if name == "BgnnHammingKnn":
+    if name in ("BgnnHammingKnn", "BgnnL2Knn"):
         x = shape(op.inputs[0])
-        return x[-2] * x[-2] * x[-1] if len(x) >= 2 else 0, True
+        packed = graph.tensors[op.inputs[0]].type == 2  # int32: 32 channels per word
+        return (
+            x[-2] * x[-2] * x[-1] * (32 if packed else 1) if len(x) >= 2 else 0
+        ), name != "BgnnL2Knn"
+    if name in ("BgnnEdgeConv", "BgnnEmbedPool"):
+        # the network's MACs, as the portable form counts them (the kernels do fewer)
+        opts = _decode_options(op.customOptions)
+        opts = opts if isinstance(opts, dict) else {}
+        if name == "BgnnEdgeConv":
+            idx = shape(op.inputs[1])
+            binary = graph.tensors[op.inputs[0]].type == 2
+            edges = int(np.prod(idx[1:])) if len(idx) == 3 else 0
+            return edges * 2 * int(opts.get("channels_in", 0)) * int(
+                opts.get("channels_out", 0)
+            ), binary
+        n = shape(op.inputs[0])[1] if len(shape(op.inputs[0])) == 3 else 0
+        cin = sum(int(opts.get(f"channels_in_{i}", 0)) for i in range(int(opts.get("inputs", 0))))
+        return n * cin * int(opts.get("channels_out", 0)), True
     return 0, False
 
 

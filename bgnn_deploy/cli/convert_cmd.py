@@ -28,6 +28,14 @@ def convert(
     knn: Annotated[
         str, typer.Option(help="Hamming k-NN as 'builtin' ops or one 'fused' custom op.")
     ] = "builtin",
+    fuse: Annotated[
+        bool,
+        typer.Option(
+            "--fuse",
+            help="Write binary.tflite with bgnn-deploy's bit-domain ops (BgnnEdgeConv, ...: "
+            "our runner only); implies --knn fused.",
+        ),
+    ] = False,
     data: Annotated[str, typer.Option(help="Parity clouds: 'synthetic' or ModelNet40 .h5.")] = (
         "synthetic"
     ),
@@ -55,6 +63,7 @@ def convert(
                 verify=verify,
                 step=lambda msg: status.update(msg),
                 overwrite=overwrite,
+                fuse=fuse,
             )
         except VerificationError:
             status.stop()
@@ -83,7 +92,10 @@ def _render(report: dict, output: Path, as_json: bool) -> None:
     line = f"MACs per inference: {total:,} ({macs['binary_share']:.1%} binary)"
     if "binary" in sizes:
         line += f"; float/binary size ratio {sizes['float'] / sizes['binary']:.1f}x"
-    if report.get("fused_knn_ops"):
+    if report.get("fused"):
+        ops = ", ".join(f"{n} {c}" for n, c in report["fused_ops"].items() if c)
+        line += f"; fused: {ops}"
+    elif report.get("fused_knn_ops"):
         line += f"; {report['fused_knn_ops']} Hamming k-NN fused into BgnnHammingKnn"
     console.print(line)
     parity = report["parity"]

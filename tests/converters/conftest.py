@@ -20,6 +20,39 @@ def calibrated_checkpoint(path, config: ModelConfig, seed: int = 0):
     return model
 
 
+def stress_signs(model, seed: int = 0) -> None:
+    """Give every BatchNorm gamma, learned scale and PReLU slope random signs (in place):
+    the cases a fused op must get right besides the all-positive default."""
+    from torch import nn
+
+    from bgnn_deploy.models.binary import LearnedScale
+
+    g = torch.Generator().manual_seed(seed)
+
+    def flip(t: torch.Tensor) -> None:
+        signs = torch.where(torch.rand(t.shape, generator=g) < 0.4, -1.0, 1.0)
+        t.mul_(signs * (0.5 + torch.rand(t.shape, generator=g)))
+
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, nn.modules.batchnorm._BatchNorm):
+                flip(module.weight)
+            elif isinstance(module, LearnedScale):
+                flip(module.channel)
+            elif isinstance(module, nn.PReLU):
+                module.weight.copy_(torch.randn(module.weight.shape, generator=g))
+
+
+def stressed_checkpoint(path, config: ModelConfig, seed: int = 0):
+    """A calibrated untrained model with random signs of gammas, scales and slopes."""
+    torch.manual_seed(seed)
+    model = build_model(config)
+    calibrate_on_synthetic(model, config.num_points, config.classes, seed=seed)
+    stress_signs(model, seed)
+    save_checkpoint(model, path)
+    return model
+
+
 SMALL = dict(num_points=96, k=8, widths=(16, 16, 32), emb=32, mlp=(32, 16), classes=5)
 
 

@@ -74,3 +74,38 @@ def pool_threads():
     yield lib.bgnn_parallel_set_threads
     lib.bgnn_parallel_set_threads(1)
 
+
+@pytest.fixture(scope="session")
+def fused(tmp_path_factory):
+    """A BF2 model of odd sizes (333 points, k=7, widths 24-40-70) with random signs of
+    gammas, scales and slopes, converted three ways: `portable/` (LCE form), `fused/`
+    (convert --fuse) and `fused-debug.tflite` (the fused graph keeping every layer's
+    k-NN and node features as outputs). Also its description, for the NumPy reference."""
+    from bgnn_deploy.converters.backends.keras_lce import build_keras, convert_to_tflite
+    from bgnn_deploy.converters.convert import convert_checkpoint
+    from bgnn_deploy.converters.frontends.torch_models import from_torch
+    from bgnn_deploy.converters.fusion.flatbuffer import fuse_model
+    from bgnn_deploy.converters.fusion.plan import plan_fusion
+
+    from bgnn_deploy.models import ModelConfig
+    from tests.converters.conftest import stressed_checkpoint
+
+    config = ModelConfig(
+        arch="bin-dgcnn-bf2",
+        knn="hamming",
+        num_points=333,
+        k=7,
+        widths=(24, 40, 70),
+        emb=48,
+        mlp=(40,),
+        classes=5,
+    )
+    root = tmp_path_factory.mktemp("fused")
+    model = stressed_checkpoint(root / "m.pt", config, seed=7)
+    convert_checkpoint(root / "m.pt", root / "portable", samples=1)
+    convert_checkpoint(root / "m.pt", root / "fused", samples=1, fuse=True)
+    description = from_torch(model.eval())
+    plan = plan_fusion(description)
+    debug = convert_to_tflite(build_keras(description, debug=True), binary=True)
+    (root / "fused-debug.tflite").write_bytes(fuse_model(debug, plan, debug=True))
+    return {"root": root, "plan": plan, "model": model}

@@ -9,11 +9,16 @@
 #include "../core/bconv2d.h"
 #include "../core/bitpack.h"
 #include "../core/bmaxpool.h"
+#include "../core/edgeconv.h"
+#include "../core/embed_pool.h"
 #include "../core/hamming_knn.h"
+#include "../core/l2_knn.h"
+#include "../core/parallel.h"
 #include "../flexbuffers.h"
 
-static const char* const kNames[BGNN_OP_COUNT] = {"LceQuantize", "LceDequantize", "LceBconv2d", "LceBMaxPool2d",
-                                                  "BgnnHammingKnn"};
+static const char* const kNames[BGNN_OP_COUNT] = {"LceQuantize",    "LceDequantize", "LceBconv2d",
+                                                  "LceBMaxPool2d",  "BgnnHammingKnn", "BgnnL2Knn",
+                                                  "BgnnEdgeConv",   "BgnnEmbedPool"};
 
 struct bgnn_op {
   bgnn_op_kind kind;
@@ -26,10 +31,19 @@ struct bgnn_op {
   /* LceBMaxPool2d */
   int64_t filter_h, filter_w;
   bgnn_bmaxpool_params pool;
-  /* BgnnHammingKnn */
+  /* BgnnHammingKnn, BgnnL2Knn */
   int64_t k;
   uint32_t* packed;
   int32_t* scratch;
+  float* l2_scratch;
+  int packed_input; /* BgnnHammingKnn on bit-packed rows */
+  /* BgnnEdgeConv, BgnnEmbedPool */
+  int64_t channels_out, fused_inputs;
+  int64_t fused_channels[BGNN_EMBED_MAX_INPUTS];
+  bgnn_edgeconv edgeconv;
+  bgnn_embed_pool embed;
+  int fused_ready;
+  char run_error[160];
   /* Facts a runtime that asks ops for output shapes (LiteRt) cannot derive; bgnn-deploy
    * adds them to the options when it prepares a model for LiteRt (-1: absent). */
   int64_t channels;          /* LceDequantize: output channels */
@@ -58,7 +72,7 @@ bgnn_op* bgnn_op_create(bgnn_op_kind kind, const uint8_t* options, size_t size) 
   op->bitpacked_output = -1;
   bgnn_flexmap m;
   const int have_map = size > 0 && bgnn_flexmap_open(options, size, &m) == 0;
-  if (kind == BGNN_OP_BCONV2D || kind == BGNN_OP_BMAXPOOL || kind == BGNN_OP_KNN) {
+  if (kind != BGNN_OP_QUANTIZE && kind != BGNN_OP_DEQUANTIZE) {
     if (!have_map) {
       snprintf(op->options_error, sizeof(op->options_error), "custom options are not a flexbuffer map");
       return op;
@@ -73,11 +87,24 @@ bgnn_op* bgnn_op_create(bgnn_op_kind kind, const uint8_t* options, size_t size) 
   } else if (kind == BGNN_OP_BMAXPOOL) {
     OPTION(&m, "filter_height", filter_h) OPTION(&m, "filter_width", filter_w)
     OPTION(&m, "padding", padding) OPTION(&m, "stride_height", stride_h) OPTION(&m, "stride_width", stride_w)
-  } else if (kind == BGNN_OP_KNN) {
+  } else if (kind == BGNN_OP_KNN || kind == BGNN_OP_L2KNN) {
     OPTION(&m, "k", k)
     const char* rule = NULL;
     if (bgnn_flexmap_string(&m, "tie_rule", &rule) == 0 && strcmp(rule, "lower_index") != 0)
       snprintf(op->options_error, sizeof(op->options_error), "attribute tie_rule='%s' unsupported", rule);
+  } else if (kind == BGNN_OP_EDGECONV) {
+    OPTION(&m, "channels_in", channels_in) OPTION(&m, "channels_out", channels_out)
+  } else if (kind == BGNN_OP_EMBEDPOOL) {
+    OPTION(&m, "channels_out", channels_out) OPTION(&m, "inputs", fused_inputs)
+    if (!op->options_error[0] && (op->fused_inputs < 1 || op->fused_inputs > BGNN_EMBED_MAX_INPUTS))
+      snprintf(op->options_error, sizeof(op->options_error), "attribute inputs=%lld outside [1, %d]",
+               (long long)op->fused_inputs, BGNN_EMBED_MAX_INPUTS);
+    for (int l = 0; l < op->fused_inputs && l < BGNN_EMBED_MAX_INPUTS && !op->options_error[0]; ++l) {
+      char key[32];
+      snprintf(key, sizeof(key), "channels_in_%d", l);
+      if (bgnn_flexmap_int(&m, key, &op->fused_channels[l]) != 0)
+        snprintf(op->options_error, sizeof(op->options_error), "custom option '%s' missing", key);
+    }
   } else if (kind == BGNN_OP_DEQUANTIZE && have_map) {
     bgnn_flexmap_int(&m, "channels", &op->channels);
   }
@@ -88,7 +115,12 @@ void bgnn_op_destroy(bgnn_op* op) {
   if (!op) return;
   free(op->packed);
   free(op->scratch);
+  free(op->l2_scratch);
   bgnn_bgemm_free(&op->filters);
+  if (op->fused_ready) {
+    if (op->kind == BGNN_OP_EDGECONV) bgnn_edgeconv_free(&op->edgeconv);
+    if (op->kind == BGNN_OP_EMBEDPOOL) bgnn_embed_pool_free(&op->embed);
+  }
   free(op);
 }
 
@@ -173,12 +205,101 @@ int bgnn_op_output_shape(bgnn_op* op, int n_in, const bgnn_tensor* in, bgnn_tens
       out->dims[2] = op->pool.out_w;
       return 0;
     case BGNN_OP_KNN:
+    case BGNN_OP_L2KNN:
       if (x->rank != 3) FAIL("input must be [1, N, C]");
       out->dims[2] = (int32_t)op->k;
+      return 0;
+    case BGNN_OP_EDGECONV:
+      if (x->rank != 3) FAIL("input must be [1, N, C] or [1, N, words]");
+      if (op->channels_out < 1 || op->channels_out > (1 << 20)) FAIL("attribute channels_out=%lld", (long long)op->channels_out);
+      out->dims[2] = bgnn_words((int)op->channels_out);
+      return 0;
+    case BGNN_OP_EMBEDPOOL:
+      if (op->channels_out < 1 || op->channels_out > (1 << 20)) FAIL("attribute channels_out=%lld", (long long)op->channels_out);
+      out->type = BGNN_FLOAT32;
+      out->rank = 2;
+      out->dims[0] = 1;
+      out->dims[1] = 2 * (int32_t)op->channels_out;
       return 0;
     default:
       FAIL("unknown op");
   }
+}
+
+static int dims_are(const bgnn_tensor* t, int rank, const int32_t* dims) {
+  if (t->rank != rank) return 0;
+  for (int d = 0; d < rank; ++d)
+    if (t->dims[d] != dims[d]) return 0;
+  return 1;
+}
+
+static int prepare_edgeconv(bgnn_op* op, int n_in, const bgnn_tensor* in, const bgnn_tensor* y, char* error, size_t size) {
+  if (n_in != 5) FAIL("needs 5 inputs (x, indices, weights, modes, bounds), got %d", n_in);
+  const bgnn_tensor *x = &in[0], *idx = &in[1], *w = &in[2], *mode = &in[3], *bounds = &in[4];
+  const int64_t cin = op->channels_in, cout = op->channels_out;
+  if (cin < 1 || cin > 65536 || cout < 1 || cout > 65536) FAIL("channels_in=%lld / channels_out=%lld outside [1, 65536]", (long long)cin, (long long)cout);
+  if (x->rank != 3 || x->dims[0] != 1 || x->dims[1] < 1) FAIL("input must be [1, N, C] (float32) or [1, N, words] (int32)");
+  const int n = x->dims[1], binary = x->type == BGNN_INT32;
+  if (x->type != BGNN_FLOAT32 && !binary) FAIL("input type %d unsupported (float32 or bit-packed int32)", x->type);
+  if (x->dims[2] != (binary ? bgnn_words((int)cin) : cin))
+    FAIL("input has %d %s per row, channels_in=%lld needs %d", x->dims[2], binary ? "words" : "channels", (long long)cin,
+         binary ? bgnn_words((int)cin) : (int)cin);
+  if (idx->type != BGNN_INT32 || idx->rank != 3 || idx->dims[0] != 1 || idx->dims[1] != n || idx->dims[2] < 1 || idx->dims[2] > n)
+    FAIL("indices must be int32 [1, %d, k] with 1 <= k <= %d", n, n);
+  const int32_t wf[2] = {(int32_t)cout, 2 * (int32_t)cin}, wb[3] = {(int32_t)cout, 2, bgnn_words((int)cin)};
+  if (!w->data || (binary ? !(w->type == BGNN_INT32 && dims_are(w, 3, wb)) : !(w->type == BGNN_FLOAT32 && dims_are(w, 2, wf))))
+    FAIL(binary ? "weights must be int32 [%lld, 2, %d]" : "weights must be float32 [%lld, %d]", (long long)cout,
+         binary ? bgnn_words((int)cin) : 2 * (int)cin);
+  const int32_t md[1] = {(int32_t)cout}, bd[2] = {(int32_t)cout, 2};
+  if (!mode->data || mode->type != BGNN_INT32 || !dims_are(mode, 1, md)) FAIL("modes must be int32 [%lld]", (long long)cout);
+  if (!bounds->data || bounds->type != (binary ? BGNN_INT32 : BGNN_FLOAT32) || !dims_are(bounds, 2, bd))
+    FAIL("bounds must be %s [%lld, 2]", binary ? "int32" : "float32", (long long)cout);
+  for (int c = 0; c < cout; ++c)
+    if (((const int32_t*)mode->data)[c] < 0 || ((const int32_t*)mode->data)[c] > 3)
+      FAIL("mode %d of channel %d unknown", ((const int32_t*)mode->data)[c], c);
+  const int32_t yd[3] = {1, n, bgnn_words((int)cout)};
+  if (y->type != BGNN_INT32 || !dims_are(y, 3, yd)) FAIL("output must be int32 [1, %d, %d]", n, bgnn_words((int)cout));
+  if (op->fused_ready) bgnn_edgeconv_free(&op->edgeconv);
+  op->fused_ready = bgnn_edgeconv_init(&op->edgeconv, n, idx->dims[2], (int)cin, (int)cout, binary, w->data, mode->data,
+                                       bounds->data, bgnn_parallel_threads());
+  if (!op->fused_ready) {
+    bgnn_edgeconv_free(&op->edgeconv);
+    FAIL("allocation failed");
+  }
+  return 0;
+}
+
+static int prepare_embed_pool(bgnn_op* op, int n_in, const bgnn_tensor* in, const bgnn_tensor* y, char* error, size_t size) {
+  const int inputs = (int)op->fused_inputs;
+  if (n_in != inputs + 2) FAIL("needs %d inputs (%d feature maps, filters, params), got %d", inputs + 2, inputs, n_in);
+  const int64_t cout = op->channels_out;
+  if (cout < 1 || cout > 65536) FAIL("channels_out=%lld outside [1, 65536]", (long long)cout);
+  int channels[BGNN_EMBED_MAX_INPUTS], total = 0;
+  const int n = in[0].rank == 3 ? in[0].dims[1] : 0;
+  if (n < 1) FAIL("feature map 0 must be int32 [1, N, words]");
+  for (int l = 0; l < inputs; ++l) {
+    const int64_t c = op->fused_channels[l];
+    if (c < 1 || c > 65536) FAIL("channels_in_%d=%lld outside [1, 65536]", l, (long long)c);
+    const int32_t d[3] = {1, n, bgnn_words((int)c)};
+    if (in[l].type != BGNN_INT32 || !dims_are(&in[l], 3, d))
+      FAIL("feature map %d must be int32 [1, %d, %d] (channels_in_%d=%lld)", l, n, bgnn_words((int)c), l, (long long)c);
+    channels[l] = (int)c;
+    total += (int)c;
+  }
+  if ((int64_t)n * total >= INT32_MAX) FAIL("%d points x %d channels is too large for the 32-bit sums", n, total);
+  const bgnn_tensor *f = &in[inputs], *prm = &in[inputs + 1];
+  const int32_t fd[2] = {(int32_t)cout, bgnn_words(total)}, pd[2] = {(int32_t)cout, 4};
+  if (!f->data || f->type != BGNN_INT32 || !dims_are(f, 2, fd)) FAIL("filters must be int32 [%lld, %d]", (long long)cout, bgnn_words(total));
+  if (!prm->data || prm->type != BGNN_FLOAT32 || !dims_are(prm, 2, pd)) FAIL("params must be float32 [%lld, 4]", (long long)cout);
+  const int32_t yd[2] = {1, 2 * (int32_t)cout};
+  if (y->type != BGNN_FLOAT32 || !dims_are(y, 2, yd)) FAIL("output must be float32 [1, %lld]", 2 * (long long)cout);
+  if (op->fused_ready) bgnn_embed_pool_free(&op->embed);
+  op->fused_ready = bgnn_embed_pool_init(&op->embed, n, inputs, channels, (int)cout, f->data, prm->data, bgnn_parallel_threads());
+  if (!op->fused_ready) {
+    bgnn_embed_pool_free(&op->embed);
+    FAIL("allocation failed");
+  }
+  return 0;
 }
 
 int bgnn_op_prepare(bgnn_op* op, int n_in, const bgnn_tensor* in, const bgnn_tensor* out, char* error, size_t size) {
@@ -223,8 +344,10 @@ int bgnn_op_prepare(bgnn_op* op, int n_in, const bgnn_tensor* in, const bgnn_ten
       if (y->dims[1] != op->pool.out_h || y->dims[2] != op->pool.out_w) FAIL("unexpected output size");
       return 0;
     case BGNN_OP_KNN: {
-      if (x->rank != 3 || x->dims[0] != 1 || x->type != BGNN_FLOAT32) FAIL("input must be float32 [1, N, C]");
-      const int rows = x->dims[1], words = bgnn_words(x->dims[2]);
+      if (x->rank != 3 || x->dims[0] != 1 || x->dims[1] < 1 || x->dims[2] < 1 || (x->type != BGNN_FLOAT32 && x->type != BGNN_INT32))
+        FAIL("input must be float32 [1, N, C] or bit-packed int32 [1, N, words]");
+      op->packed_input = x->type == BGNN_INT32;
+      const int rows = x->dims[1], words = op->packed_input ? x->dims[2] : bgnn_words(x->dims[2]);
       if (op->k < 1 || op->k > rows) FAIL("attribute k=%d outside [1, %d]", (int)op->k, rows);
       if (y->type != BGNN_INT32 || y->rank != 3 || y->dims[2] != op->k) FAIL("output must be int32 [1, N, k]");
       free(op->packed);
@@ -234,6 +357,22 @@ int bgnn_op_prepare(bgnn_op* op, int n_in, const bgnn_tensor* in, const bgnn_ten
       if (!op->packed || !op->scratch) FAIL("allocation failed");
       return 0;
     }
+    case BGNN_OP_L2KNN: {
+      if (x->rank != 3 || x->dims[0] != 1 || x->dims[1] < 1 || x->dims[2] < 1 || x->type != BGNN_FLOAT32)
+        FAIL("input must be float32 [1, N, C]");
+      const int rows = x->dims[1];
+      if (op->k < 1 || op->k > rows) FAIL("attribute k=%d outside [1, %d]", (int)op->k, rows);
+      const int32_t yd[3] = {1, rows, (int32_t)op->k};
+      if (y->type != BGNN_INT32 || !dims_are(y, 3, yd)) FAIL("output must be int32 [1, N, k]");
+      free(op->l2_scratch);
+      op->l2_scratch = malloc(sizeof(float) * bgnn_l2_knn_scratch(rows, x->dims[2], (int)op->k, bgnn_parallel_threads()));
+      if (!op->l2_scratch) FAIL("allocation failed");
+      return 0;
+    }
+    case BGNN_OP_EDGECONV:
+      return prepare_edgeconv(op, n_in, in, y, error, size);
+    case BGNN_OP_EMBEDPOOL:
+      return prepare_embed_pool(op, n_in, in, y, error, size);
     default:
       FAIL("unknown op");
   }
@@ -282,9 +421,35 @@ int bgnn_op_run(bgnn_op* op, const bgnn_tensor* in, bgnn_tensor* out) {
       bgnn_bmaxpool(&op->pool, x->data, y->data);
       break;
     case BGNN_OP_KNN:
-      bgnn_bitpack32(x->data, x->dims[1], x->dims[2], op->packed);
-      ok = bgnn_hamming_knn(op->packed, x->dims[1], bgnn_words(x->dims[2]), (int)op->k, y->data, op->scratch);
+      if (op->packed_input) {
+        ok = bgnn_hamming_knn(x->data, x->dims[1], x->dims[2], (int)op->k, y->data, op->scratch);
+      } else {
+        bgnn_bitpack32(x->data, x->dims[1], x->dims[2], op->packed);
+        ok = bgnn_hamming_knn(op->packed, x->dims[1], bgnn_words(x->dims[2]), (int)op->k, y->data, op->scratch);
+      }
       break;
+    case BGNN_OP_L2KNN:
+      bgnn_l2_knn(x->data, x->dims[1], x->dims[2], (int)op->k, y->data, op->l2_scratch);
+      break;
+    case BGNN_OP_EDGECONV: {
+      /* indices come from another op of the model: a corrupt model must not read outside x */
+      const int32_t* idx = in[1].data;
+      const size_t count = (size_t)in[1].dims[1] * in[1].dims[2];
+      const int32_t n = x->dims[1];
+      for (size_t t = 0; t < count && ok; ++t)
+        if (idx[t] < 0 || idx[t] >= n) {
+          snprintf(op->run_error, sizeof(op->run_error), "BgnnEdgeConv: neighbour index %d outside [0, %d)", idx[t], n);
+          ok = 0;
+        }
+      if (ok) bgnn_edgeconv_run(&op->edgeconv, x->data, idx, y->data);
+      break;
+    }
+    case BGNN_OP_EMBEDPOOL: {
+      const uint32_t* maps[BGNN_EMBED_MAX_INPUTS];
+      for (int l = 0; l < op->fused_inputs; ++l) maps[l] = in[l].data;
+      bgnn_embed_pool_run(&op->embed, maps, y->data);
+      break;
+    }
     default:
       break;
   }
@@ -293,5 +458,10 @@ int bgnn_op_run(bgnn_op* op, const bgnn_tensor* in, bgnn_tensor* out) {
     g_profiles[op->kind].total_ms += now_ms() - t0;
     g_profiles[op->kind].calls++;
   }
+  if (!ok && !op->run_error[0]) snprintf(op->run_error, sizeof(op->run_error), "%s: out of memory", kNames[op->kind]);
   return ok ? 0 : -1;
+}
+
+const char* bgnn_op_run_error(const bgnn_op* op) {
+  return op && op->run_error[0] ? op->run_error : "custom op: out of memory";
 }

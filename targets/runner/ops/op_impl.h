@@ -1,5 +1,6 @@
 /* Our custom operators, independent of any runtime API: LceQuantize, LceDequantize,
- * LceBconv2d, LceBMaxPool2d and BgnnHammingKnn on plain tensor views. Each runtime's
+ * LceBconv2d, LceBMaxPool2d, BgnnHammingKnn and the fused DGCNN ops (BgnnL2Knn,
+ * BgnnEdgeConv, BgnnEmbedPool; docs/ops/) on plain tensor views. Each runtime's
  * glue (ops/tflite_c_api.c, ops/litert_api.c) only converts its tensors into views and
  * reports errors its own way. */
 #ifndef BGNN_OPS_OP_IMPL_H
@@ -17,7 +18,17 @@ typedef struct {
   int32_t dims[BGNN_MAX_RANK];
 } bgnn_tensor;
 
-typedef enum { BGNN_OP_QUANTIZE, BGNN_OP_DEQUANTIZE, BGNN_OP_BCONV2D, BGNN_OP_BMAXPOOL, BGNN_OP_KNN, BGNN_OP_COUNT } bgnn_op_kind;
+typedef enum {
+  BGNN_OP_QUANTIZE,
+  BGNN_OP_DEQUANTIZE,
+  BGNN_OP_BCONV2D,
+  BGNN_OP_BMAXPOOL,
+  BGNN_OP_KNN,
+  BGNN_OP_L2KNN,
+  BGNN_OP_EDGECONV,
+  BGNN_OP_EMBEDPOOL,
+  BGNN_OP_COUNT
+} bgnn_op_kind;
 typedef struct bgnn_op bgnn_op;
 
 /* "LceBconv2d" or a per-node name "LceBconv2d#7" -> kind; -1 for names we do not implement. */
@@ -33,8 +44,10 @@ void bgnn_op_destroy(bgnn_op* op);
 int bgnn_op_output_shape(bgnn_op* op, int n_in, const bgnn_tensor* in, bgnn_tensor* out, char* error, size_t size);
 /* Checks types, shapes and attributes, sets up kernels and scratch. 0 on success. */
 int bgnn_op_prepare(bgnn_op* op, int n_in, const bgnn_tensor* in, const bgnn_tensor* out, char* error, size_t size);
-/* 0 on success, -1 when the kernel's scratch memory could not be allocated. */
+/* 0 on success; -1 on a fault found while running (scratch memory, neighbour indices
+ * outside the graph), described by bgnn_op_run_error. */
 int bgnn_op_run(bgnn_op* op, const bgnn_tensor* in, bgnn_tensor* out);
+const char* bgnn_op_run_error(const bgnn_op* op);
 
 /* Per-op-type wall time of the runs (for --enable_op_profiling). */
 typedef struct {

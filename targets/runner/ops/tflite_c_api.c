@@ -69,9 +69,10 @@ static TfLiteStatus prepare(TfLiteOpaqueContext* c, TfLiteOpaqueNode* n) {
 static TfLiteStatus invoke(TfLiteOpaqueContext* c, TfLiteOpaqueNode* n) {
   bgnn_tensor in[MAX_IO], out;
   int n_in;
+  bgnn_op* op = bgnn_tfl.TfLiteOpaqueNodeGetUserData(n);
   views(c, n, in, &n_in, &out);
-  if (bgnn_op_run(bgnn_tfl.TfLiteOpaqueNodeGetUserData(n), in, &out) != 0) {
-    bgnn_tfl.TfLiteOpaqueContextReportError(c, "custom op: out of memory");
+  if (bgnn_op_run(op, in, &out) != 0) {
+    bgnn_tfl.TfLiteOpaqueContextReportError(c, "%s", bgnn_op_run_error(op));
     return kTfLiteError;
   }
   return kTfLiteOk;
@@ -93,12 +94,15 @@ BGNN_INIT(BGNN_OP_DEQUANTIZE)
 BGNN_INIT(BGNN_OP_BCONV2D)
 BGNN_INIT(BGNN_OP_BMAXPOOL)
 BGNN_INIT(BGNN_OP_KNN)
+BGNN_INIT(BGNN_OP_L2KNN)
+BGNN_INIT(BGNN_OP_EDGECONV)
+BGNN_INIT(BGNN_OP_EMBEDPOOL)
 #undef BGNN_INIT
 
 void bgnn_tflite_register_ops(TfLiteInterpreterOptions* options) {
   void* (*inits[BGNN_OP_COUNT])(TfLiteOpaqueContext*, const char*, size_t) = {
       init_BGNN_OP_QUANTIZE, init_BGNN_OP_DEQUANTIZE, init_BGNN_OP_BCONV2D, init_BGNN_OP_BMAXPOOL,
-      init_BGNN_OP_KNN};
+      init_BGNN_OP_KNN,      init_BGNN_OP_L2KNN,      init_BGNN_OP_EDGECONV, init_BGNN_OP_EMBEDPOOL};
   for (int kind = 0; kind < BGNN_OP_COUNT; ++kind) {
     TfLiteOperator* op = bgnn_tfl.TfLiteOperatorCreate(kTfLiteBuiltinCustom, bgnn_op_name(kind), 1, NULL);
     bgnn_tfl.TfLiteOperatorSetInit(op, inits[kind]);

@@ -1,0 +1,263 @@
+#include "edgeconv.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "parallel.h"
+
+/* u_j + v_i must round exactly as written (no fused multiply-add), so that the bounds the
+ * converter found by evaluating the reference's float32 arithmetic apply as they are. */
+#pragma STDC FP_CONTRACT OFF
+
+static size_t align64(size_t n) { return (n + 63) & ~(size_t)63; }
+
+/* Per-worker scratch layout (binary form). */
+typedef struct {
+  uint32_t* rows;  /* k edge rows x ^ x_i, words(C) each */
+  uint64_t* xs;    /* bgemm input block */
+  int32_t* acc;    /* BGNN_BGEMM_ROWS x Cout counts */
+  int32_t* racc;   /* centre counts of a block of nodes */
+  int32_t *qmax, *qmin;
+  unsigned char* hit;
+} worker_scratch;
+
+static size_t binary_worker_bytes(const bgnn_edgeconv* e) {
+  const size_t words = (size_t)bgnn_words(e->channels_in), n = (size_t)e->channels_out;
+  const size_t w64 = (size_t)(e->edge.words64 > e->centre.words64 ? e->edge.words64 : e->centre.words64);
+  return align64(sizeof(uint32_t) * (size_t)e->k * words) + align64(sizeof(uint64_t) * BGNN_BGEMM_ROWS * w64) +
+         2 * align64(sizeof(int32_t) * BGNN_BGEMM_ROWS * n) + 2 * align64(sizeof(int32_t) * n) + align64(n);
+}
+
+static worker_scratch worker_view(const bgnn_edgeconv* e, int worker) {
+  const size_t words = (size_t)bgnn_words(e->channels_in), n = (size_t)e->channels_out;
+  const size_t w64 = (size_t)(e->edge.words64 > e->centre.words64 ? e->edge.words64 : e->centre.words64);
+  unsigned char* p = e->scratch + (size_t)worker * e->worker_bytes;
+  worker_scratch s;
+  s.rows = (uint32_t*)p, p += align64(sizeof(uint32_t) * (size_t)e->k * words);
+  s.xs = (uint64_t*)p, p += align64(sizeof(uint64_t) * BGNN_BGEMM_ROWS * w64);
+  s.acc = (int32_t*)p, p += align64(sizeof(int32_t) * BGNN_BGEMM_ROWS * n);
+  s.racc = (int32_t*)p, p += align64(sizeof(int32_t) * BGNN_BGEMM_ROWS * n);
+  s.qmax = (int32_t*)p, p += align64(sizeof(int32_t) * n);
+  s.qmin = (int32_t*)p, p += align64(sizeof(int32_t) * n);
+  s.hit = p;
+  return s;
+}
+
+int bgnn_edgeconv_init(bgnn_edgeconv* e, int points, int k, int channels_in, int channels_out, int binary,
+                       const void* weights, const int32_t* mode, const void* bounds, int workers) {
+  memset(e, 0, sizeof(*e));
+  *e = (bgnn_edgeconv){.points = points, .k = k, .channels_in = channels_in, .channels_out = channels_out,
+                       .binary = binary, .mode = mode, .bounds = bounds, .workers = workers < 1 ? 1 : workers};
+  e->per_edge = malloc(sizeof(int) * (size_t)channels_out);
+  if (!e->per_edge) return 0;
+  for (int c = 0; c < channels_out; ++c)
+    if (mode[c] == BGNN_RULE_ANY_INSIDE || mode[c] == BGNN_RULE_ALL_OUTSIDE) e->per_edge[e->n_per_edge++] = c;
+  if (binary) {
+    const int words = bgnn_words(channels_in);
+    /* weights: [Cout][2][words]: split the halves into two filter tensors */
+    uint32_t* halves = malloc(sizeof(uint32_t) * 2 * (size_t)channels_out * words);
+    if (!halves) return 0;
+    const uint32_t* w = weights;
+    for (int c = 0; c < channels_out; ++c) {
+      memcpy(halves + (size_t)c * words, w + (size_t)c * 2 * words, sizeof(uint32_t) * words);
+      memcpy(halves + ((size_t)channels_out + c) * words, w + ((size_t)c * 2 + 1) * words, sizeof(uint32_t) * words);
+    }
+    const int ok = bgnn_bgemm_pack(&e->edge, halves, channels_out, words) &&
+                   bgnn_bgemm_pack(&e->centre, halves + (size_t)channels_out * words, channels_out, words);
+    free(halves);
+    e->edge.source = e->centre.source = NULL; /* packed from a temporary */
+    if (!ok) return 0;
+    e->worker_bytes = align64(binary_worker_bytes(e));
+  } else {
+    const size_t n = (size_t)channels_out * channels_in;
+    e->w_edge = malloc(sizeof(float) * n);
+    e->w_centre = malloc(sizeof(float) * n);
+    e->u = malloc(sizeof(float) * (size_t)points * channels_out);
+    if (!e->w_edge || !e->w_centre || !e->u) return 0;
+    const float* w = weights;
+    for (int c = 0; c < channels_out; ++c)
+      for (int i = 0; i < channels_in; ++i) {
+        const float we = w[(size_t)c * 2 * channels_in + i], wc = w[(size_t)c * 2 * channels_in + channels_in + i];
+        e->w_edge[(size_t)c * channels_in + i] = we;
+        e->w_centre[(size_t)c * channels_in + i] = wc - we;
+      }
+    /* per worker: max, min, hit, v */
+    e->worker_bytes = 3 * align64(sizeof(float) * (size_t)channels_out) + align64((size_t)channels_out);
+  }
+  e->scratch = aligned_alloc(64, e->worker_bytes * (size_t)e->workers);
+  return e->scratch != NULL;
+}
+
+size_t bgnn_edgeconv_bytes(void) { return sizeof(bgnn_edgeconv); }
+
+void bgnn_edgeconv_free(bgnn_edgeconv* e) {
+  bgnn_bgemm_free(&e->edge);
+  bgnn_bgemm_free(&e->centre);
+  free(e->per_edge);
+  free(e->w_edge);
+  free(e->w_centre);
+  free(e->u);
+  free(e->scratch);
+  memset(e, 0, sizeof(*e));
+}
+
+typedef struct {
+  bgnn_edgeconv* e;
+  const void* x;
+  const int32_t* idx;
+  uint32_t* out;
+} run_ctx;
+
+static inline int rule_holds(int mode, int any_outside, int all_inside, int hit) {
+  switch (mode) {
+    case BGNN_RULE_ANY_OUTSIDE: return any_outside;
+    case BGNN_RULE_ALL_INSIDE: return all_inside;
+    case BGNN_RULE_ANY_INSIDE: return hit;
+    default: return !hit; /* ALL_OUTSIDE: no edge strictly between lo and hi */
+  }
+}
+
+/* ---- ±1 inputs ---------------------------------------------------------------------------- */
+
+static void binary_nodes(void* arg, int begin, int end, int worker) {
+  const run_ctx* ctx = arg;
+  const bgnn_edgeconv* e = ctx->e;
+  const int words = bgnn_words(e->channels_in), n = e->channels_out, k = e->k, out_words = bgnn_words(n);
+  const uint32_t* x = ctx->x;
+  const int32_t* bounds = e->bounds;
+  worker_scratch s = worker_view(e, worker);
+  for (int block = begin; block < end; ++block) {
+    const int i0 = block * BGNN_BGEMM_ROWS;
+    const int nodes = e->points - i0 < BGNN_BGEMM_ROWS ? e->points - i0 : BGNN_BGEMM_ROWS;
+    bgnn_bgemm_load_rows(&e->centre, x + (size_t)i0 * words, nodes, words, s.xs);
+    bgnn_bgemm_block(&e->centre, s.xs, s.racc);
+    for (int r = 0; r < nodes; ++r) {
+      const int i = i0 + r;
+      const uint32_t* xi = x + (size_t)i * words;
+      const int32_t* nb = ctx->idx + (size_t)i * k;
+      for (int j = 0; j < k; ++j) {
+        const uint32_t* xj = x + (size_t)nb[j] * words;
+        uint32_t* d = s.rows + (size_t)j * words;
+        for (int w = 0; w < words; ++w) d[w] = xj[w] ^ xi[w];
+      }
+      const int32_t* rc = s.racc + (size_t)r * n;
+      for (int c = 0; c < e->n_per_edge; ++c) s.hit[c] = 0;
+      for (int j0 = 0; j0 < k; j0 += BGNN_BGEMM_ROWS) {
+        const int edges = k - j0 < BGNN_BGEMM_ROWS ? k - j0 : BGNN_BGEMM_ROWS;
+        bgnn_bgemm_load_rows(&e->edge, s.rows + (size_t)j0 * words, edges, words, s.xs);
+        bgnn_bgemm_block(&e->edge, s.xs, s.acc);
+        for (int t = 0; t < edges; ++t) {
+          const int32_t* restrict q = s.acc + (size_t)t * n;
+          int32_t* restrict mx = s.qmax;
+          int32_t* restrict mn = s.qmin;
+          if (j0 + t == 0) {
+            for (int c = 0; c < n; ++c) mx[c] = mn[c] = q[c];
+          } else {
+            for (int c = 0; c < n; ++c) {
+              mx[c] = q[c] > mx[c] ? q[c] : mx[c];
+              mn[c] = q[c] < mn[c] ? q[c] : mn[c];
+            }
+          }
+          for (int p = 0; p < e->n_per_edge; ++p) {
+            const int c = e->per_edge[p];
+            const int32_t y = 2 * (q[c] - rc[c]), lo = bounds[2 * c], hi = bounds[2 * c + 1];
+            s.hit[p] |= e->mode[c] == BGNN_RULE_ANY_INSIDE ? lo <= y && y <= hi : lo < y && y < hi;
+          }
+        }
+      }
+      uint32_t* o = ctx->out + (size_t)i * out_words;
+      for (int w = 0; w < out_words; ++w) o[w] = 0;
+      for (int c = 0, p = 0; c < n; ++c) {
+        const int32_t ymax = 2 * (s.qmax[c] - rc[c]), ymin = 2 * (s.qmin[c] - rc[c]);
+        const int32_t lo = bounds[2 * c], hi = bounds[2 * c + 1];
+        const int per_edge = p < e->n_per_edge && e->per_edge[p] == c;
+        const int holds = rule_holds(e->mode[c], ymax >= hi || ymin <= lo, ymin >= lo && ymax <= hi,
+                                     per_edge ? s.hit[p] : 0);
+        p += per_edge;
+        o[c / 32] |= (uint32_t)!holds << (c % 32);
+      }
+    }
+  }
+}
+
+/* ---- real inputs (the first layer) --------------------------------------------------------- */
+
+static void float_u(void* arg, int begin, int end, int worker) {
+  (void)worker;
+  const run_ctx* ctx = arg;
+  const bgnn_edgeconv* e = ctx->e;
+  const int cin = e->channels_in, n = e->channels_out;
+  const float* x = ctx->x;
+  for (int j = begin; j < end; ++j) {
+    const float* xj = x + (size_t)j * cin;
+    float* u = e->u + (size_t)j * n;
+    for (int c = 0; c < n; ++c) {
+      const float* w = e->w_edge + (size_t)c * cin;
+      float s = 0.0f;
+      for (int i = 0; i < cin; ++i) s += w[i] * xj[i];
+      u[c] = s;
+    }
+  }
+}
+
+static void float_nodes(void* arg, int begin, int end, int worker) {
+  const run_ctx* ctx = arg;
+  const bgnn_edgeconv* e = ctx->e;
+  const int cin = e->channels_in, n = e->channels_out, k = e->k, out_words = bgnn_words(n);
+  const float* x = ctx->x;
+  const float* bounds = e->bounds;
+  unsigned char* base = e->scratch + (size_t)worker * e->worker_bytes;
+  float* mx = (float*)base;
+  float* mn = (float*)(base + align64(sizeof(float) * (size_t)n));
+  float* v = (float*)(base + 2 * align64(sizeof(float) * (size_t)n));
+  unsigned char* hit = base + 3 * align64(sizeof(float) * (size_t)n);
+  for (int i = begin; i < end; ++i) {
+    const float* xi = x + (size_t)i * cin;
+    for (int c = 0; c < n; ++c) {
+      const float* w = e->w_centre + (size_t)c * cin;
+      float s = 0.0f;
+      for (int t = 0; t < cin; ++t) s += w[t] * xi[t];
+      v[c] = s;
+    }
+    const int32_t* nb = ctx->idx + (size_t)i * k;
+    const float* u0 = e->u + (size_t)nb[0] * n;
+    for (int c = 0; c < n; ++c) mx[c] = mn[c] = u0[c];
+    for (int j = 1; j < k; ++j) {
+      const float* restrict u = e->u + (size_t)nb[j] * n;
+      for (int c = 0; c < n; ++c) {
+        mx[c] = u[c] > mx[c] ? u[c] : mx[c];
+        mn[c] = u[c] < mn[c] ? u[c] : mn[c];
+      }
+    }
+    for (int p = 0; p < e->n_per_edge; ++p) {
+      const int c = e->per_edge[p];
+      hit[p] = 0;
+      for (int j = 0; j < k; ++j) {
+        const float y = e->u[(size_t)nb[j] * n + c] + v[c], lo = bounds[2 * c], hi = bounds[2 * c + 1];
+        hit[p] |= e->mode[c] == BGNN_RULE_ANY_INSIDE ? lo <= y && y <= hi : lo < y && y < hi;
+      }
+    }
+    uint32_t* o = ctx->out + (size_t)i * out_words;
+    for (int w = 0; w < out_words; ++w) o[w] = 0;
+    for (int c = 0, p = 0; c < n; ++c) {
+      const float ymax = mx[c] + v[c], ymin = mn[c] + v[c];
+      const float lo = bounds[2 * c], hi = bounds[2 * c + 1];
+      const int per_edge = p < e->n_per_edge && e->per_edge[p] == c;
+      const int holds = rule_holds(e->mode[c], ymax >= hi || ymin <= lo, ymin >= lo && ymax <= hi,
+                                   per_edge ? hit[p] : 0);
+      p += per_edge;
+      o[c / 32] |= (uint32_t)!holds << (c % 32);
+    }
+  }
+}
+
+void bgnn_edgeconv_run(bgnn_edgeconv* e, const void* x, const int32_t* idx, uint32_t* out) {
+  run_ctx ctx = {e, x, idx, out};
+  if (e->binary) {
+    bgnn_parallel_for((e->points + BGNN_BGEMM_ROWS - 1) / BGNN_BGEMM_ROWS, 1, binary_nodes, &ctx);
+  } else {
+    bgnn_parallel_for(e->points, 16, float_u, &ctx);
+    bgnn_parallel_for(e->points, 16, float_nodes, &ctx);
+  }
+}

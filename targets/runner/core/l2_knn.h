@@ -1,0 +1,16 @@
+/* k nearest rows in squared Euclidean distance (BgnnL2Knn, docs/ops/BgnnL2Knn.md), the
+ * first EdgeConv layer's graph over the input points.
+ *
+ * d_ij = (|x_i|^2 - 2 x_i.x_j) + |x_j|^2 in float32, each sum taken left to right over
+ * channels (the reference's association, no fused multiply-add); row i's k smallest in
+ * ascending distance, the lower index first among equal distances (bgnn-deploy's tie
+ * rule), row i itself included. Split over rows with bgnn_parallel_for. */
+#ifndef BGNN_CORE_L2_KNN_H
+#define BGNN_CORE_L2_KNN_H
+#include "types.h"
+
+/* Scratch floats the call needs for `workers` threads. */
+size_t bgnn_l2_knn_scratch(int n, int channels, int k, int workers);
+void bgnn_l2_knn(const float* x, int n, int channels, int k, int32_t* out, float* scratch);
+
+#endif

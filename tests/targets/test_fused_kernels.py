@@ -1,0 +1,141 @@
+"""The fused kernels (core/edgeconv.c, embed_pool.c, l2_knn.c) through ctypes against the
+NumPy reference of their specs, on odd sizes, with every rule mode and several threads."""
+
+from __future__ import annotations
+
+import ctypes
+
+import numpy as np
+import pytest
+from bgnn_deploy.converters.fusion.plan import FusedEdgeConv, FusedEmbed, pack_signs
+from bgnn_deploy.converters.fusion.reference import edge_conv, embed_pool, l2_knn
+from bgnn_deploy.converters.fusion.rules import ChannelRules
+
+from tests.targets.kernels import library, ptr
+
+
+def _unpack(words: np.ndarray, channels: int) -> np.ndarray:
+    bits = (words.view(np.uint32)[..., None] >> np.arange(32, dtype=np.uint32)) & 1
+    bits = bits.reshape(*words.shape[:-1], -1)[..., :channels]
+    return np.where(bits, -1.0, 1.0).astype(np.float32)
+
+
+def _signs(rng, *shape) -> np.ndarray:
+    return np.where(rng.random(shape) < 0.5, -1.0, 1.0).astype(np.float32)
+
+
+def _random_rules(rng, channels: int, binary: bool, channels_in: int) -> ChannelRules:
+    mode = rng.integers(0, 4, channels).astype(np.int32)
+    if binary:
+        span = 2 * channels_in
+        bounds = np.sort(2 * rng.integers(-channels_in, channels_in + 1, (channels, 2)), axis=1)
+        bounds[rng.random(channels) < 0.1] = (-span - 1, span + 1)  # never / always
+        return ChannelRules(mode, bounds.astype(np.int32))
+    bounds = np.sort(rng.normal(0, 2, (channels, 2)), axis=1).astype(np.float32)
+    bounds[rng.random(channels) < 0.1] = (-np.inf, np.inf)
+    return ChannelRules(mode, bounds)
+
+
+def _run_edgeconv(layer: FusedEdgeConv, x: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    lib = library()
+    lib.bgnn_edgeconv_bytes.restype = ctypes.c_size_t
+    state = ctypes.create_string_buffer(lib.bgnn_edgeconv_bytes())
+    n, k = idx.shape
+    weights = np.ascontiguousarray(layer.weights)
+    mode = np.ascontiguousarray(layer.rules.mode)
+    bounds = np.ascontiguousarray(layer.rules.bounds)
+    ok = lib.bgnn_edgeconv_init(
+        state, n, k, layer.channels_in, layer.channels_out, int(layer.binary_input),
+        ptr(weights), ptr(mode), ptr(bounds), lib.bgnn_parallel_threads(),
+    )  # fmt: skip
+    assert ok
+    out = np.zeros((n, -(-layer.channels_out // 32)), np.int32)
+    try:
+        lib.bgnn_edgeconv_run(state, ptr(np.ascontiguousarray(x)), ptr(idx), ptr(out))
+    finally:
+        lib.bgnn_edgeconv_free(state)
+    return _unpack(out, layer.channels_out)
+
+
+@pytest.mark.parametrize("threads", [1, 3])
+@pytest.mark.parametrize(
+    ("channels_in", "channels_out"), [(1, 1), (31, 33), (33, 70), (64, 64), (70, 129)]
+)
+def test_binary_edgeconv_equals_reference(pool_threads, threads, channels_in, channels_out):
+    pool_threads(threads)
+    rng = np.random.default_rng(channels_in * 1000 + channels_out)
+    n, k = 41, 7
+    signs = np.where(rng.random((n, channels_in)) < 0.5, -1.0, 1.0).astype(np.float32)
+    weights = np.where(rng.random((channels_out, 2 * channels_in)) < 0.5, -1.0, 1.0).astype(
+        np.float32
+    )
+    packed = np.stack(
+        [pack_signs(weights[:, :channels_in]), pack_signs(weights[:, channels_in:])], 1
+    )
+    rules = _random_rules(rng, channels_out, True, channels_in)
+    layer = FusedEdgeConv(k, "hamming", channels_in, channels_out, packed, rules, weights)
+    idx = rng.integers(0, n, (n, k)).astype(np.int32)
+    got = _run_edgeconv(layer, pack_signs(signs), idx)
+    np.testing.assert_array_equal(got, edge_conv(layer, signs, idx))
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("channels_out", [1, 33, 64])
+def test_float_edgeconv_equals_reference(pool_threads, threads, channels_out):
+    pool_threads(threads)
+    rng = np.random.default_rng(channels_out)
+    n, k, c = 53, 6, 3
+    x = rng.normal(0, 1, (n, c)).astype(np.float32)
+    weights = _signs(rng, channels_out, 2 * c)
+    rules = _random_rules(rng, channels_out, False, c)
+    layer = FusedEdgeConv(k, "l2", c, channels_out, weights, rules, weights)
+    idx = l2_knn(x, k)
+    got = _run_edgeconv(layer, x, idx)
+    np.testing.assert_array_equal(got, edge_conv(layer, x, idx))
+    assert {0, 1, 2, 3} <= set(rules.mode.tolist()) or channels_out < 8
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_l2_knn_equals_reference_with_duplicate_points(pool_threads, threads):
+    pool_threads(threads)
+    lib = library()
+    rng = np.random.default_rng(9)
+    x = rng.normal(0, 1, (301, 3)).astype(np.float32)
+    x[100:110] = x[5]  # exact ties: the lower index first
+    k = 13
+    lib.bgnn_l2_knn_scratch.restype = ctypes.c_size_t
+    scratch = np.zeros(lib.bgnn_l2_knn_scratch(301, 3, k, lib.bgnn_parallel_threads()), np.float32)
+    out = np.zeros((301, k), np.int32)
+    lib.bgnn_l2_knn(ptr(x), 301, 3, k, ptr(out), ptr(scratch))
+    np.testing.assert_array_equal(out, l2_knn(x, k))
+
+
+@pytest.mark.parametrize("threads", [1, 3])
+def test_embed_pool_equals_reference(pool_threads, threads):
+    pool_threads(threads)
+    lib = library()
+    rng = np.random.default_rng(4)
+    n, widths, e = 77, (24, 40, 70), 45
+    feats = [_signs(rng, n, w) for w in widths]
+    signs = _signs(rng, e, sum(widths))
+    params = np.stack(
+        [rng.normal(0, 1, e), rng.normal(0, 0.5, e), rng.normal(0, 1, e), rng.normal(0, 1, e)], 1
+    ).astype(np.float32)
+    embed = FusedEmbed(widths, e, pack_signs(signs), params, signs)
+    lib.bgnn_embed_pool_bytes.restype = ctypes.c_size_t
+    state = ctypes.create_string_buffer(lib.bgnn_embed_pool_bytes())
+    channels = (ctypes.c_int * 3)(*widths)
+    filters = np.ascontiguousarray(embed.filters)
+    assert lib.bgnn_embed_pool_init(
+        state, n, 3, channels, e, ptr(filters), ptr(params), lib.bgnn_parallel_threads()
+    )
+    packed = [np.ascontiguousarray(pack_signs(f)) for f in feats]
+    maps = (ctypes.c_void_p * 3)(*[p.ctypes.data for p in packed])
+    out = np.zeros(2 * e, np.float32)
+    try:
+        lib.bgnn_embed_pool_run(state, maps, ptr(out))
+    finally:
+        lib.bgnn_embed_pool_free(state)
+    want = embed_pool(embed, feats)
+    np.testing.assert_array_equal(out[:e], want[:e])  # the max: exact
+    np.testing.assert_allclose(out[e:], want[e:], rtol=1e-5, atol=1e-5)  # the mean: rounding
