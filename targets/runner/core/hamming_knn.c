@@ -2,6 +2,12 @@
 
 #include <stdlib.h>
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+#elif defined(__aarch64__)
+#include <arm_neon.h>
+#endif
+
 #include "bgemm.h"
 #include "parallel.h"
 
@@ -38,6 +44,24 @@ static void select_from(const int32_t* dist, const int32_t* idx, int n, int k, i
   }
 }
 
+/* The minimum of KNN_BLOCK (16) distances. */
+static inline int32_t block_min(const int32_t* d) {
+#if defined(__x86_64__) && defined(__AVX2__)
+  __m256i m = _mm256_min_epi32(_mm256_loadu_si256((const __m256i*)d), _mm256_loadu_si256((const __m256i*)(d + 8)));
+  __m128i h = _mm_min_epi32(_mm256_castsi256_si128(m), _mm256_extracti128_si256(m, 1));
+  h = _mm_min_epi32(h, _mm_shuffle_epi32(h, 0x4e));
+  h = _mm_min_epi32(h, _mm_shuffle_epi32(h, 0xb1));
+  return _mm_cvtsi128_si32(h);
+#elif defined(__aarch64__)
+  const int32x4_t a = vminq_s32(vld1q_s32(d), vld1q_s32(d + 4)), b = vminq_s32(vld1q_s32(d + 8), vld1q_s32(d + 12));
+  return vminvq_s32(vminq_s32(a, b));
+#else
+  int32_t m = d[0];
+  for (int l = 1; l < KNN_BLOCK; ++l) m = d[l] < m ? d[l] : m;
+  return m;
+#endif
+}
+
 /* Row i's k nearest from its n distances. For long rows, the k-th smallest of the minima
  * of blocks of KNN_BLOCK rows bounds the answer from above (those k minima are k rows
  * within the bound); only blocks whose minimum is within it are searched, and only rows
@@ -49,12 +73,7 @@ static void select_k(const int32_t* dist, int n, int k, int max_d, int32_t* coun
     select_from(dist, NULL, n, k, max_d, count, o);
     return;
   }
-  for (int b = 0; b < blocks; ++b) {
-    const int32_t* d = dist + (size_t)b * KNN_BLOCK;
-    int32_t m = d[0];
-    for (int l = 1; l < KNN_BLOCK; ++l) m = d[l] < m ? d[l] : m;
-    mins[b] = m;
-  }
+  for (int b = 0; b < blocks; ++b) mins[b] = block_min(dist + (size_t)b * KNN_BLOCK);
   for (int d = 0; d <= max_d; ++d) count[d] = 0;
   for (int b = 0; b < blocks; ++b) count[mins[b]]++;
   int bound = 0, below = 0;
@@ -62,11 +81,15 @@ static void select_k(const int32_t* dist, int n, int k, int max_d, int32_t* coun
   int c = 0;
   for (int b = 0; b < blocks; ++b) {
     if (mins[b] > bound) continue;
-    for (int j = b * KNN_BLOCK; j < (b + 1) * KNN_BLOCK; ++j)
-      if (dist[j] <= bound) cand[c++] = j;
+    for (int j = b * KNN_BLOCK; j < (b + 1) * KNN_BLOCK; ++j) { /* branch-free: most rows of a block fail */
+      cand[c] = j;
+      c += dist[j] <= bound;
+    }
   }
-  for (int j = blocks * KNN_BLOCK; j < n; ++j)
-    if (dist[j] <= bound) cand[c++] = j;
+  for (int j = blocks * KNN_BLOCK; j < n; ++j) {
+    cand[c] = j;
+    c += dist[j] <= bound;
+  }
   select_from(dist, cand, c, k, bound, count, o);
 }
 
