@@ -19,6 +19,7 @@ typedef struct {
   int32_t* acc;    /* BGNN_BGEMM_ROWS x Cout counts */
   int32_t* racc;   /* centre counts of a block of nodes */
   int32_t *qmax, *qmin;
+  int32_t* flags; /* per channel: rule result (binary form), or 0/1 hits of per-edge rules */
   unsigned char* hit;
 } worker_scratch;
 
@@ -26,7 +27,7 @@ static size_t binary_worker_bytes(const bgnn_edgeconv* e) {
   const size_t words = (size_t)bgnn_words(e->channels_in), n = (size_t)e->channels_out;
   const size_t w64 = (size_t)(e->edge.words64 > e->centre.words64 ? e->edge.words64 : e->centre.words64);
   return align64(sizeof(uint32_t) * (size_t)e->k * words) + align64(sizeof(uint64_t) * BGNN_BGEMM_ROWS * w64) +
-         2 * align64(sizeof(int32_t) * BGNN_BGEMM_ROWS * n) + 2 * align64(sizeof(int32_t) * n) + align64(n);
+         2 * align64(sizeof(int32_t) * BGNN_BGEMM_ROWS * n) + 3 * align64(sizeof(int32_t) * n) + align64(n);
 }
 
 static worker_scratch worker_view(const bgnn_edgeconv* e, int worker) {
@@ -40,6 +41,7 @@ static worker_scratch worker_view(const bgnn_edgeconv* e, int worker) {
   s.racc = (int32_t*)p, p += align64(sizeof(int32_t) * BGNN_BGEMM_ROWS * n);
   s.qmax = (int32_t*)p, p += align64(sizeof(int32_t) * n);
   s.qmin = (int32_t*)p, p += align64(sizeof(int32_t) * n);
+  s.flags = (int32_t*)p, p += align64(sizeof(int32_t) * n);
   s.hit = p;
   return s;
 }
@@ -54,6 +56,16 @@ int bgnn_edgeconv_init(bgnn_edgeconv* e, int points, int k, int channels_in, int
   for (int c = 0; c < channels_out; ++c)
     if (mode[c] == BGNN_RULE_ANY_INSIDE || mode[c] == BGNN_RULE_ALL_OUTSIDE) e->per_edge[e->n_per_edge++] = c;
   if (binary) {
+    /* the rules as columns, so the per-node epilogue is straight-line vector code */
+    e->lanes = malloc(sizeof(int32_t) * 6 * (size_t)channels_out);
+    if (!e->lanes) return 0;
+    const int32_t* b = bounds;
+    for (int c = 0; c < channels_out; ++c) {
+      int32_t* l = e->lanes;
+      const size_t n = (size_t)channels_out;
+      l[c] = b[2 * c], l[n + c] = b[2 * c + 1];
+      for (int m = 0; m < 4; ++m) l[(2 + m) * n + c] = mode[c] == m ? -1 : 0;
+    }
     const int words = bgnn_words(channels_in);
     /* weights: [Cout][2][words]: split the halves into two filter tensors */
     uint32_t* halves = malloc(sizeof(uint32_t) * 2 * (size_t)channels_out * words);
@@ -95,6 +107,7 @@ void bgnn_edgeconv_free(bgnn_edgeconv* e) {
   bgnn_bgemm_free(&e->edge);
   bgnn_bgemm_free(&e->centre);
   free(e->per_edge);
+  free(e->lanes);
   free(e->w_edge);
   free(e->w_centre);
   free(e->u);
@@ -115,6 +128,16 @@ static inline int rule_holds(int mode, int any_outside, int all_inside, int hit)
     case BGNN_RULE_ALL_INSIDE: return all_inside;
     case BGNN_RULE_ANY_INSIDE: return hit;
     default: return !hit; /* ALL_OUTSIDE: no edge strictly between lo and hi */
+  }
+}
+
+/* out words from 0/1 flags per channel (bit c = flag[c]); the padding bits stay 0. */
+static void pack_flags(const int32_t* flag, int n, uint32_t* out) {
+  for (int w = 0; w * 32 < n; ++w) {
+    const int m = n - w * 32 < 32 ? n - w * 32 : 32;
+    uint32_t bits = 0;
+    for (int t = 0; t < m; ++t) bits |= (uint32_t)flag[w * 32 + t] << t;
+    out[w] = bits;
   }
 }
 
@@ -166,17 +189,19 @@ static void binary_nodes(void* arg, int begin, int end, int worker) {
           }
         }
       }
-      uint32_t* o = ctx->out + (size_t)i * out_words;
-      for (int w = 0; w < out_words; ++w) o[w] = 0;
-      for (int c = 0, p = 0; c < n; ++c) {
+      /* the rules: bit c is 1 (-1) where channel c's rule fails */
+      int32_t* restrict flag = s.flags;
+      for (int c = 0; c < n; ++c) flag[c] = 0;
+      for (int p = 0; p < e->n_per_edge; ++p) flag[e->per_edge[p]] = s.hit[p] ? -1 : 0;
+      const int32_t *restrict lo = e->lanes, *restrict hi = lo + n, *restrict m0 = hi + n, *restrict m1 = m0 + n,
+                    *restrict m2 = m1 + n, *restrict m3 = m2 + n;
+      for (int c = 0; c < n; ++c) {
         const int32_t ymax = 2 * (s.qmax[c] - rc[c]), ymin = 2 * (s.qmin[c] - rc[c]);
-        const int32_t lo = bounds[2 * c], hi = bounds[2 * c + 1];
-        const int per_edge = p < e->n_per_edge && e->per_edge[p] == c;
-        const int holds = rule_holds(e->mode[c], ymax >= hi || ymin <= lo, ymin >= lo && ymax <= hi,
-                                     per_edge ? s.hit[p] : 0);
-        p += per_edge;
-        o[c / 32] |= (uint32_t)!holds << (c % 32);
+        const int32_t outside = -((ymax >= hi[c]) | (ymin <= lo[c])), inside = -((ymin >= lo[c]) & (ymax <= hi[c]));
+        const int32_t holds = (m0[c] & outside) | (m1[c] & inside) | (m2[c] & flag[c]) | (m3[c] & ~flag[c]);
+        flag[c] = ~holds & 1;
       }
+      pack_flags(flag, n, ctx->out + (size_t)i * out_words);
     }
   }
 }
