@@ -47,7 +47,15 @@ def test_variant_converts_and_meets_parity_targets(converted, name):
     assert parity["samples"] == 4
     assert parity["argmax_agreement"] == 1.0
     assert 0.0 <= parity["knn_index_agreement"] <= 1.0
-    assert parity["max_abs_logit_diff"] < 1e-3
+    layers = parity["checks"]["binary" if config.is_binary else "float"]["layers"]
+    flipped = [lp for lp in layers if lp["features_differing"]]
+    judged = layers
+    if flipped:  # a feature whose reference value before the sign is 0 within rounding
+        first = flipped[0]
+        assert 0 < first["features_near_zero"] == first["features_differing"], first
+        judged = layers[: first["layer"] + 1]  # later layers see different inputs
+    else:
+        assert parity["max_abs_logit_diff"] < 1e-3
     if config.is_binary:
         ok, shares = binary_features_balanced(model, config)
         assert ok, f"degenerate binary features make the check vacuous: {shares}"
@@ -56,11 +64,12 @@ def test_variant_converts_and_meets_parity_targets(converted, name):
         assert ops["LceBconv2d"] == binary_dense_count(config)
         assert ops["LceQuantize"] >= ops["LceBconv2d"]
         binary = parity["checks"]["binary"]
-        hamming = [lp for lp in binary["layers"] if lp["metric"] == "hamming"]
-        assert all(lp["index_agreement"] == 1.0 for lp in hamming)
-        features = [lp["feature_agreement"] for lp in binary["layers"]]
+        hamming = [lp for lp in judged if lp["metric"] == "hamming"]
+        assert binary["layers"] == layers and all(lp["index_agreement"] == 1.0 for lp in hamming)
         if config.arch != "bin-dgcnn-rf":
-            assert features == [1.0] * len(config.widths)
+            exact = [lp for lp in judged if not lp["features_differing"]]
+            assert len(exact) >= len(judged) - 1
+            assert all(lp["feature_agreement"] == 1.0 for lp in exact)
         assert parity["checks"]["onnx"]["argmax_agreement"] == 1.0
         assert data["size_bytes"]["binary"] < data["size_bytes"]["float"]
         assert 0 < data["macs"]["binary_share"] <= 1
