@@ -55,17 +55,17 @@ int bgnn_edgeconv_init(bgnn_edgeconv* e, int points, int k, int channels_in, int
   if (!e->per_edge) return 0;
   for (int c = 0; c < channels_out; ++c)
     if (mode[c] == BGNN_RULE_ANY_INSIDE || mode[c] == BGNN_RULE_ALL_OUTSIDE) e->per_edge[e->n_per_edge++] = c;
+  /* the rules as columns (lo, hi, then one mask per mode), so that the per-node epilogue
+   * is straight-line vector code; lo and hi hold the bounds' bits (int32 or float) */
+  e->lanes = malloc(sizeof(int32_t) * 6 * (size_t)channels_out);
+  if (!e->lanes) return 0;
+  for (int c = 0; c < channels_out; ++c) {
+    const size_t n = (size_t)channels_out;
+    memcpy(e->lanes + c, (const int32_t*)bounds + 2 * c, 4);
+    memcpy(e->lanes + n + c, (const int32_t*)bounds + 2 * c + 1, 4);
+    for (int m = 0; m < 4; ++m) e->lanes[(2 + m) * n + c] = mode[c] == m ? -1 : 0;
+  }
   if (binary) {
-    /* the rules as columns, so the per-node epilogue is straight-line vector code */
-    e->lanes = malloc(sizeof(int32_t) * 6 * (size_t)channels_out);
-    if (!e->lanes) return 0;
-    const int32_t* b = bounds;
-    for (int c = 0; c < channels_out; ++c) {
-      int32_t* l = e->lanes;
-      const size_t n = (size_t)channels_out;
-      l[c] = b[2 * c], l[n + c] = b[2 * c + 1];
-      for (int m = 0; m < 4; ++m) l[(2 + m) * n + c] = mode[c] == m ? -1 : 0;
-    }
     const int words = bgnn_words(channels_in);
     /* weights: [Cout][2][words]: split the halves into two filter tensors */
     uint32_t* halves = malloc(sizeof(uint32_t) * 2 * (size_t)channels_out * words);
@@ -88,14 +88,14 @@ int bgnn_edgeconv_init(bgnn_edgeconv* e, int points, int k, int channels_in, int
     e->u = malloc(sizeof(float) * (size_t)points * channels_out);
     if (!e->w_edge || !e->w_centre || !e->u) return 0;
     const float* w = weights;
-    for (int c = 0; c < channels_out; ++c)
+    for (int c = 0; c < channels_out; ++c) /* transposed: [channels_in][channels_out] */
       for (int i = 0; i < channels_in; ++i) {
         const float we = w[(size_t)c * 2 * channels_in + i], wc = w[(size_t)c * 2 * channels_in + channels_in + i];
-        e->w_edge[(size_t)c * channels_in + i] = we;
-        e->w_centre[(size_t)c * channels_in + i] = wc - we;
+        e->w_edge[(size_t)i * channels_out + c] = we;
+        e->w_centre[(size_t)i * channels_out + c] = wc - we;
       }
-    /* per worker: max, min, hit, v */
-    e->worker_bytes = 3 * align64(sizeof(float) * (size_t)channels_out) + align64((size_t)channels_out);
+    /* per worker: max, min, v, flags, hit */
+    e->worker_bytes = 4 * align64(sizeof(float) * (size_t)channels_out) + align64((size_t)channels_out);
   }
   e->scratch = aligned_alloc(64, e->worker_bytes * (size_t)e->workers);
   return e->scratch != NULL;
@@ -121,15 +121,6 @@ typedef struct {
   const int32_t* idx;
   uint32_t* out;
 } run_ctx;
-
-static inline int rule_holds(int mode, int any_outside, int all_inside, int hit) {
-  switch (mode) {
-    case BGNN_RULE_ANY_OUTSIDE: return any_outside;
-    case BGNN_RULE_ALL_INSIDE: return all_inside;
-    case BGNN_RULE_ANY_INSIDE: return hit;
-    default: return !hit; /* ALL_OUTSIDE: no edge strictly between lo and hi */
-  }
-}
 
 /* out words from 0/1 flags per channel (bit c = flag[c]); the padding bits stay 0. */
 static void pack_flags(const int32_t* flag, int n, uint32_t* out) {
@@ -178,8 +169,9 @@ static void binary_nodes(void* arg, int begin, int end, int worker) {
             for (int c = 0; c < n; ++c) mx[c] = mn[c] = q[c];
           } else {
             for (int c = 0; c < n; ++c) {
-              mx[c] = q[c] > mx[c] ? q[c] : mx[c];
-              mn[c] = q[c] < mn[c] ? q[c] : mn[c];
+              const int32_t a = q[c], hi_c = mx[c], lo_c = mn[c];
+              mx[c] = a > hi_c ? a : hi_c;
+              mn[c] = a < lo_c ? a : lo_c;
             }
           }
           for (int p = 0; p < e->n_per_edge; ++p) {
@@ -208,22 +200,23 @@ static void binary_nodes(void* arg, int begin, int end, int worker) {
 
 /* ---- real inputs (the first layer) --------------------------------------------------------- */
 
+/* out[c] = sum_i w[i][c] * x[i], from i = 0 upwards (w transposed: [cin][n]). */
+static inline void dots(const float* restrict w, const float* restrict x, int cin, int n, float* restrict out) {
+  for (int c = 0; c < n; ++c) out[c] = 0.0f + x[0] * w[c];
+  for (int i = 1; i < cin; ++i) {
+    const float* restrict wi = w + (size_t)i * n;
+    const float xi = x[i];
+    for (int c = 0; c < n; ++c) out[c] += xi * wi[c];
+  }
+}
+
 static void float_u(void* arg, int begin, int end, int worker) {
   (void)worker;
   const run_ctx* ctx = arg;
   const bgnn_edgeconv* e = ctx->e;
   const int cin = e->channels_in, n = e->channels_out;
   const float* x = ctx->x;
-  for (int j = begin; j < end; ++j) {
-    const float* xj = x + (size_t)j * cin;
-    float* u = e->u + (size_t)j * n;
-    for (int c = 0; c < n; ++c) {
-      const float* w = e->w_edge + (size_t)c * cin;
-      float s = 0.0f;
-      for (int i = 0; i < cin; ++i) s += w[i] * xj[i];
-      u[c] = s;
-    }
-  }
+  for (int j = begin; j < end; ++j) dots(e->w_edge, x + (size_t)j * cin, cin, n, e->u + (size_t)j * n);
 }
 
 static void float_nodes(void* arg, int begin, int end, int worker) {
@@ -232,48 +225,45 @@ static void float_nodes(void* arg, int begin, int end, int worker) {
   const int cin = e->channels_in, n = e->channels_out, k = e->k, out_words = bgnn_words(n);
   const float* x = ctx->x;
   const float* bounds = e->bounds;
+  const size_t col = align64(sizeof(float) * (size_t)n);
   unsigned char* base = e->scratch + (size_t)worker * e->worker_bytes;
-  float* mx = (float*)base;
-  float* mn = (float*)(base + align64(sizeof(float) * (size_t)n));
-  float* v = (float*)(base + 2 * align64(sizeof(float) * (size_t)n));
-  unsigned char* hit = base + 3 * align64(sizeof(float) * (size_t)n);
+  float* restrict mx = (float*)base;
+  float* restrict mn = (float*)(base + col);
+  float* restrict v = (float*)(base + 2 * col);
+  int32_t* restrict flag = (int32_t*)(base + 3 * col);
+  unsigned char* hit = base + 4 * col;
+  const float *restrict lo = (const float*)e->lanes, *restrict hi = lo + n;
+  const int32_t *restrict m0 = e->lanes + 2 * (size_t)n, *restrict m1 = m0 + n, *restrict m2 = m1 + n,
+                *restrict m3 = m2 + n;
   for (int i = begin; i < end; ++i) {
-    const float* xi = x + (size_t)i * cin;
-    for (int c = 0; c < n; ++c) {
-      const float* w = e->w_centre + (size_t)c * cin;
-      float s = 0.0f;
-      for (int t = 0; t < cin; ++t) s += w[t] * xi[t];
-      v[c] = s;
-    }
+    dots(e->w_centre, x + (size_t)i * cin, cin, n, v);
     const int32_t* nb = ctx->idx + (size_t)i * k;
     const float* u0 = e->u + (size_t)nb[0] * n;
     for (int c = 0; c < n; ++c) mx[c] = mn[c] = u0[c];
     for (int j = 1; j < k; ++j) {
       const float* restrict u = e->u + (size_t)nb[j] * n;
-      for (int c = 0; c < n; ++c) {
-        mx[c] = u[c] > mx[c] ? u[c] : mx[c];
-        mn[c] = u[c] < mn[c] ? u[c] : mn[c];
+      for (int c = 0; c < n; ++c) { /* fmaxf, not a ternary: that became masked stores, slow */
+        mx[c] = fmaxf(mx[c], u[c]);
+        mn[c] = fminf(mn[c], u[c]);
       }
     }
+    for (int c = 0; c < n; ++c) flag[c] = 0;
     for (int p = 0; p < e->n_per_edge; ++p) {
       const int c = e->per_edge[p];
       hit[p] = 0;
       for (int j = 0; j < k; ++j) {
-        const float y = e->u[(size_t)nb[j] * n + c] + v[c], lo = bounds[2 * c], hi = bounds[2 * c + 1];
-        hit[p] |= e->mode[c] == BGNN_RULE_ANY_INSIDE ? lo <= y && y <= hi : lo < y && y < hi;
+        const float y = e->u[(size_t)nb[j] * n + c] + v[c], l = bounds[2 * c], h = bounds[2 * c + 1];
+        hit[p] |= e->mode[c] == BGNN_RULE_ANY_INSIDE ? l <= y && y <= h : l < y && y < h;
       }
+      flag[c] = hit[p] ? -1 : 0;
     }
-    uint32_t* o = ctx->out + (size_t)i * out_words;
-    for (int w = 0; w < out_words; ++w) o[w] = 0;
-    for (int c = 0, p = 0; c < n; ++c) {
+    for (int c = 0; c < n; ++c) {
       const float ymax = mx[c] + v[c], ymin = mn[c] + v[c];
-      const float lo = bounds[2 * c], hi = bounds[2 * c + 1];
-      const int per_edge = p < e->n_per_edge && e->per_edge[p] == c;
-      const int holds = rule_holds(e->mode[c], ymax >= hi || ymin <= lo, ymin >= lo && ymax <= hi,
-                                   per_edge ? hit[p] : 0);
-      p += per_edge;
-      o[c / 32] |= (uint32_t)!holds << (c % 32);
+      const int32_t outside = -((ymax >= hi[c]) | (ymin <= lo[c])), inside = -((ymin >= lo[c]) & (ymax <= hi[c]));
+      const int32_t holds = (m0[c] & outside) | (m1[c] & inside) | (m2[c] & flag[c]) | (m3[c] & ~flag[c]);
+      flag[c] = ~holds & 1;
     }
+    pack_flags(flag, n, ctx->out + (size_t)i * out_words);
   }
 }
 
