@@ -53,7 +53,7 @@ test: system-deps venv
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 
-# The benchmark suite (issue 7): BENCHMARKS.md, its plots and benchmarks/results/benchmarks.json,
+# The benchmark suite (issues 7 and 11): BENCHMARKS.md, its plots and benchmarks/results/benchmarks.json,
 # every figure measured in this run (under 20 minutes on 2 cores). Not part of `make test`.
 BENCH_STAMP := $(VENV)/.bench-$(shell sha1sum pyproject.toml | cut -c1-12)
 

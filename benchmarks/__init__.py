@@ -8,9 +8,10 @@ every raw figure, all measured in one run on this machine.
 
 One module per job: ``machine`` (facts), ``models`` (the converted networks), ``layers``
 and ``lce`` (single layers against XNNPACK and LCE's kernels), ``knn`` (Hamming k-NN
-against the builtin graph and FAISS), ``endtoend`` (whole networks, size and memory),
-``qemu_count`` (aarch64 instruction counts), ``deploy`` (SSH overhead), ``goals``,
-``report`` and ``plots`` (the outputs), ``suite`` (the order of it all). Every figure is
-a ratio or a count measured in the same run, with its spread over interleaved rounds
-(``stats``).
+against the builtin graph and FAISS), ``fused`` (our fused ops alone: BgnnEdgeConv
+against the float EdgeConv, BgnnEmbedPool), ``endtoend`` (whole networks, threads,
+size and memory), ``qemu_count`` (aarch64 instruction counts), ``deploy`` (SSH
+overhead), ``goals``, ``report`` and ``plots`` (the outputs), ``suite`` (the order of
+it all). Every figure is a ratio or a count measured in the same run, with its spread
+over interleaved rounds (``stats``).
 """

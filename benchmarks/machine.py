@@ -12,10 +12,20 @@ from __future__ import annotations
 import os
 import platform
 import subprocess
+import time
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-__all__ = ["PACKAGES", "cpu_flags", "load_average", "machine_facts"]
+__all__ = [
+    "PACKAGES",
+    "CpuSnapshot",
+    "cpu_flags",
+    "cpu_snapshot",
+    "load_average",
+    "machine_facts",
+    "others_busy",
+]
 
 # The Python packages whose code is measured or does the measuring.
 PACKAGES = (
@@ -56,6 +66,41 @@ def _cpu_model(cpuinfo: str) -> str:
 def load_average() -> list[float]:
     """1, 5 and 15 minute load averages: how busy the shared machine was."""
     return [round(x, 2) for x in os.getloadavg()]
+
+
+@dataclass(frozen=True)
+class CpuSnapshot:
+    """CPU seconds spent so far: by every CPU of the machine (busy, not idle), and by
+    this process and its waited-for children; and the wall clock."""
+
+    machine_busy_s: float
+    ours_s: float
+    wall_s: float
+
+
+def cpu_snapshot() -> CpuSnapshot:
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    idle = fields[3] + fields[4]  # idle, iowait
+    t = os.times()
+    return CpuSnapshot(
+        (sum(fields) - idle) / os.sysconf("SC_CLK_TCK"),
+        t.user + t.system + t.children_user + t.children_system,
+        time.monotonic(),
+    )
+
+
+def others_busy(start: CpuSnapshot, end: CpuSnapshot) -> float:
+    """How many cores other processes kept busy on average between two snapshots: the
+    machine's busy CPU time minus ours, over the wall time.
+
+    >>> others_busy(CpuSnapshot(10.0, 1.0, 0.0), CpuSnapshot(30.0, 11.0, 10.0))
+    1.0
+    """
+    wall = end.wall_s - start.wall_s
+    if wall <= 0:
+        return 0.0
+    other = (end.machine_busy_s - start.machine_busy_s) - (end.ours_s - start.ours_s)
+    return max(other, 0.0) / wall
 
 
 def _command_version(cmd: list[str]) -> str | None:

@@ -8,8 +8,10 @@ the library call behind that command), with its parity check on one cloud:
 
 - ``paper``: BinDGCNN BF2 with Hamming k-NN at the paper's sizes (1024 points, k=20,
   EdgeConv 64-64-128-256, embedding 1024, MLP 512-256, 40 classes), converted with the
-  builtin k-NN and with the fused ``BgnnHammingKnn`` op; and the float DGCNN (``dgcnn``)
-  at the same sizes, the paper's baseline.
+  builtin k-NN, with the fused ``BgnnHammingKnn`` op (``--knn fused``) and with our
+  bit-domain ops (``--fuse``: BgnnL2Knn, BgnnHammingKnn on packed features,
+  BgnnEdgeConv, BgnnEmbedPool, then LCE's head); and the float DGCNN (``dgcnn``) at the
+  same sizes, the paper's baseline.
 - ``demo``: the same at ``make demo``'s sizes (256 points, k=10).
 
 Conversions are cached under ``out/bench/models`` by a hash of the configuration and of
@@ -51,8 +53,9 @@ SIZES: dict[str, dict] = {
 
 @dataclass(frozen=True)
 class NetworkSet:
-    """One size's converted files: binary with builtin and fused k-NN, the same network
-    in float (``float.tflite`` beside the binary one) and the float DGCNN."""
+    """One size's converted files: binary with builtin and fused k-NN and with our fused
+    ops (``convert --fuse``), the same network in float (``float.tflite`` beside the
+    binary one) and the float DGCNN; and the binary checkpoint they came from."""
 
     size: str
     binary_builtin: Path
@@ -60,6 +63,8 @@ class NetworkSet:
     bf2_float: Path
     dgcnn_float: Path
     config: dict
+    binary_fuse: Path
+    checkpoint: Path
 
 
 def _sources_digest() -> str:
@@ -105,6 +110,8 @@ def prepare_networks(
         folder / "bf2-builtin" / "float.tflite",
         folder / "dgcnn" / "float.tflite",
         {**sizes, "widths": list(sizes["widths"]), "mlp": list(sizes["mlp"])},
+        folder / "bf2-fuse" / "binary.tflite",
+        folder / "bin-dgcnn-bf2.pt",
     )
     if done.is_file():
         say(f"{size} networks: reusing {folder}")
@@ -114,12 +121,14 @@ def prepare_networks(
     for arch, knn in (("bin-dgcnn-bf2", "hamming"), ("dgcnn", "l2")):
         say(f"{size} networks: untrained {arch} checkpoint (BatchNorm calibrated)")
         _calibrated_checkpoint(folder / f"{arch}.pt", arch, knn, sizes)
-    for name, source, knn in (
-        ("bf2-builtin", "bin-dgcnn-bf2", "builtin"),
-        ("bf2-fused", "bin-dgcnn-bf2", "fused"),
-        ("dgcnn", "dgcnn", "builtin"),
+    for name, source, knn, fuse in (
+        ("bf2-builtin", "bin-dgcnn-bf2", "builtin", False),
+        ("bf2-fused", "bin-dgcnn-bf2", "fused", False),
+        ("bf2-fuse", "bin-dgcnn-bf2", "fused", True),
+        ("dgcnn", "dgcnn", "builtin", False),
     ):
-        say(f"{size} networks: bgnn-deploy convert {source}.pt --knn {knn}")
-        convert_checkpoint(folder / f"{source}.pt", folder / name, knn=knn, samples=1)
+        flags = "--fuse" if fuse else f"--knn {knn}"
+        say(f"{size} networks: bgnn-deploy convert {source}.pt {flags}")
+        convert_checkpoint(folder / f"{source}.pt", folder / name, knn=knn, samples=1, fuse=fuse)
     done.write_text(json.dumps({"sizes": nets.config}))
     return nets

@@ -7,6 +7,7 @@ counted instructions; error bars are the min-max spread over the rounds.
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 __all__ = ["draw_all"]
@@ -150,7 +151,7 @@ def paper_png(table: list[dict], out: Path) -> str | None:
     series = [s for s in series if any(row.get(s[0]) for row in table)]
     x = np.arange(len(table))
     width = 0.8 / len(series)
-    fig, ax = plt.subplots(figsize=(7.5, 4))
+    fig, ax = plt.subplots(figsize=(8.5, 4.2))
     for i, (key, label, color) in enumerate(series):
         vals = [row[key]["median"] if row.get(key) else np.nan for row in table]
         errs = np.array([_err(row[key]) if row.get(key) else [0, 0] for row in table]).T
@@ -167,7 +168,7 @@ def paper_png(table: list[dict], out: Path) -> str | None:
             if not np.isnan(v):
                 x_mid = b.get_x() + b.get_width() / 2
                 ax.text(x_mid, v + hi + 0.02, f"{v:.2f}", ha="center", fontsize=8)
-    ax.set_xticks(x, [row["model"] for row in table])
+    ax.set_xticks(x, [textwrap.fill(row["model"], 17) for row in table])
     ax.set_ylabel("run time relative to float DGCNN")
     ax.set_title("Relative run time (lower is better): paper vs this run")
     ax.legend(fontsize=8)
@@ -218,6 +219,28 @@ def counts_png(per_layer: list[dict], out: Path) -> str | None:
     return name
 
 
+def fused_png(results: dict, out: Path) -> str | None:
+    """Per EdgeConv layer: fused BgnnEdgeConv vs the float EdgeConv (host time)."""
+    layers = (results.get("fused_ops") or {}).get("layers", [])
+    if not layers:
+        return None
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(7.5, 0.5 * len(layers) + 1.8))
+    _hbars(
+        ax, [r["name"] for r in layers], [r["speedup"] for r in layers], COLORS["ours"], 10.0, "10x"
+    )
+    ax.set_title(
+        f"HOST: fused BgnnEdgeConv vs float EdgeConv (XNNPACK), "
+        f"{results['fused_ops']['size']} size\nspeedup, 1 thread, same runner, same indices"
+    )
+    ax.set_xlabel("float time / fused time (log scale)")
+    fig.tight_layout()
+    name = "fused.png"
+    fig.savefig(out / name)
+    plt.close(fig)
+    return name
+
+
 def draw_all(
     results: dict, paper_table: list[dict], per_layer_counts: list[dict], out: Path
 ) -> dict[str, str]:
@@ -228,5 +251,6 @@ def draw_all(
         "knn": knn_png(results, out),
         "paper": paper_png(paper_table, out),
         "counts": counts_png(per_layer_counts, out),
+        "fused": fused_png(results, out),
     }
     return {k: v for k, v in drawn.items() if v}

@@ -149,9 +149,12 @@ class CountJob:
     model: Path
     group: str = ""
     target: float = 1e8
+    input_path: Path | None = None  # the runner's --input (else its generated input)
 
 
-def _count_once(build: RunnerBuild, plugin: Path, model: Path, runs: int) -> int:
+def _count_once(
+    build: RunnerBuild, plugin: Path, model: Path, runs: int, input_path: Path | None = None
+) -> int:
     from bgnn_deploy.targets.execute import run_runner
 
     with tempfile.TemporaryDirectory(prefix="bench-count-") as tmp:
@@ -160,20 +163,31 @@ def _count_once(build: RunnerBuild, plugin: Path, model: Path, runs: int) -> int
         counted = dataclasses.replace(
             build, target=dataclasses.replace(build.target, launcher=launcher)
         )
-        run_runner(counted, model, num_runs=runs, warmup_runs=0, threads=1, timeout=1800)
+        run_runner(
+            counted,
+            model,
+            num_runs=runs,
+            warmup_runs=0,
+            threads=1,
+            input_path=input_path,
+            timeout=1800,
+        )
         if not out.is_file():
             raise PluginUnavailable("qemu ran the runner but the plugin wrote no count")
         return parse_count(out.read_text())
 
 
 def _count(build: RunnerBuild, plugin: Path, job: CountJob) -> dict:
-    first = [_count_once(build, plugin, job.model, r) for r in (1, 2)]
+    def once(runs: int) -> int:
+        return _count_once(build, plugin, job.model, runs, job.input_path)
+
+    first = [once(r) for r in (1, 2)]
     step = step_for(first[1] - first[0], job.target)
     if step == 1:
-        runs, totals = [1, 2, 3], [*first, _count_once(build, plugin, job.model, 3)]
+        runs, totals = [1, 2, 3], [*first, once(3)]
     else:
         runs = [1, 1 + step, 1 + 2 * step]
-        totals = [first[0], *(_count_once(build, plugin, job.model, r) for r in runs[1:])]
+        totals = [first[0], *(once(r) for r in runs[1:])]
     per = per_inference(totals, runs)
     spread = (max(per) - min(per)) / statistics.median(per)
     return {

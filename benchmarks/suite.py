@@ -1,6 +1,7 @@
 """The order of the suite: prepare models, time on the host (pinned to one core, quiet),
-count under qemu (two processes at a time: counts ignore load), emulate threads, measure
-SSH deployment, then judge the goals and write the report.
+time 1 vs 2 threads on the host (unpinned), count under qemu (two processes at a time:
+counts ignore load), emulate threads, measure SSH deployment, then judge the goals and
+write the report.
 
 A section that fails is recorded under ``errors`` (its goals show NOT MEASURED with the
 error) and the rest still runs; the exit code is then 1.
@@ -36,8 +37,13 @@ class Plan:
     knn_sizes: tuple[tuple[int, int], ...]
     sizes: tuple[str, ...]  # network sizes for end to end and counts
     emulated_rounds: dict[str, int]
+    emulated_threads: tuple[int, ...]  # the binary models'
+    emulated_float_threads: tuple[int, ...]  # the float DGCNN's (slow: 30 s per paper run)
     deploy_rounds: int
     count_layers: bool
+    # the float EdgeConv single-layer models too (about 3 more minutes of counting at the
+    # paper size on 2 busy cores: off, to keep the suite under 20 minutes)
+    count_float_edgeconv: bool
 
 
 FULL = Plan(
@@ -48,8 +54,11 @@ FULL = Plan(
     knn_sizes=tuple((n, c) for n in (256, 1024, 4096) for c in (64, 128, 256)),
     sizes=("paper", "demo"),
     emulated_rounds={"paper": 1, "demo": 3},
+    emulated_threads=(1, 2, 3, 4),
+    emulated_float_threads=(1, 2),
     deploy_rounds=3,
     count_layers=True,
+    count_float_edgeconv=False,
 )
 QUICK = Plan(
     rounds=3,
@@ -59,8 +68,11 @@ QUICK = Plan(
     knn_sizes=((256, 64), (1024, 256)),
     sizes=("demo",),
     emulated_rounds={"demo": 1},
+    emulated_threads=(1, 2, 4),
+    emulated_float_threads=(1, 2),
     deploy_rounds=2,
     count_layers=False,
+    count_float_edgeconv=False,
 )
 
 
@@ -91,7 +103,7 @@ def _section(results: dict, name: str, say: Callable[[str], None], fn: Callable[
         results["phases"][name] = results["phases"].get(name, 0.0) + time.perf_counter() - t0
 
 
-def _count_jobs(plan: Plan, layer_models, nets: dict) -> list:
+def _count_jobs(plan: Plan, layer_models, nets: dict, fused_ops) -> list:
     from benchmarks.qemu_count import CountJob
 
     heavy, light = [], []
@@ -101,15 +113,33 @@ def _count_jobs(plan: Plan, layer_models, nets: dict) -> list:
             continue
         heavy.append(CountJob(f"{size}/dgcnn_float", n.dgcnn_float, size))
         light += [
+            CountJob(f"{size}/fuse", n.binary_fuse, size),
             CountJob(f"{size}/fused", n.binary_fused, size),
             CountJob(f"{size}/builtin", n.binary_builtin, size),
         ]
+    if fused_ops:
+        layers, embed = fused_ops
+        for layer in sorted(layers, key=lambda x: -x.network_macs):
+            light.append(
+                CountJob(f"op/{layer.name}/fused", layer.fused, "op", input_path=layer.fused_input)
+            )
+            if plan.count_float_edgeconv:
+                heavy.append(
+                    CountJob(
+                        f"op/{layer.name}/float", layer.float, "op", input_path=layer.float_input
+                    )
+                )
+        light.append(CountJob(embed_count_name(embed), embed.model, "op", input_path=embed.input))
     if plan.count_layers:
         for m in sorted(layer_models, key=lambda m: -m.shape.macs):
             if m.shape.group == "dgcnn":
                 heavy.append(CountJob(f"layer/{m.shape.name}/float", m.float, "layer"))
                 light.append(CountJob(f"layer/{m.shape.name}/binary", m.binary, "layer"))
     return heavy + light  # slowest to emulate (float) first, so two workers finish together
+
+
+def embed_count_name(embed) -> str:
+    return f"op/Embedding {sum(embed.channels_in)}->{embed.channels_out}/fused"
 
 
 def _together(layers: list[dict]) -> dict | None:
@@ -123,8 +153,21 @@ def _together(layers: list[dict]) -> dict | None:
     return ratio_spread(f, b).to_dict()
 
 
+def _two_threads_summary(threads: dict) -> dict:
+    """Issue 7's 2-thread figure (the fused-k-NN BinDGCNN vs the float DGCNN, both at 2
+    threads) from the threads section, in the form its goal reads."""
+    if not threads["measured"]:
+        return {"measured": False, "reason": threads["reason"]}
+    return {
+        "measured": True,
+        "reason": None,
+        "ms": {k: v for k, v in threads["ms"].items() if k.endswith("@2")},
+        "speedup_vs_dgcnn": threads["speedup_vs_dgcnn"]["fused"],
+    }
+
+
 def run_suite(plan: Plan, *, quick: bool, work: Path, md: Path, assets: Path) -> int:
-    from benchmarks import deploy, endtoend, knn, lce, qemu_count
+    from benchmarks import deploy, endtoend, fused, knn, lce, qemu_count
     from benchmarks.goals import evaluate_goals
     from benchmarks.layers import build_layer_models, measure_layers
     from benchmarks.machine import machine_facts
@@ -171,6 +214,15 @@ def run_suite(plan: Plan, *, quick: bool, work: Path, md: Path, assets: Path) ->
         say,
         lambda: [knn.build_knn_models(n, c, work / "knn") for n, c in plan.knn_sizes],
     )
+    # the fused ops alone, at the largest network size of this run (paper in the full suite)
+    op_size = "paper" if "paper" in nets else next(iter(nets), None)
+
+    def fused_op_models():
+        n = nets[op_size]
+        say(f"single-op models of the fused ops ({op_size} size)")
+        return fused.build_fused_layers(n, n.checkpoint.parent / "ops")
+
+    fused_ops = _section(results, "fused-op models", say, fused_op_models) if op_size else None
 
     with pinned_to_one_cpu() as cpu:
         say(f"host timings pinned to CPU {cpu}")
@@ -214,6 +266,20 @@ def run_suite(plan: Plan, *, quick: bool, work: Path, md: Path, assets: Path) ->
             )
             or []
         )
+        if fused_ops:
+            results["fused_ops"] = _section(
+                results,
+                "fused ops",
+                say,
+                lambda: fused.measure_fused_layers(
+                    local,
+                    nets[op_size],
+                    *fused_ops,
+                    rounds=plan.rounds,
+                    budget_s=plan.budget_s,
+                    say=say,
+                ),
+            )
         results["endtoend"], results["sizes"] = {}, {}
         for size, n in nets.items():
             host = _section(
@@ -228,8 +294,24 @@ def run_suite(plan: Plan, *, quick: bool, work: Path, md: Path, assets: Path) ->
                 results["endtoend"][size] = host
                 results["sizes"][size] = endtoend.sizes(n)
 
+    # two threads need two cores: measured after the pinning is lifted
+    results["threads"] = {}
+    for size, n in nets.items():
+        threads = _section(
+            results,
+            f"threads {size}",
+            say,
+            lambda n=n: endtoend.measure_threads(
+                local, n, rounds=plan.rounds, budget_s=plan.budget_s, say=say
+            ),
+        )
+        if threads:
+            results["threads"][size] = threads
+            if size in results["endtoend"]:
+                results["endtoend"][size]["two_threads"] = _two_threads_summary(threads)
+
     def counts():
-        jobs = _count_jobs(plan, models, nets)
+        jobs = _count_jobs(plan, models, nets, fused_ops)
         facts = qemu_count.plugin_facts()
         out = {"plugin": facts, "jobs": qemu_count.run_counts(qemu, jobs, workers=2, say=say)}
         out["method"] = (
@@ -241,7 +323,8 @@ def run_suite(plan: Plan, *, quick: bool, work: Path, md: Path, assets: Path) ->
             "timed runs, divided by m, so start-up drops out; m puts at least 10^8 "
             "instructions into each difference (start-up varies by some hundred "
             "instructions between processes). Three invocations per model give two such "
-            "counts. Counts are single-threaded."
+            "counts. Counts are single-threaded. The single-op models of section 5 run on "
+            "the same input files as their host timings (`--input`)."
         )
         return out
 
@@ -257,7 +340,12 @@ def run_suite(plan: Plan, *, quick: bool, work: Path, md: Path, assets: Path) ->
                 f"emulated {size}",
                 say,
                 lambda s=size, r=rounds: endtoend.measure_emulated(
-                    qemu, nets[s], rounds=r, say=say
+                    qemu,
+                    nets[s],
+                    rounds=r,
+                    threads=plan.emulated_threads,
+                    float_threads=plan.emulated_float_threads,
+                    say=say,
                 ),
             )
             if emu:

@@ -17,13 +17,14 @@ from bgnn_deploy.converters.tflite_model import builtin_name, read_model, tflite
 
 from bgnn_deploy.errors import ConversionError
 
-__all__ = ["FUSED_OPS", "fuse_model", "head_model"]
+__all__ = ["FUSED_OPS", "FlatbufferGraph", "fuse_model", "head_model"]
 
 FUSED_OPS = ("BgnnL2Knn", "BgnnHammingKnn", "BgnnEdgeConv", "BgnnEmbedPool")
 
 
-class _Graph:
-    """Mutable view of subgraph 0 with helpers to add tensors and custom ops."""
+class FlatbufferGraph:
+    """Mutable view of subgraph 0 with helpers to add tensors, constants and custom ops, and
+    to write the result with everything unused dropped (also for single-op test graphs)."""
 
     def __init__(self, data: bytes):
         self.schema = tflite_schema()
@@ -183,7 +184,7 @@ def _tensor_map(schema, name: str, index: int):
 def fuse_model(portable: bytes, plan: FusedPlan, *, debug: bool = False) -> bytes:
     """The fused flatbuffer from the portable (builtin k-NN) one; ``debug`` keeps the
     ``knn<i>`` / ``nodes<i>`` outputs the portable debug graph has."""
-    fb = _Graph(portable)
+    fb = FlatbufferGraph(portable)
     _, pooled = fb.pooled()
     head = fb.head_ops(pooled)
     outputs = fb.signature_outputs()
@@ -253,7 +254,7 @@ def fuse_model(portable: bytes, plan: FusedPlan, *, debug: bool = False) -> byte
 def head_model(portable: bytes) -> bytes:
     """Only the head of the portable flatbuffer: input ``pooled`` [1, 2E], output logits.
     The host's LCE interpreter runs it after the NumPy reference of the fused ops."""
-    fb = _Graph(portable)
+    fb = FlatbufferGraph(portable)
     _, pooled = fb.pooled()
     head = fb.head_ops(pooled)
     outputs = fb.signature_outputs()
