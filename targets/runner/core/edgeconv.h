@@ -38,7 +38,7 @@ typedef struct {
   const void* bounds;  /* [channels_out][2] lo, hi: int32 (binary) or float */
   int* per_edge;       /* channels whose rule needs every edge, and their count */
   int n_per_edge;
-  int32_t* lanes;      /* binary form: lo, hi and the four mode masks as columns of Cout */
+  int32_t* lanes;      /* the rules as columns of Cout: lo, hi (their bits), one mask per mode */
   /* binary: repacked filter halves; float: W_e and W_c - W_e, [channels_out][channels_in] */
   bgnn_bgemm_filters edge, centre;
   float *w_edge, *w_centre;

@@ -1,7 +1,7 @@
 /* Our custom operators, independent of any runtime API: LceQuantize, LceDequantize,
  * LceBconv2d, LceBMaxPool2d, BgnnHammingKnn and the fused DGCNN ops (BgnnL2Knn,
  * BgnnEdgeConv, BgnnEmbedPool; docs/ops/) on plain tensor views. Each runtime's
- * glue (ops/tflite_c_api.c, ops/litert_api.c) only converts its tensors into views and
+ * glue (ops/tflite_c_api.c, runtime_litert.c) only converts its tensors into views and
  * reports errors its own way. */
 #ifndef BGNN_OPS_OP_IMPL_H
 #define BGNN_OPS_OP_IMPL_H
