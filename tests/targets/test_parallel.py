@@ -1,6 +1,6 @@
 """core/parallel.c (the thread pool of our kernels) through ctypes: every row exactly once
-in ranges of at least `grain` rows with worker indices in range, the cost of one call, and
-kernels whose outputs are bit-identical whatever the thread count."""
+in ranges of at least `grain` rows with worker indices in range, and kernels whose outputs
+are bit-identical whatever the thread count."""
 
 from __future__ import annotations
 
@@ -50,22 +50,6 @@ def test_work_is_shared_and_thread_count_can_change(pool_threads):
     assert lib.bgnn_parallel_threads() == 1  # clamped to >= 1
     pool_threads(1000)
     assert lib.bgnn_parallel_threads() == 64  # and to the pool's limit
-
-
-def test_call_overhead(pool_threads):
-    """Mean wall time of a call over 256 rows of no work, and the extra time of a call
-    with 100 us of work split over two threads; printed for the record (`-s`), bounded
-    loosely since other work shares this machine's 2 cores."""
-    call = library().bgnn_probe_parallel_call_ns
-    call.restype = ctypes.c_double
-    pool_threads(1)
-    inline = call(2000, 256, 16, 0, 0)
-    pool_threads(2)
-    empty = call(2000, 256, 16, 0, 0)
-    busy = call(300, 1024, 16, 100, 0) - 1024 * 100 / 2
-    print(f"\nparallel_for: inline {inline:.0f} ns, 2 threads no work {empty:.0f} ns, ", end="")
-    print(f"2 threads 102 us of work: {busy / 1000:+.1f} us over half")
-    assert inline < 5_000 and empty < 200_000
 
 
 def packed(lib, x: np.ndarray) -> np.ndarray:

@@ -1,9 +1,8 @@
-/* Probes of core/parallel.c for the Python tests (tests/targets/test_parallel.py load it
- * with the core kernels through ctypes): which worker ran which row, range sizes, and the
- * cost of one call. */
+/* A probe of core/parallel.c for the Python tests (tests/targets/test_parallel.py load it
+ * with the core kernels through ctypes): which worker ran which row, and range sizes.
+ * (The pool's per-call cost is a measurement, not a test: see the benchmarks.) */
 #include <stdatomic.h>
 #include <stdint.h>
-#include <time.h>
 
 #include "../core/parallel.h"
 
@@ -35,42 +34,4 @@ void bgnn_probe_parallel_cover(int n, int grain, int spin, int32_t* visits, int3
   cover_ctx c = {(_Atomic int32_t*)visits, worker, INT32_MAX, 0, 0, bgnn_parallel_threads(), (uint64_t)spin};
   bgnn_parallel_for(n, grain, cover, &c);
   out[0] = atomic_load(&c.min_range), out[1] = atomic_load(&c.bad_worker), out[2] = atomic_load(&c.calls);
-}
-
-typedef struct {
-  _Atomic int64_t ranges;
-  int row_ns; /* busy time per row */
-} timed_ctx;
-
-static int64_t now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static void busy_rows(void* arg, int begin, int end, int worker) {
-  timed_ctx* c = arg;
-  (void)worker;
-  atomic_fetch_add(&c->ranges, 1);
-  if (c->row_ns <= 0) return;
-  const int64_t until = now_ns() + (int64_t)(end - begin) * c->row_ns;
-  while (now_ns() < until) {
-  }
-}
-
-/* Mean wall time in ns of one bgnn_parallel_for over n rows of row_ns busy time each,
- * over `calls` calls, with gap_ns of idle spinning on the caller between calls (a builtin
- * op running in between). Overhead = this minus n * row_ns / threads. */
-double bgnn_probe_parallel_call_ns(int calls, int n, int grain, int row_ns, int gap_ns) {
-  timed_ctx c = {0, row_ns};
-  double total = 0;
-  for (int i = 0; i < calls; ++i) {
-    const int64_t a = now_ns();
-    bgnn_parallel_for(n, grain, busy_rows, &c);
-    const int64_t b = now_ns();
-    total += (double)(b - a);
-    while (gap_ns > 0 && now_ns() - b < gap_ns) {
-    }
-  }
-  return total / calls;
 }
