@@ -1,8 +1,11 @@
 """`convert`: model -> binary.tflite (LCE) + float.tflite + model.onnx + report.json.
 
 The model is one of our checkpoints, a paper-format checkpoint (with ``arch``), or an
-ONNX file of a binary GNN (see ``frontends/onnx_graphs.py``). Everything is written to
-a temporary folder beside OUT_DIR and moved into place at the end, so OUT_DIR never
+ONNX file of a binary GNN (see ``frontends/onnx_graphs.py``). With ``fuse`` the
+binary.tflite is the fast path of ``fusion/`` (our bit-domain ops, then LCE's head),
+proved against the source and the portable LCE form. Everything is written to a
+temporary folder beside OUT_DIR and moved into place at the end (into an existing
+OUT_DIR only with ``overwrite``, replacing only our own files), so OUT_DIR never
 holds a half-written conversion. When the parity checks fail the files are still
 delivered, for inspection, with ``report.json`` saying ``"verified": false``, and
 :class:`VerificationError` is raised (unless ``verify=False``).
