@@ -137,17 +137,21 @@ def _onnx_source(model_path) -> _Source:
     )
 
 
-def _parity_tflite(name, interp, trace, clouds, metrics, binary_layers, *, float_logits):
+def _judge(name, pairs, metrics, binary_layers, *, float_logits) -> ParityReport:
+    """One report from (reference, converted) outputs of each cloud."""
     agree, abs_d, rel_d, layers = [], [], [], []
-    for cloud in clouds:
-        ref = trace(cloud[None])
-        got = interp.run(cloud[None])
+    for ref, got in pairs:
         same, a, r = logit_stats(ref["logits"], got["logits"])
         agree.append(same)
         abs_d.append(a)
         rel_d.append(r)
         layers.append(compare_layers(ref, got, metrics, binary_layers))
     return finish(ParityReport(name), agree, abs_d, rel_d, layers, float_logits=float_logits)
+
+
+def _parity_tflite(name, interp, trace, clouds, metrics, binary_layers, *, float_logits):
+    pairs = [(trace(cloud[None]), interp.run(cloud[None])) for cloud in clouds]
+    return _judge(name, pairs, metrics, binary_layers, float_logits=float_logits)
 
 
 def _parity_onnx(runner, trace: Trace, clouds) -> ParityReport:
@@ -175,46 +179,28 @@ def _parity_fused(
     the source model and against the portable LCE form: same k-NN, bit-exact ±1 node
     features, argmax 100%, logits within 1e-4 relative."""
     binary_layers = [True] * len(plan.layers)
-    runs: dict[str, tuple[list, list, list, list]] = {
-        "source": ([], [], [], []),
-        "portable": ([], [], [], []),
-    }
+    to_source, to_portable = [], []
     for cloud in clouds:
         front = run_front(plan, cloud)
         got = {key: value[None] for key, value in front.items()}
         got["logits"] = head.run(front["pooled"][None])["logits"]
-        for key, ref in (("source", trace(cloud[None])), ("portable", portable.run(cloud[None]))):
-            if key == "portable":
-                ref = {
-                    **ref,
-                    **{
-                        f"input{i}": (cloud[None] if i == 0 else ref[f"nodes{i - 1}"])
-                        for i in range(len(metrics))
-                    },
-                }
-            same, a, r = logit_stats(ref["logits"], got["logits"])
-            agree, abs_d, rel_d, layers = runs[key]
-            agree.append(same)
-            abs_d.append(a)
-            rel_d.append(r)
-            layers.append(compare_layers(ref, got, metrics, binary_layers))
-    reports = []
-    for key, title in (
-        ("source", name),
-        ("portable", "binary.tflite (fused) vs the portable LCE form"),
-    ):
-        agree, abs_d, rel_d, layers = runs[key]
-        reports.append(
-            finish(
-                ParityReport(title if key == "portable" else f"binary.tflite (fused) vs {name}"),
-                agree,
-                abs_d,
-                rel_d,
-                layers,
-                float_logits=True,
-            )
-        )
-    return reports[0], reports[1]
+        ref = portable.run(cloud[None])
+        inputs = [cloud[None]] + [ref[f"nodes{i}"] for i in range(len(metrics) - 1)]
+        ref.update({f"input{i}": x for i, x in enumerate(inputs)})  # for near-tie checks
+        to_source.append((trace(cloud[None]), got))
+        to_portable.append((ref, got))
+    return (
+        _judge(
+            f"binary.tflite (fused) vs {name}", to_source, metrics, binary_layers, float_logits=True
+        ),
+        _judge(
+            "binary.tflite (fused) vs the portable LCE form",
+            to_portable,
+            metrics,
+            binary_layers,
+            float_logits=True,
+        ),
+    )
 
 
 def convert_checkpoint(
