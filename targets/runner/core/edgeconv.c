@@ -50,7 +50,7 @@ int bgnn_edgeconv_init(bgnn_edgeconv* e, int points, int k, int channels_in, int
                        const void* weights, const int32_t* mode, const void* bounds, int workers) {
   memset(e, 0, sizeof(*e));
   *e = (bgnn_edgeconv){.points = points, .k = k, .channels_in = channels_in, .channels_out = channels_out,
-                       .binary = binary, .mode = mode, .bounds = bounds, .workers = workers < 1 ? 1 : workers};
+                       .binary = binary, .mode = mode, .workers = workers < 1 ? 1 : workers};
   e->per_edge = malloc(sizeof(int) * (size_t)channels_out);
   if (!e->per_edge) return 0;
   for (int c = 0; c < channels_out; ++c)
@@ -139,7 +139,8 @@ static void binary_nodes(void* arg, int begin, int end, int worker) {
   const bgnn_edgeconv* e = ctx->e;
   const int words = bgnn_words(e->channels_in), n = e->channels_out, k = e->k, out_words = bgnn_words(n);
   const uint32_t* x = ctx->x;
-  const int32_t* bounds = e->bounds;
+  const int32_t *restrict lo = e->lanes, *restrict hi = lo + n, *restrict m0 = hi + n, *restrict m1 = m0 + n,
+                *restrict m2 = m1 + n, *restrict m3 = m2 + n;
   worker_scratch s = worker_view(e, worker);
   for (int block = begin; block < end; ++block) {
     const int i0 = block * BGNN_BGEMM_ROWS;
@@ -176,8 +177,8 @@ static void binary_nodes(void* arg, int begin, int end, int worker) {
           }
           for (int p = 0; p < e->n_per_edge; ++p) {
             const int c = e->per_edge[p];
-            const int32_t y = 2 * (q[c] - rc[c]), lo = bounds[2 * c], hi = bounds[2 * c + 1];
-            s.hit[p] |= e->mode[c] == BGNN_RULE_ANY_INSIDE ? lo <= y && y <= hi : lo < y && y < hi;
+            const int32_t y = 2 * (q[c] - rc[c]);
+            s.hit[p] |= e->mode[c] == BGNN_RULE_ANY_INSIDE ? lo[c] <= y && y <= hi[c] : lo[c] < y && y < hi[c];
           }
         }
       }
@@ -185,8 +186,6 @@ static void binary_nodes(void* arg, int begin, int end, int worker) {
       int32_t* restrict flag = s.flags;
       for (int c = 0; c < n; ++c) flag[c] = 0;
       for (int p = 0; p < e->n_per_edge; ++p) flag[e->per_edge[p]] = s.hit[p] ? -1 : 0;
-      const int32_t *restrict lo = e->lanes, *restrict hi = lo + n, *restrict m0 = hi + n, *restrict m1 = m0 + n,
-                    *restrict m2 = m1 + n, *restrict m3 = m2 + n;
       for (int c = 0; c < n; ++c) {
         const int32_t ymax = 2 * (s.qmax[c] - rc[c]), ymin = 2 * (s.qmin[c] - rc[c]);
         const int32_t outside = -((ymax >= hi[c]) | (ymin <= lo[c])), inside = -((ymin >= lo[c]) & (ymax <= hi[c]));
@@ -224,7 +223,6 @@ static void float_nodes(void* arg, int begin, int end, int worker) {
   const bgnn_edgeconv* e = ctx->e;
   const int cin = e->channels_in, n = e->channels_out, k = e->k, out_words = bgnn_words(n);
   const float* x = ctx->x;
-  const float* bounds = e->bounds;
   const size_t col = align64(sizeof(float) * (size_t)n);
   unsigned char* base = e->scratch + (size_t)worker * e->worker_bytes;
   float* restrict mx = (float*)base;
@@ -252,8 +250,8 @@ static void float_nodes(void* arg, int begin, int end, int worker) {
       const int c = e->per_edge[p];
       hit[p] = 0;
       for (int j = 0; j < k; ++j) {
-        const float y = e->u[(size_t)nb[j] * n + c] + v[c], l = bounds[2 * c], h = bounds[2 * c + 1];
-        hit[p] |= e->mode[c] == BGNN_RULE_ANY_INSIDE ? l <= y && y <= h : l < y && y < h;
+        const float y = e->u[(size_t)nb[j] * n + c] + v[c];
+        hit[p] |= e->mode[c] == BGNN_RULE_ANY_INSIDE ? lo[c] <= y && y <= hi[c] : lo[c] < y && y < hi[c];
       }
       flag[c] = hit[p] ? -1 : 0;
     }

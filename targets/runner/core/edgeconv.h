@@ -35,7 +35,6 @@ typedef struct {
   int points, k, channels_in, channels_out;
   int binary;          /* 1: packed ±1 inputs, 0: float inputs */
   const int32_t* mode; /* [channels_out] bgnn_rule_mode */
-  const void* bounds;  /* [channels_out][2] lo, hi: int32 (binary) or float */
   int* per_edge;       /* channels whose rule needs every edge, and their count */
   int n_per_edge;
   int32_t* lanes;      /* the rules as columns of Cout: lo, hi (their bits), one mask per mode */
