@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import shutil
 import subprocess
+import tempfile
 import uuid
 from pathlib import Path
 
@@ -164,9 +166,16 @@ def _prepared(model: Path, runtime: str) -> Path:
         raise BgnnDeployError(f"model file not found: {model}")
     out = cache_dir("litert-models") / f"{sha256_file(model)}.tflite"
     if not out.is_file():
-        tmp = out.with_suffix(".tmp")
-        tmp.write_bytes(prepare_for_litert(model.read_bytes()))
-        tmp.replace(out)
+        # a name of its own: two runs preparing the same model at once must not share one
+        fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f"{out.stem}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(prepare_for_litert(model.read_bytes()))
+            os.replace(tmp, out)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
     return out
 
 

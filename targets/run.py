@@ -19,6 +19,7 @@ from bgnn_deploy.targets.build import build_runner
 from bgnn_deploy.targets.check import collect_facts
 from bgnn_deploy.targets.energy import EnergyWindow, Probe, get_probe
 from bgnn_deploy.targets.execute import run_runner
+from bgnn_deploy.targets.profiles import TargetProfile
 from bgnn_deploy.targets.transport import connect
 
 from bgnn_deploy.errors import BgnnDeployError, CheckpointError, ConfigError
@@ -57,7 +58,7 @@ def _sha256(path: Path) -> str:
 
 def run_models(
     model: str | Path,
-    target: str,
+    target: str | TargetProfile,
     *,
     baseline: str | Path | None = None,
     threads: tuple[int, ...] = (1,),
@@ -91,7 +92,7 @@ def run_models(
         if not baseline.is_file():
             raise CheckpointError(f"baseline file not found: {baseline}")
         models.append(("float", baseline))
-    say(f"building the runner for {target}")
+    say(f"building the runner for {getattr(target, 'name', target)}")
     build = build_runner(target)
     report = RunReport(build.target.name, build.target.emulated)
     try:
@@ -222,7 +223,9 @@ def _energy(active: EnergyWindow, idle: EnergyWindow, result: dict) -> dict:
     }
 
 
-def run_on_targets(targets: list[str], model, **kwargs) -> list[RunReport | BaseException]:
+def run_on_targets(
+    targets: list[str | TargetProfile], model, **kwargs
+) -> list[RunReport | BaseException]:
     """`run_models` on several targets at once, in parallel threads: one report (or the
     error, with whatever it measured as ``partial_report``) per target, in order."""
     from concurrent.futures import ThreadPoolExecutor

@@ -16,6 +16,7 @@ from bgnn_deploy.converters.tflite_model import summarize
 from bgnn_deploy.converters.tflite_runtime import HostInterpreter
 from bgnn_deploy.targets.build import build_runner
 from bgnn_deploy.targets.execute import read_outputs, run_runner
+from bgnn_deploy.targets.profiles import TargetProfile
 from bgnn_deploy.targets.transport import connect
 
 from bgnn_deploy.data import load_clouds
@@ -47,7 +48,7 @@ class VerifyResult:
 
 def verify_model(
     model: str | Path,
-    target: str,
+    target: str | TargetProfile,
     *,
     samples: int = 4,
     data: str = "synthetic",

@@ -25,6 +25,14 @@ def _private_results_db(tmp_path, monkeypatch):
     monkeypatch.setenv("BGNN_DEPLOY_DB", str(tmp_path / "results.sqlite"))
 
 
+@pytest.fixture(autouse=True)
+def _private_config(tmp_path, monkeypatch):
+    """No test reads the user's configuration: an empty config dir, no config variables."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "user-config"))
+    monkeypatch.delenv("BGNN_DEPLOY_CONFIG", raising=False)
+    monkeypatch.delenv("BGNN_DEPLOY_TARGETS", raising=False)
+
+
 @pytest.fixture
 def user_error():
     """``user_error(result, "text")``: the CLI refused cleanly (exit 2, one ``error:`` line

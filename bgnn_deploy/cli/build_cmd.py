@@ -10,17 +10,20 @@ import typer
 from rich.console import Console
 
 from bgnn_deploy.cli.errors import err_console, user_errors
+from bgnn_deploy.cli.options import ConfigOption
 
 
 def build(
     target: Annotated[str, typer.Option(help="Target profile (see `bgnn-deploy targets`).")],
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    config: ConfigOption = None,
 ) -> None:
     """Compile the runner for TARGET and fetch its runtime library (both cached)."""
     from bgnn_deploy.targets.build import build_runner
+    from bgnn_deploy.targets.profiles import get_target
 
     with user_errors(), err_console.status(f"building the runner for {target}"):
-        result = build_runner(target)
+        result = build_runner(get_target(target, config=config))
     if as_json:
         typer.echo(json.dumps(result.to_dict()))
         return
@@ -45,15 +48,17 @@ def verify(
         bool, typer.Option(help="Trust and record an unknown SSH host key (never a changed one).")
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    config: ConfigOption = None,
 ) -> None:
     """Run MODEL through the runner on TARGET and compare with the host interpreter."""
     from bgnn_deploy.errors import BgnnDeployError
+    from bgnn_deploy.targets.profiles import get_target
     from bgnn_deploy.targets.verify import verify_model
 
     with user_errors(), err_console.status(f"running {model.name} on {target}"):
         result = verify_model(
             model,
-            target,
+            get_target(target, config=config),
             samples=samples,
             data=data,
             reference=reference,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -14,6 +15,14 @@ OverwriteDirOption = Annotated[
         "--overwrite",
         help="Write into an existing folder: replace only this command's own files there "
         "and keep every other file.",
+    ),
+]
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        help="Boards file (TOML, [targets.NAME] tables) [$BGNN_DEPLOY_CONFIG, "
+        "./bgnn-deploy.toml, ~/.config/bgnn-deploy/config.toml].",
     ),
 ]
 OverwriteFileOption = Annotated[

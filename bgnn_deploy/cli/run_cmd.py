@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bgnn_deploy.cli.errors import err_console, user_errors
-from bgnn_deploy.cli.options import parse_int_list
+from bgnn_deploy.cli.options import ConfigOption, parse_int_list
 
 
 def run(
@@ -41,9 +41,11 @@ def run(
         bool, typer.Option(help="Trust and record an unknown SSH host key (never a changed one).")
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    config: ConfigOption = None,
 ) -> None:
     """Run MODEL on TARGET and report latency, memory and the speedup over the float baseline."""
     from bgnn_deploy.errors import BgnnDeployError
+    from bgnn_deploy.targets.profiles import get_target
     from bgnn_deploy.targets.run import run_models, run_on_targets
 
     options = dict(
@@ -60,16 +62,17 @@ def run(
     from bgnn_deploy.results import ResultsStore
 
     with user_errors():
+        profiles = [get_target(name, config=config) for name in target]
         options["store"] = ResultsStore(db) if store else None
-    if len(target) > 1:
+    if len(profiles) > 1:
         with user_errors(), err_console.status(f"running on {', '.join(target)} in parallel"):
-            outcomes = run_on_targets(target, model, **options)
+            outcomes = run_on_targets(profiles, model, **options)
         _render_many(outcomes, as_json, profile_ops)
         return
     try:
         with err_console.status("starting") as status:
             report = run_models(
-                model, target[0], progress=lambda msg: status.update(msg), **options
+                model, profiles[0], progress=lambda msg: status.update(msg), **options
             )
     except (BgnnDeployError, KeyboardInterrupt) as e:
         partial = getattr(e, "partial_report", None)

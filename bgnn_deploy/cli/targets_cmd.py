@@ -11,20 +11,23 @@ from rich.console import Console
 from rich.table import Table
 
 from bgnn_deploy.cli.errors import user_errors
+from bgnn_deploy.cli.options import ConfigOption
 
 app = typer.Typer(
-    help="Board profiles: built-in and your own (~/.config/bgnn-deploy/targets.toml).",
+    help="Board profiles: built-in and your own ([targets.NAME] in the config file).",
     no_args_is_help=True,
 )
 
 
 @app.command("list")
-def list_(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+def list_(
+    as_json: Annotated[bool, typer.Option("--json")] = False, config: ConfigOption = None
+) -> None:
     """List the target profiles."""
     from bgnn_deploy.targets.profiles import list_targets
 
     with user_errors():
-        targets = list_targets()
+        targets = list_targets(config)
     if as_json:
         typer.echo(json.dumps([_row(t) for t in targets.values()]))
         return
@@ -38,12 +41,16 @@ def list_(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
 
 
 @app.command()
-def show(name: str, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+def show(
+    name: str,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    config: ConfigOption = None,
+) -> None:
     """Show one target profile."""
     from bgnn_deploy.targets.profiles import get_target
 
     with user_errors():
-        target = get_target(name)
+        target = get_target(name, config=config)
     if as_json:
         typer.echo(json.dumps(_row(target)))
         return
@@ -59,13 +66,16 @@ def check(
         bool, typer.Option(help="Trust and record an unknown SSH host key (never a changed one).")
     ] = False,
     as_json: Annotated[bool, typer.Option("--json")] = False,
+    config: ConfigOption = None,
 ) -> None:
     """Connect to NAME and report arch, glibc, cores, governor, free disk, and whether
     the runner will run there (and why not)."""
     from bgnn_deploy.targets.check import check_target
+    from bgnn_deploy.targets.profiles import get_target
 
     with user_errors():
-        result = check_target(name, accept_new_host_key=accept_new_host_key)
+        target = get_target(name, config=config)
+        result = check_target(target, accept_new_host_key=accept_new_host_key)
     if as_json:
         typer.echo(json.dumps(result.to_dict()))
     else:

@@ -3,7 +3,8 @@ Port, IdentityFile, ProxyJump), agent and default keys, and strict host-key chec
 against known_hosts. An unknown key is refused with its fingerprint and the way to
 accept it; a changed key is always refused.
 
-Uploads go to a content-addressed cache on the board (``~/.cache/bgnn-deploy/blobs``),
+Uploads go to a content-addressed cache on the board (``blobs`` in the profile's
+``workdir``, default ``~/.cache/bgnn-deploy``),
 so an unchanged runner, library or model is never sent twice, and they are atomic: a
 file is written under a temporary name and renamed, so an interrupted upload never
 leaves a file that looks complete.
@@ -90,17 +91,13 @@ class SshConnection(Connection):
         """The profile's host resolved through ~/.ssh/config; the profile's fields win."""
         if not self.target.host:
             raise TransportError(f"target '{self.target.name}' has no host", hint="set host = ...")
-        extra = self.target.extra
+        t = self.target
         return _resolve(
-            self.target.host,
-            port=extra.get("port"),
-            user=extra.get("user"),
-            identity=extra.get("identity_file"),
-            proxyjump=extra.get("proxyjump"),
+            t.host, port=t.port, user=t.user, identity=t.identity_file, proxyjump=t.proxyjump
         )
 
     def _known_hosts(self) -> Path:
-        configured = self.target.extra.get("known_hosts")
+        configured = self.target.known_hosts
         return (
             Path(os.path.expanduser(configured))
             if configured
@@ -205,7 +202,18 @@ class SshConnection(Connection):
 
     # -- files ------------------------------------------------------------------------------
     def _remote(self, *parts: str) -> str:
-        return "/".join([self._home, REMOTE_CACHE, *parts])
+        """A path under the board's folder for our files: the profile's ``workdir``
+        (relative to the login's home unless absolute, ``~/`` allowed), else
+        ``~/.cache/bgnn-deploy``."""
+        base = self.target.workdir or REMOTE_CACHE
+        if base == "~" or base.startswith("~/"):
+            base = base[2:]
+        root = (
+            base.rstrip("/")
+            if base.startswith("/")
+            else "/".join(p for p in (self._home, base.rstrip("/")) if p)
+        )
+        return "/".join([root, *parts])
 
     def put(self, local: Path) -> tuple[str, bool]:
         self._open()

@@ -198,3 +198,40 @@ def test_outputs_identical_for_any_thread_count_natively(converted_256, tmp_path
             )
             outs.add(out.read_bytes())
         assert len(outs) == 1, name  # bit for bit
+
+
+def test_two_runs_preparing_one_model_at_once_both_get_it(tmp_path, monkeypatch):
+    """The LiteRt copy of a model is prepared into a cache; two runs that prepare the same
+    model at the same moment must each get the complete file and leave no temp file."""
+    import threading
+
+    from bgnn_deploy.converters import litert_prepare
+    from bgnn_deploy.targets import execute
+
+    monkeypatch.setenv("BGNN_DEPLOY_CACHE", str(tmp_path / "cache"))
+    together = threading.Barrier(2)
+
+    def prepare(data: bytes) -> bytes:
+        together.wait(5)  # both runs have prepared it: now both write it
+        return data * 1000
+
+    monkeypatch.setattr(litert_prepare, "prepare_for_litert", prepare)
+    for attempt in range(10):
+        model = tmp_path / f"model-{attempt}.tflite"
+        model.write_bytes(b"TFL3" * 256 + bytes([attempt]))
+        results, errors = [], []
+
+        def one(model=model, results=results, errors=errors):
+            try:
+                results.append(execute._prepared(model, "litert"))
+            except Exception as e:
+                errors.append(e)
+
+        threads = [threading.Thread(target=one) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert not errors, errors
+        assert len(set(results)) == 1 and results[0].read_bytes() == model.read_bytes() * 1000
+    assert not list((tmp_path / "cache" / "litert-models").glob("*.tmp"))

@@ -128,6 +128,35 @@ def test_run_on_the_ssh_board(cli, board, targets_file, converted, tmp_path):
     assert json.loads(verify.stdout)["argmax_agreement"] == 1.0
 
 
+def test_run_on_a_config_board_that_inherits_a_built_in_profile(
+    cli, board, targets_file, converted, tmp_path
+):
+    """`run --config` with a `[targets.NAME]` table: the emulated aarch64 profile's arch,
+    launcher and runtime inherited, the SSH fields and the board's workdir its own."""
+    board.trust_host_key()
+    workdir = tmp_path / "board work"
+    config = tmp_path / "boards.toml"
+    config.write_text(
+        "[targets.lab]\n"
+        'profile = "qemu-aarch64"\n'
+        'transport = "ssh"\n'
+        'host = "127.0.0.1"\n'
+        f"port = {board.port}\n"
+        'user = "root"\n'
+        f'identity_file = "{board.client_key}"\n'
+        f'known_hosts = "{board.known_hosts}"\n'
+        f'workdir = "{workdir}"\n'
+    )
+    model = converted / "builtin" / "binary.tflite"
+    result = cli("run", model, "--target", "lab", "--num-runs", "2", "--json", "--config", config)
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["target"] == "lab" and report["emulated"] is True
+    assert report["results"][0]["arch"] == "aarch64"
+    # the loopback board shares this filesystem: our files went to its workdir
+    assert any((workdir / "blobs").rglob("binary.tflite"))
+
+
 def test_cli_reports_an_unknown_host_key_cleanly(cli, board, targets_file, converted):
     targets_file.write_text(board.profile())
     result = cli("run", converted / "builtin" / "binary.tflite", "--target", "test-board")
