@@ -143,6 +143,8 @@ static int last(const bgnn_tensor* t) { return t->rank ? t->dims[t->rank - 1] : 
 static int conv_geometry(bgnn_op* op, const bgnn_tensor* x, const bgnn_tensor* f, char* error, size_t size) {
   if (op->kind == BGNN_OP_BCONV2D) {
     if (x->rank != 4 || f->rank != 4) FAIL("input and filter must be 4-D");
+    for (int d = 0; d < 4; ++d)
+      if (x->dims[d] < 1 || f->dims[d] < 1) FAIL("input and filter dims must be positive");
     if (op->pad_values != 0 && op->pad_values != 1) FAIL("attribute pad_values=%d unsupported", (int)op->pad_values);
     if (op->padding != 0 && op->padding != 1) FAIL("attribute padding=%d unsupported", (int)op->padding);
     if (f->dims[3] != x->dims[3])
@@ -163,6 +165,8 @@ static int conv_geometry(bgnn_op* op, const bgnn_tensor* x, const bgnn_tensor* f
     return 0;
   }
   if (x->rank != 4) FAIL("input must be 4-D");
+  for (int d = 0; d < 4; ++d)
+    if (x->dims[d] < 1) FAIL("input dims must be positive");
   if (op->filter_h < 1 || op->filter_w < 1 || op->stride_h < 1 || op->stride_w < 1)
     FAIL("filter and strides must be >= 1");
   bgnn_bconv2d_params g = {.in_h = x->dims[1], .in_w = x->dims[2], .kernel_h = (int)op->filter_h,
@@ -302,22 +306,42 @@ static int prepare_embed_pool(bgnn_op* op, int n_in, const bgnn_tensor* in, cons
   return 0;
 }
 
+/* Same rank and the same dims but the last: the ops that change only the channel axis. */
+static int same_but_last(const bgnn_tensor* a, const bgnn_tensor* b) {
+  if (a->rank != b->rank || a->rank < 1) return 0;
+  for (int d = 0; d + 1 < a->rank; ++d)
+    if (a->dims[d] != b->dims[d]) return 0;
+  return 1;
+}
+
+/* A 1-D constant of `n` elements of `type` (the per-channel vectors of LceBconv2d). */
+static int vector_of(const bgnn_tensor* t, int type, int n) {
+  return t->data && t->type == type && t->rank == 1 && t->dims[0] == n;
+}
+
 int bgnn_op_prepare(bgnn_op* op, int n_in, const bgnn_tensor* in, const bgnn_tensor* out, char* error, size_t size) {
   if (op->options_error[0]) FAIL("%s", op->options_error);
+  if (n_in < 1) FAIL("no inputs");
   const bgnn_tensor *x = &in[0], *y = &out[0];
+  for (int i = 0; i < n_in; ++i)
+    if (in[i].rank < 0 || in[i].rank > BGNN_MAX_RANK) FAIL("input %d has rank %d", i, in[i].rank);
+  if (y->rank < 0 || y->rank > BGNN_MAX_RANK) FAIL("output has rank %d", y->rank);
   switch (op->kind) {
     case BGNN_OP_QUANTIZE:
       if (x->type != BGNN_FLOAT32) FAIL("input type %d unsupported (float32 only)", x->type);
-      if (y->type != BGNN_INT32 || last(y) != bgnn_words(last(x))) FAIL("output must be int32 with ceil(C/32) words");
+      if (y->type != BGNN_INT32 || !same_but_last(x, y) || last(y) != bgnn_words(last(x)))
+        FAIL("output must be int32 of the input's shape with ceil(C/32) words last");
       return 0;
     case BGNN_OP_DEQUANTIZE:
       if (x->type != BGNN_INT32) FAIL("input must be bit-packed int32");
       if (y->type != BGNN_FLOAT32) FAIL("output type %d unsupported (float32 only)", y->type);
-      if (last(x) != bgnn_words(last(y))) FAIL("word count does not match channels");
+      if (!same_but_last(x, y) || last(x) != bgnn_words(last(y)))
+        FAIL("output must have the input's shape with one channel per bit of its words");
       return 0;
     case BGNN_OP_BCONV2D: {
       if (n_in < 2) FAIL("needs input and filter");
       if (x->type != BGNN_INT32) FAIL("input must be bit-packed int32");
+      if (in[1].type != BGNN_INT32 || !in[1].data) FAIL("filter must be a bit-packed int32 constant");
       if (conv_geometry(op, x, &in[1], error, size)) return -1;
       bgnn_bconv2d_params* p = &op->conv;
       switch (op->activation) {
@@ -329,20 +353,29 @@ int bgnn_op_prepare(bgnn_op* op, int n_in, const bgnn_tensor* in, const bgnn_ten
       }
       if (y->type != BGNN_FLOAT32 && y->type != BGNN_INT32)
         FAIL("output type %d unsupported (float32 or bit-packed int32)", y->type);
-      if (y->dims[1] != p->out_h || y->dims[2] != p->out_w)
-        FAIL("output %dx%d, expected %dx%d", y->dims[1], y->dims[2], p->out_h, p->out_w);
       op->bitpacked = y->type == BGNN_INT32;
-      if (op->bitpacked && (n_in < 5 || !in[4].data || in[4].rank != 1 || in[4].dims[0] != p->channels_out))
-        FAIL("bit-packed output without thresholds");
-      if (!op->bitpacked && (n_in < 4 || !in[2].data || !in[3].data || in[2].dims[0] != p->channels_out))
-        FAIL("float output without post_activation multiplier/bias");
+      if (op->bitpacked_output >= 0 && op->bitpacked_output != op->bitpacked)
+        FAIL("option bgnn_bitpacked_output=%d contradicts the %s output tensor", (int)op->bitpacked_output,
+             op->bitpacked ? "int32" : "float32");
+      const int32_t yd[4] = {p->batch, p->out_h, p->out_w,
+                             op->bitpacked ? bgnn_words(p->channels_out) : p->channels_out};
+      if (!dims_are(y, 4, yd))
+        FAIL("output must be [%d, %d, %d, %d] for this input and filter", yd[0], yd[1], yd[2], yd[3]);
+      if (op->bitpacked && (n_in < 5 || !vector_of(&in[4], BGNN_INT32, p->channels_out)))
+        FAIL("bit-packed output without int32 thresholds of %d channels", p->channels_out);
+      if (!op->bitpacked && (n_in < 4 || !vector_of(&in[2], BGNN_FLOAT32, p->channels_out) ||
+                             !vector_of(&in[3], BGNN_FLOAT32, p->channels_out)))
+        FAIL("float output without float32 post_activation multiplier and bias of %d channels", p->channels_out);
       return 0;
     }
-    case BGNN_OP_BMAXPOOL:
+    case BGNN_OP_BMAXPOOL: {
       if (x->type != BGNN_INT32) FAIL("input must be bit-packed int32");
       if (conv_geometry(op, x, NULL, error, size)) return -1;
-      if (y->dims[1] != op->pool.out_h || y->dims[2] != op->pool.out_w) FAIL("unexpected output size");
+      const int32_t yd[4] = {x->dims[0], op->pool.out_h, op->pool.out_w, x->dims[3]};
+      if (y->type != BGNN_INT32 || !dims_are(y, 4, yd))
+        FAIL("output must be int32 [%d, %d, %d, %d]", yd[0], yd[1], yd[2], yd[3]);
       return 0;
+    }
     case BGNN_OP_KNN: {
       if (x->rank != 3 || x->dims[0] != 1 || x->dims[1] < 1 || x->dims[2] < 1 || (x->type != BGNN_FLOAT32 && x->type != BGNN_INT32))
         FAIL("input must be float32 [1, N, C] or bit-packed int32 [1, N, words]");

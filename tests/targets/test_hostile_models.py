@@ -1,0 +1,46 @@
+"""Model files of unknown origin in native code: whatever a model says about its tensors,
+the runner refuses what does not fit with one error naming the op, never a crash."""
+
+from __future__ import annotations
+
+import pytest
+from bgnn_deploy.converters.litert_prepare import aligned_pack, prepare_for_litert
+from bgnn_deploy.converters.tflite_model import read_model, tflite_schema
+from bgnn_deploy.targets import execute
+from bgnn_deploy.targets.build import build_runner
+from bgnn_deploy.targets.execute import RunnerError, run_runner
+
+
+def _lce_ops(model, name: str):
+    graph = model.subgraphs[0]
+    for op in graph.operators:
+        code = model.operatorCodes[op.opcodeIndex].customCode
+        if code and code.decode().split("#")[0] == name:
+            yield op, graph.tensors[int(op.outputs[0])]
+
+
+def test_a_prepared_model_whose_bconv_options_contradict_its_output_is_refused(
+    converted, tmp_path, monkeypatch
+):
+    """A LiteRt-prepared model (as the cache keeps it) whose LceBconv2d says bit-packed
+    output on a float32 output tensor: the output was sized as packed words while the
+    kernel wrote one float per channel, a heap overflow; now prepare refuses it."""
+    from flatbuffers import flexbuffers
+
+    schema = tflite_schema()
+    model = read_model(prepare_for_litert((converted / "builtin" / "binary.tflite").read_bytes()))
+    op, _ = next(
+        (op, out)
+        for op, out in _lce_ops(model, "LceBconv2d")
+        if out.type == schema.TensorType.FLOAT32
+    )
+    options = flexbuffers.Loads(bytes(bytearray(op.customOptions)))
+    op.customOptions = list(flexbuffers.Dumps({**options, "bgnn_bitpacked_output": 1}))
+    corrupt = tmp_path / "corrupt-cache-entry.tflite"
+    corrupt.write_bytes(aligned_pack(model))
+    # the runner gets the corrupt file as if it came from the prepared-model cache
+    monkeypatch.setattr(execute, "_prepared", lambda model, runtime: corrupt)
+    with pytest.raises(RunnerError) as err:
+        run_runner(build_runner("local"), converted / "builtin" / "binary.tflite", num_runs=1)
+    assert "LceBconv2d" in str(err.value) and "contradicts" in str(err.value)
+    assert "signal" not in str(err.value)
