@@ -39,7 +39,7 @@ def build(
 def verify(
     model: Annotated[Path, typer.Argument(help="A converted .tflite.")],
     target: Annotated[str, typer.Option(help="Target profile to run it on.")],
-    samples: Annotated[int, typer.Option(help="Clouds to compare.")] = 4,
+    samples: Annotated[int, typer.Option(min=1, help="Clouds to compare.")] = 4,
     data: Annotated[str, typer.Option(help="'synthetic' or a ModelNet40 .h5 file.")] = "synthetic",
     reference: Annotated[
         Path | None, typer.Option(help="Host reference for a --knn fused model (builtin form).")

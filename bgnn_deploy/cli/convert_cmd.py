@@ -18,10 +18,14 @@ def convert(
     model: Annotated[Path, typer.Argument(help="Checkpoint (ours, or the paper's with --arch).")],
     output: Annotated[Path, typer.Option("-o", "--output", help="Output folder.")],
     arch: Annotated[str | None, typer.Option(help="Architecture of a paper checkpoint.")] = None,
-    points: Annotated[int | None, typer.Option(help="Points per cloud [model's].")] = None,
-    k: Annotated[int | None, typer.Option(help="Paper checkpoints: k [20].")] = None,
-    emb: Annotated[int | None, typer.Option(help="Paper checkpoints: embedding [1024].")] = None,
-    classes: Annotated[int | None, typer.Option(help="Paper checkpoints: classes [40].")] = None,
+    points: Annotated[int | None, typer.Option(min=1, help="Points per cloud [model's].")] = None,
+    k: Annotated[int | None, typer.Option(min=1, help="Paper checkpoints: k [20].")] = None,
+    emb: Annotated[
+        int | None, typer.Option(min=1, help="Paper checkpoints: embedding [1024].")
+    ] = None,
+    classes: Annotated[
+        int | None, typer.Option(min=1, help="Paper checkpoints: classes [40].")
+    ] = None,
     knn_metric: Annotated[
         str | None, typer.Option("--knn-metric", help="Paper checkpoints: l2 or hamming.")
     ] = None,
@@ -39,7 +43,7 @@ def convert(
     data: Annotated[str, typer.Option(help="Parity clouds: 'synthetic' or ModelNet40 .h5.")] = (
         "synthetic"
     ),
-    samples: Annotated[int, typer.Option(help="Clouds in the parity check.")] = 8,
+    samples: Annotated[int, typer.Option(min=1, help="Clouds in the parity check.")] = 8,
     verify: Annotated[
         bool, typer.Option("--verify/--no-verify", help="Fail when parity targets are missed.")
     ] = True,

@@ -26,16 +26,22 @@ def evaluate(
     arch: Annotated[
         str | None, typer.Option(help="Architecture of a paper-format checkpoint.")
     ] = None,
-    points: Annotated[int | None, typer.Option(help="Points per cloud [default: model's].")] = None,
-    k: Annotated[int | None, typer.Option(help="Paper checkpoints: k [20].")] = None,
-    emb: Annotated[
-        int | None, typer.Option(help="Paper checkpoints: embedding width [1024].")
+    points: Annotated[
+        int | None, typer.Option(min=1, help="Points per cloud [default: model's].")
     ] = None,
-    classes: Annotated[int | None, typer.Option(help="Paper checkpoints: classes [40].")] = None,
+    k: Annotated[int | None, typer.Option(min=1, help="Paper checkpoints: k [20].")] = None,
+    emb: Annotated[
+        int | None, typer.Option(min=1, help="Paper checkpoints: embedding width [1024].")
+    ] = None,
+    classes: Annotated[
+        int | None, typer.Option(min=1, help="Paper checkpoints: classes [40].")
+    ] = None,
     knn: Annotated[str | None, typer.Option(help="Paper checkpoints: l2 or hamming [l2].")] = None,
     split: Annotated[str, typer.Option(help="train or test.")] = "test",
-    samples: Annotated[int | None, typer.Option(help="Evaluate only the first N clouds.")] = None,
-    seed: Annotated[int, typer.Option(help="Seed of the synthetic set.")] = 0,
+    samples: Annotated[
+        int | None, typer.Option(min=1, help="Evaluate only the first N clouds.")
+    ] = None,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of the synthetic set.")] = 0,
     save_logits: Annotated[
         Path | None, typer.Option(help="Write logits (samples x classes, float32) as .npy.")
     ] = None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Annotated
 
@@ -30,6 +31,27 @@ OverwriteFileOption = Annotated[
 ]
 
 
+def finite(value: float | None) -> float | None:
+    """Option callback: refuse nan and infinities (click's ranges let nan through)."""
+    if value is not None and not math.isfinite(value):
+        raise typer.BadParameter(f"must be a finite number, got {value}")
+    return value
+
+
+def positive(value: float | None) -> float | None:
+    """Option callback: a finite number above 0."""
+    if finite(value) is not None and value <= 0:
+        raise typer.BadParameter(f"must be above 0, got {value}")
+    return value
+
+
+def fraction(value: float | None) -> float | None:
+    """Option callback: a finite number in [0, 1)."""
+    if finite(value) is not None and not 0 <= value < 1:
+        raise typer.BadParameter(f"must be in [0, 1), got {value}")
+    return value
+
+
 def parse_int_list(text: str, option: str) -> tuple[int, ...]:
     """``"64,64,128"`` -> ``(64, 64, 128)``, with an error naming the option otherwise."""
     try:
@@ -38,4 +60,6 @@ def parse_int_list(text: str, option: str) -> tuple[int, ...]:
         raise ConfigError(f"{option} takes comma-separated integers, got '{text}'") from None
     if not values:
         raise ConfigError(f"{option} needs at least one integer")
+    if min(values) < 1:
+        raise ConfigError(f"{option} takes integers >= 1, got '{text}'")
     return values

@@ -28,7 +28,7 @@ def report(
         typer.Argument(help="Run ids from `results list` (default: all runs).", show_default=False),
     ] = None,
     last: Annotated[
-        int | None, typer.Option(help="Only the latest N runs.", show_default=False)
+        int | None, typer.Option(min=1, help="Only the latest N runs.", show_default=False)
     ] = None,
     db: DbOption = None,
     overwrite: OverwriteDirOption = False,

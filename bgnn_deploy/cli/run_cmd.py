@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bgnn_deploy.cli.errors import err_console, user_errors
-from bgnn_deploy.cli.options import ConfigOption, parse_int_list
+from bgnn_deploy.cli.options import ConfigOption, finite, parse_int_list
 
 
 def run(
@@ -22,8 +22,8 @@ def run(
         list[str], typer.Option(help="Target profile(s); repeat to run on several in parallel.")
     ],
     baseline: Annotated[Path | None, typer.Option(help="Float baseline .tflite.")] = None,
-    num_runs: Annotated[int, typer.Option(help="Timed runs.")] = 50,
-    warmup_runs: Annotated[int, typer.Option(help="Untimed runs first.")] = 1,
+    num_runs: Annotated[int, typer.Option(min=1, help="Timed runs.")] = 50,
+    warmup_runs: Annotated[int, typer.Option(min=0, help="Untimed runs first.")] = 1,
     threads: Annotated[str, typer.Option(help="Thread counts, e.g. 1,4.")] = "1",
     profile_ops: Annotated[bool, typer.Option(help="Time our ops vs LiteRT's builtins.")] = False,
     energy: Annotated[
@@ -32,7 +32,10 @@ def run(
     energy_probe: Annotated[
         str | None, typer.Option(help="Override the profile's probe: external, rapl, none.")
     ] = None,
-    idle_secs: Annotated[float, typer.Option(help="Idle window before the runs (--energy).")] = 2.0,
+    idle_secs: Annotated[
+        float,
+        typer.Option(min=0.0, callback=finite, help="Idle window before the runs (--energy)."),
+    ] = 2.0,
     db: Annotated[
         Path | None, typer.Option(help="Results database [~/.local/share/bgnn-deploy].")
     ] = None,
@@ -48,9 +51,11 @@ def run(
     from bgnn_deploy.targets.profiles import get_target
     from bgnn_deploy.targets.run import run_models, run_on_targets
 
+    with user_errors():
+        thread_counts = parse_int_list(threads, "--threads")
     options = dict(
         baseline=baseline,
-        threads=parse_int_list(threads, "--threads"),
+        threads=thread_counts,
         num_runs=num_runs,
         warmup_runs=warmup_runs,
         profile_ops=profile_ops,

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from bgnn_deploy.cli.errors import err_console, user_errors
-from bgnn_deploy.cli.options import OverwriteFileOption, parse_int_list
+from bgnn_deploy.cli.options import OverwriteFileOption, fraction, parse_int_list, positive
 from bgnn_deploy.models import ModelConfig
 from bgnn_deploy.training.jobs import default_lr, train_checkpoint
 from bgnn_deploy.training.train import TrainOptions
@@ -22,29 +22,36 @@ def train(
     data: Annotated[str, typer.Option(help="'synthetic' or a ModelNet40 .h5 file or folder.")] = (
         "synthetic"
     ),
-    epochs: Annotated[int, typer.Option(help="Epochs; 0 writes the untrained model.")] = 20,
-    points: Annotated[int, typer.Option(help="Points per cloud.")] = 1024,
-    k: Annotated[int, typer.Option(help="Neighbours per point.")] = 20,
+    epochs: Annotated[int, typer.Option(min=0, help="Epochs; 0 writes the untrained model.")] = 20,
+    points: Annotated[int, typer.Option(min=1, help="Points per cloud.")] = 1024,
+    k: Annotated[int, typer.Option(min=1, help="Neighbours per point.")] = 20,
     widths: Annotated[str, typer.Option(help="EdgeConv output widths.")] = "64,64,128,256",
-    emb: Annotated[int, typer.Option(help="Embedding width.")] = 1024,
+    emb: Annotated[int, typer.Option(min=1, help="Embedding width.")] = 1024,
     mlp: Annotated[str, typer.Option(help="Hidden widths of the classifier MLP.")] = "512,256",
     classes: Annotated[
-        int | None, typer.Option(help="Classes [default: 8 for synthetic, 40 otherwise].")
+        int | None, typer.Option(min=1, help="Classes [default: 8 for synthetic, 40 otherwise].")
     ] = None,
     knn: Annotated[str, typer.Option(help="k-NN metric of BF layers 2+: l2 or hamming.")] = "l2",
     balance: Annotated[str, typer.Option(help="Balance before sign: none, mean, median.")] = "none",
-    dropout: Annotated[float, typer.Option(help="Dropout in the MLP.")] = 0.5,
-    batch_size: Annotated[int, typer.Option(help="Batch size.")] = 16,
+    dropout: Annotated[
+        float,
+        typer.Option(callback=fraction, help="Dropout in the MLP, in [0, 1)."),
+    ] = 0.5,
+    batch_size: Annotated[int, typer.Option(min=1, help="Batch size.")] = 16,
     lr: Annotated[
-        float | None, typer.Option(help="Learning rate [default: 1e-2 binary, 1e-3 float].")
+        float | None,
+        typer.Option(
+            callback=positive,
+            help="Learning rate [default: 1e-2 binary, 1e-3 float].",
+        ),
     ] = None,
     samples: Annotated[
-        int | None, typer.Option(help="Training clouds (synthetic: 1024; files: all).")
+        int | None, typer.Option(min=1, help="Training clouds (synthetic: 1024; files: all).")
     ] = None,
     test_samples: Annotated[
-        int | None, typer.Option(help="Test clouds (synthetic: 256; files: all).")
+        int | None, typer.Option(min=1, help="Test clouds (synthetic: 256; files: all).")
     ] = None,
-    seed: Annotated[int, typer.Option(help="Seed for data, initialisation and order.")] = 0,
+    seed: Annotated[int, typer.Option(min=0, help="Seed for data, initialisation and order.")] = 0,
     overwrite: OverwriteFileOption = False,
 ) -> None:
     """Train ARCH and save a checkpoint that carries its configuration."""

@@ -7,6 +7,8 @@
 
 from __future__ import annotations
 
+import os
+
 from bgnn_deploy.data.dataset import PointCloudDataset, augment
 from bgnn_deploy.data.modelnet_h5 import load_modelnet_h5
 from bgnn_deploy.data.synthetic import SHAPES, synthetic_dataset
@@ -16,6 +18,33 @@ __all__ = ["SHAPES", "PointCloudDataset", "augment", "load_clouds", "load_datase
 
 # Default sizes of the synthetic splits (samples).
 SYNTHETIC_SIZES = {"train": 1024, "test": 256}
+# Bytes the synthetic generator holds per point at its peak (float64 draws, then float32).
+_BYTES_PER_POINT = 3 * (8 + 8 + 4)
+
+
+def _available_memory() -> int | None:
+    """Bytes of memory available now (Linux), or None where it cannot be read."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError):
+        return None
+
+
+def _check_sizes(num_points: int, samples: int | None, classes: int | None) -> None:
+    for name, value in (
+        ("points per cloud", num_points),
+        ("samples", samples),
+        ("classes", classes),
+    ):
+        if value is not None and value < 1:
+            raise DataError(f"{name} must be >= 1, got {value}")
 
 
 def load_dataset(
@@ -33,9 +62,18 @@ def load_dataset(
     is the number of classes of the model the data is for: synthetic data uses that
     many shape classes (all 8 by default); a file's labels must all be below it.
     """
+    _check_sizes(num_points, samples, classes)
     if spec == "synthetic":
+        count = samples or SYNTHETIC_SIZES.get(split, 256)
+        need, have = count * num_points * _BYTES_PER_POINT, _available_memory()
+        if have is not None and need > have:
+            raise DataError(
+                f"{count} synthetic clouds of {num_points} points need about "
+                f"{need / 2**30:.1f} GiB, but {have / 2**30:.1f} GiB of memory is available",
+                hint="ask for fewer clouds (--samples) or points (--points)",
+            )
         return synthetic_dataset(
-            samples or SYNTHETIC_SIZES.get(split, 256),
+            count,
             num_points=num_points,
             classes=classes or len(SHAPES),
             seed=seed,

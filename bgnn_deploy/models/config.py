@@ -24,6 +24,9 @@ BALANCE_OPS = ("none", "mean", "median")
 BALANCE_AXES = ("points", "channels")
 
 
+# The widest layer a model may have (the runner's kernels take far more; memory does not).
+MAX_WIDTH = 1 << 16
+
 @dataclass(frozen=True)
 class ModelConfig:
     """Architecture and sizes of a (binary) DGCNN.
@@ -78,6 +81,12 @@ class ModelConfig:
             raise ConfigError(f"widths must be positive integers, got {list(self.widths)}")
         if self.mlp and min(self.mlp) < 1:
             raise ConfigError(f"mlp widths must be positive integers, got {list(self.mlp)}")
+        widest = max((self.emb, self.classes, *self.widths, *self.mlp))
+        if widest > MAX_WIDTH:
+            raise ConfigError(
+                f"layer widths, emb and classes must be <= {MAX_WIDTH}, got {widest}",
+                hint="a width this large would not fit in memory or in the runner's kernels",
+            )
         if self.k > self.num_points:
             raise ConfigError(
                 f"k ({self.k}) cannot exceed the number of points ({self.num_points})"
