@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable
+from typing import Any
 
 
 class BgnnDeployError(Exception):
@@ -17,10 +18,19 @@ class BgnnDeployError(Exception):
     """
 
     exit_code = 2
+    #: What a measuring command (``run``) had measured when this error stopped it: the
+    #: partial report, printed and kept; None for every other error.
+    partial_report: Any = None
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
         super().__init__(message)
         self.hint = hint
+
+
+class RunInterrupted(BgnnDeployError):
+    """The user stopped a run (Ctrl-C, SIGTERM); the board was cleaned up first."""
+
+    exit_code = 130
 
 
 class ConfigError(BgnnDeployError):

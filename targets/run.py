@@ -22,7 +22,7 @@ from bgnn_deploy.targets.execute import run_runner
 from bgnn_deploy.targets.profiles import TargetProfile
 from bgnn_deploy.targets.transport import connect
 
-from bgnn_deploy.errors import BgnnDeployError, CheckpointError, ConfigError
+from bgnn_deploy.errors import BgnnDeployError, CheckpointError, ConfigError, RunInterrupted
 from bgnn_deploy.results import ResultsStore
 
 __all__ = ["RunReport", "run_models", "run_on_targets"]
@@ -109,8 +109,12 @@ def run_models(
             profile_ops=profile_ops,
             accept_new_host_key=accept_new_host_key,
         )
-    except (BgnnDeployError, KeyboardInterrupt) as e:
-        e.partial_report = report  # what was measured before the failure is kept
+    except KeyboardInterrupt:
+        stopped = RunInterrupted(f"interrupted: the run on {report.target} was stopped")
+        stopped.partial_report = report  # what was measured before is kept
+        raise stopped from None
+    except BgnnDeployError as e:
+        e.partial_report = report
         raise
     if store is not None:
         flags = {
@@ -122,7 +126,11 @@ def run_models(
             "energy_probe": energy_probe,
             "baseline": str(baseline) if baseline is not None else None,
         }
-        report.run_id = store.add_run(report.to_dict(), facts=report.facts, flags=flags)
+        try:
+            report.run_id = store.add_run(report.to_dict(), facts=report.facts, flags=flags)
+        except BgnnDeployError as e:  # the store failed: the measurements are still printed
+            e.partial_report = report
+            raise
     return report
 
 

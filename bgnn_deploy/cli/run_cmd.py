@@ -79,8 +79,8 @@ def run(
             report = run_models(
                 model, profiles[0], progress=lambda msg: status.update(msg), **options
             )
-    except (BgnnDeployError, KeyboardInterrupt) as e:
-        partial = getattr(e, "partial_report", None)
+    except BgnnDeployError as e:
+        partial = e.partial_report
         if partial is not None and partial.results:
             err_console.print("[yellow]measured before the failure:[/]")
             _render(partial, as_json, profile_ops)
@@ -97,7 +97,7 @@ def _render_many(outcomes, as_json: bool, profile_ops: bool) -> None:
         runs = []
         for outcome in outcomes:
             if isinstance(outcome, BgnnDeployError):
-                partial = getattr(outcome, "partial_report", None)
+                partial = outcome.partial_report
                 runs.append(
                     {
                         "error": str(outcome),
@@ -110,7 +110,7 @@ def _render_many(outcomes, as_json: bool, profile_ops: bool) -> None:
     else:
         for outcome in outcomes:
             if isinstance(outcome, BgnnDeployError):
-                partial = getattr(outcome, "partial_report", None)
+                partial = outcome.partial_report
                 if partial is not None and partial.results:
                     _render(partial, False, profile_ops)
                 err_console.print(f"[bold red]error:[/] {outcome}")

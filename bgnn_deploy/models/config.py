@@ -27,6 +27,7 @@ BALANCE_AXES = ("points", "channels")
 # The widest layer a model may have (the runner's kernels take far more; memory does not).
 MAX_WIDTH = 1 << 16
 
+
 @dataclass(frozen=True)
 class ModelConfig:
     """Architecture and sizes of a (binary) DGCNN.

@@ -78,8 +78,25 @@ class ResultsStore:
             self.db.row_factory = sqlite3.Row  # rows as mappings named by their SELECT
             self._lock = threading.Lock()
             self._migrate()
+            damage = self.db.execute("PRAGMA quick_check").fetchone()[0]
         except sqlite3.DatabaseError as e:
-            raise BgnnDeployError(f"{self.path} is not a usable results database: {e}") from None
+            raise self._unusable(e) from None
+        if damage != "ok":
+            raise self._unusable(damage)
+
+    def _unusable(self, problem) -> BgnnDeployError:
+        said = " ".join(str(problem).replace("*** in database main ***", "").split())
+        return BgnnDeployError(
+            f"{self.path} is not a usable results database: {said}",
+            hint=f"move it aside (mv '{self.path}' '{self.path}.damaged'; `sqlite3 FILE .recover` "
+            "may save its rows) and the next run starts a new one, or give another --db",
+        )
+
+    def _rows(self, sql: str, params: tuple = ()) -> list[sqlite3.Row]:
+        try:
+            return self.db.execute(sql, params).fetchall()
+        except sqlite3.DatabaseError as e:
+            raise self._unusable(e) from None
 
     def _migrate(self) -> None:
         version = self.db.execute("PRAGMA user_version").fetchone()[0]
@@ -101,6 +118,13 @@ class ResultsStore:
         """Store one `run` report; returns its new run_id."""
         run_id = _dt.datetime.now(_dt.UTC).strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
         report = {**report, "run_id": run_id}
+        try:
+            self._insert(run_id, report, facts, flags)
+        except sqlite3.DatabaseError as e:
+            raise self._unusable(e) from None
+        return run_id
+
+    def _insert(self, run_id: str, report: dict, facts: dict, flags: dict) -> None:
         with self._lock, self.db:  # all or nothing
             self.db.execute(
                 "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -133,22 +157,22 @@ class ResultsStore:
                         json.dumps(r),
                     ),
                 )
-        return run_id
 
     def list_runs(self) -> list[dict[str, Any]]:
         """One row per run, oldest first: the first measurement stands for the run."""
-        rows = self.db.execute(
+        rows = self._rows(
             "SELECT r.run_id, r.target, r.emulated, r.created, r.speedup, m.model, "
             "m.latency_ms_median FROM runs r JOIN measurements m ON m.rowid = "
             "(SELECT MIN(rowid) FROM measurements WHERE run_id = r.run_id) "
             "ORDER BY r.created, r.rowid"
-        ).fetchall()
+        )
         return [dict(row) | {"emulated": bool(row["emulated"])} for row in rows]
 
     def get_run(self, run_id: str) -> dict[str, Any]:
-        row = self.db.execute(
+        found = self._rows(
             "SELECT report, facts, flags, created FROM runs WHERE run_id = ?", (run_id,)
-        ).fetchone()
+        )
+        row = found[0] if found else None
         if row is None:
             known = [r["run_id"] for r in self.list_runs()][-5:]
             raise ConfigError(
@@ -189,9 +213,9 @@ class ResultsStore:
 
     def measurements(self) -> list[dict[str, Any]]:
         """Every measurement with its run's target and time: the export's rows."""
-        rows = self.db.execute(
+        rows = self._rows(
             "SELECT m.run_id, r.created, r.target, r.emulated, m.role, m.model, m.model_sha256, "
             "m.threads, m.runtime, m.latency_ms_median, m.peak_rss_kb, m.energy_per_inference_mj "
             "FROM measurements m JOIN runs r USING (run_id) ORDER BY r.created, m.rowid"
-        ).fetchall()
+        )
         return [dict(row) for row in rows]

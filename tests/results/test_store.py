@@ -56,6 +56,24 @@ def test_newer_schema_and_garbage_files_are_refused(tmp_path):
         ResultsStore(garbage)
 
 
+def test_a_database_with_a_damaged_page_is_one_error_line(cli, user_error, tmp_path):
+    path = tmp_path / "r.sqlite"
+    store = ResultsStore(path)
+    for _ in range(40):  # enough rows for several pages
+        store.add_run(report(), facts={"cpu": "x" * 200}, flags={})
+    store.close()
+    data = bytearray(path.read_bytes())
+    page = 4096 * 2
+    data[page : page + 512] = b"\xde\xad" * 256
+    path.write_bytes(bytes(data))
+    with pytest.raises(BgnnDeployError, match="not a usable results database") as err:
+        ResultsStore(path)
+    assert "mv " in err.value.hint
+    for args in (("results", "list"), ("results", "export"), ("report", "-o", tmp_path / "r")):
+        user_error(cli(*args, "--db", path), "not a usable results database")
+    assert path.read_bytes() == bytes(data)  # nothing of theirs touched
+
+
 def test_runs_are_appended_never_overwritten(tmp_path):
     store = ResultsStore(tmp_path / "r.sqlite")
     a = store.add_run(report(), facts={"arch": "aarch64"}, flags={"num_runs": 5})

@@ -235,3 +235,22 @@ def test_two_runs_preparing_one_model_at_once_both_get_it(tmp_path, monkeypatch)
         assert not errors, errors
         assert len(set(results)) == 1 and results[0].read_bytes() == model.read_bytes() * 1000
     assert not list((tmp_path / "cache" / "litert-models").glob("*.tmp"))
+
+
+def test_a_store_that_fails_after_the_runs_loses_no_measurement(cli, converted, monkeypatch):
+    """The runs finished but the results database refused the append (disk full, a
+    damaged page): the figures are still printed, with one error line."""
+    from bgnn_deploy.errors import BgnnDeployError
+    from bgnn_deploy.results import ResultsStore
+
+    def refuse(self, *args, **kwargs):
+        raise BgnnDeployError("results.sqlite is not a usable results database: disk I/O error")
+
+    monkeypatch.setattr(ResultsStore, "add_run", refuse)
+    model = converted / "builtin" / "binary.tflite"
+    result = cli("run", model, "--target", "local", "--num-runs", "2", "--json")
+    assert result.exit_code == 2 and result.stderr.count("error: ") == 1, result.output
+    assert "measured before the failure" in result.stderr
+    printed = json.loads(result.stdout)
+    assert [r["role"] for r in printed["results"]] == ["binary", "float"]
+    assert all(r["latency_ms"]["median"] > 0 for r in printed["results"])
