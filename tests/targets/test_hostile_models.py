@@ -3,6 +3,8 @@ the runner refuses what does not fit with one error naming the op, never a crash
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 from bgnn_deploy.converters.litert_prepare import aligned_pack, prepare_for_litert
 from bgnn_deploy.converters.tflite_model import read_model, tflite_schema
@@ -44,3 +46,27 @@ def test_a_prepared_model_whose_bconv_options_contradict_its_output_is_refused(
         run_runner(build_runner("local"), converted / "builtin" / "binary.tflite", num_runs=1)
     assert "LceBconv2d" in str(err.value) and "contradicts" in str(err.value)
     assert "signal" not in str(err.value)
+
+
+def test_preparing_any_mutation_of_a_model_raises_only_our_error(converted):
+    """Bytes flipped anywhere in a real model, or the file cut short: preparing it for
+    LiteRt succeeds or raises CheckpointError, never another exception (a traceback)."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    from bgnn_deploy.errors import CheckpointError
+
+    original = (converted / "builtin" / "binary.tflite").read_bytes()
+    size = len(original)
+    mutation = st.tuples(st.integers(0, size - 1), st.integers(0, 255))
+
+    @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(st.lists(mutation, min_size=1, max_size=8), st.integers(8, size))
+    def check(changes, length):
+        data = bytearray(original)
+        for at, value in changes:
+            data[at] = value
+        with contextlib.suppress(CheckpointError):
+            prepare_for_litert(bytes(data[:length]))
+
+    check()
