@@ -37,12 +37,10 @@
 #include <assert.h>
 #include <stdlib.h>
 
+#include "bgemm-neon.h"
 #include "bgemm.h"
 
-#define TILE_1 16 /* filters per tile, rows of one word */
-#define TILE_N 8  /* filters per tile, longer rows */
-#define SEG 511   /* chunks per 16-bit accumulation (whole ones and a tail): 511 * 128 < 65536 */
-enum { LAYOUT_ONE_WORD = 1, LAYOUT_CHUNKS = 2 };
+#define SEG 511 /* chunks per 16-bit accumulation (whole ones and a tail): 511 * 128 < 65536 */
 
 /* one word: [tile][16 filters] words; else [tile][chunk][8 filters][2 words] */
 int bgnn_bgemm_pack__neon(bgnn_bgemm_filters* f, const uint32_t* filter, int channels_out, int words32) {
@@ -69,37 +67,6 @@ int bgnn_bgemm_pack__neon(bgnn_bgemm_filters* f, const uint32_t* filter, int cha
   return 1;
 }
 
-/* The 16 filter words of a one-word tile into v16-v23, or one chunk of 8 filters. */
-#define LOAD_FILTERS                                     \
-  "ld1 {v16.16b, v17.16b, v18.16b, v19.16b}, [%[F]], #64\n\t" \
-  "ld1 {v20.16b, v21.16b, v22.16b, v23.16b}, [%[F]], #64\n\t"
-
-/* Row X against v16-v23: 8 EOR + 8 CNT into T0..T7, then the ADDP tree into T0. */
-#define EOR_CNT_TREE(X, T0, T1, T2, T3, T4, T5, T6, T7)                          \
-  "eor " T0 ".16b, v16.16b, " X ".16b\n\t"                                      \
-  "eor " T1 ".16b, v17.16b, " X ".16b\n\t"                                      \
-  "eor " T2 ".16b, v18.16b, " X ".16b\n\t"                                      \
-  "eor " T3 ".16b, v19.16b, " X ".16b\n\t"                                      \
-  "cnt " T0 ".16b, " T0 ".16b\n\t"                                               \
-  "eor " T4 ".16b, v20.16b, " X ".16b\n\t"                                      \
-  "cnt " T1 ".16b, " T1 ".16b\n\t"                                               \
-  "eor " T5 ".16b, v21.16b, " X ".16b\n\t"                                      \
-  "cnt " T2 ".16b, " T2 ".16b\n\t"                                               \
-  "eor " T6 ".16b, v22.16b, " X ".16b\n\t"                                      \
-  "cnt " T3 ".16b, " T3 ".16b\n\t"                                               \
-  "eor " T7 ".16b, v23.16b, " X ".16b\n\t"                                      \
-  "cnt " T4 ".16b, " T4 ".16b\n\t"                                               \
-  "addp " T0 ".16b, " T0 ".16b, " T1 ".16b\n\t"                                  \
-  "cnt " T5 ".16b, " T5 ".16b\n\t"                                               \
-  "cnt " T6 ".16b, " T6 ".16b\n\t"                                               \
-  "addp " T2 ".16b, " T2 ".16b, " T3 ".16b\n\t"                                  \
-  "cnt " T7 ".16b, " T7 ".16b\n\t"                                               \
-  "addp " T4 ".16b, " T4 ".16b, " T5 ".16b\n\t"                                  \
-  "addp " T0 ".16b, " T0 ".16b, " T2 ".16b\n\t"                                  \
-  "addp " T6 ".16b, " T6 ".16b, " T7 ".16b\n\t"                                  \
-  "addp " T4 ".16b, " T4 ".16b, " T6 ".16b\n\t"                                  \
-  "addp " T0 ".16b, " T0 ".16b, " T4 ".16b\n\t"
-
 /* One-word tile row: counts of 16 filters into v28, stored as int32 (v29-v31 are 0). */
 #define ROW_1X16(X, OUT)                                                      \
   EOR_CNT_TREE(X, "v28", "v4", "v5", "v6", "v7", "v24", "v25", "v26")        \
@@ -125,19 +92,6 @@ static void tiles_1x16(const uint64_t* F, long tiles, const uint64_t* xs, int32_
       : "v0", "v1", "v2", "v3", "v4", "v5", "v6", "v7", "v16", "v17", "v18", "v19", "v20", "v21", "v22", "v23",
         "v24", "v25", "v26", "v28", "v29", "v30", "v31", "cc", "memory");
 }
-
-/* Rows v0-v3 against one chunk of 8 filters at F, into the 16-bit counts v4, v6, v8, v10
- * with OP (uaddlp: the first chunk; uadalp: the others). */
-#define CHUNK_4X8(OP)                                                     \
-  LOAD_FILTERS                                                            \
-  EOR_CNT_TREE("v0", "v24", "v25", "v26", "v27", "v28", "v29", "v30", "v31") \
-  OP " v4.8h, v24.16b\n\t"                                                \
-  EOR_CNT_TREE("v1", "v24", "v25", "v26", "v27", "v28", "v29", "v30", "v31") \
-  OP " v6.8h, v24.16b\n\t"                                                \
-  EOR_CNT_TREE("v2", "v24", "v25", "v26", "v27", "v28", "v29", "v30", "v31") \
-  OP " v8.8h, v24.16b\n\t"                                                \
-  EOR_CNT_TREE("v3", "v24", "v25", "v26", "v27", "v28", "v29", "v30", "v31") \
-  OP " v10.8h, v24.16b\n\t"
 
 #define LOAD_ROWS               \
   "ldr q0, [%[p0]], #16\n\t"    \
