@@ -3,16 +3,17 @@
  * chunk step, bgemm-neon.h), whose 16-bit counts go into the statistics in registers
  * instead of being widened and stored.
  *
- * Per tile: the four 16-bit accumulators start at the bias (so they end as the keys k,
- * no add), every chunk adds its counts with UADALP, then 2 loads of the tile's 6 stat
- * vectors, 3 + 3 + 3 + 3 SMAX/SMIN/UMAX/UMIN (pairs of rows, then the pair, then the
+ * Per tile: 4 MOVs start the four 16-bit accumulators at the bias (so they end as the
+ * keys k, no add), every chunk adds its counts with UADALP, then 2 loads of the tile's 6
+ * stat vectors, 4 each of SMAX, SMIN, UMAX, UMIN (rows 0-1 and 2-3, the two results, the
  * stat), 4 ADD for the sum, 4 UABA for |k - 0x7FFF| (8 with |k - 0x8000| when C is odd)
  * and 2 stores: 28 instructions (32) for 32 point-channels, where bgemm-neon.c stores 4
  * ST2 of int32 that a float epilogue would read back. The rows are copied once per block
  * into chunk-interleaved order ([chunk][row][128 bits], an odd last word's upper half 0),
  * so one LD1 loads a chunk of all four rows: per chunk 3 loads + 96 + 2 loop = 101
- * instructions for 4096 MACs. Stats of the zero-padded filters of a partial last tile land
- * in the padding lanes of `stats`, which nothing reads.
+ * instructions for 4096 MACs; with the tile's set-up and loop, 5 + 101 x chunks + 28 + 2.
+ * Stats of the zero-padded filters of a partial last tile land in the padding lanes of
+ * `stats`, which no output reads.
  *
  * Blocks of fewer than 4 rows and rows of one 64-bit word (C <= 64, the one-word layout)
  * go through the portable variant (embed_stats.c) over the NEON binary GEMM.
@@ -20,10 +21,11 @@
  * Counted under qemu (kernel_tests bench-embed: one bgnn_embed_pool_run, i.e. row
  * concatenation, this kernel, the sums' flushes and the final max and mean), binary MACs
  * per aarch64 instruction: 1024 points x inputs 64 + 64 + 128 + 256 x 1024 channels (the
- * paper size) 36.2, i.e. 14.2 instructions per point and channel (the tile loop alone:
- * 439 per tile of 4 x 8, 13.7); 333 points, same widths 34.9; 1024 x 256 x 512 channels
- * 32.1; 256 x 256 x 256 (the demo size) 28.8. test_kernels.py pins >= 30 at the paper
- * widths.
+ * paper size) 36.2, i.e. 14.2 instructions per point and channel (the tiles alone: 439
+ * per tile of 4 x 8, 13.7); 333 points, the same widths 34.9; 1024 points x 64 + 64 + 128
+ * x 512 channels 32.1; 256 points x 32 + 32 + 64 + 128 x 256 channels (the demo size)
+ * 28.8, where the fixed costs per block and per channel weigh more. test_kernels.py pins
+ * >= 30 at the paper widths.
  */
 #if defined(__aarch64__)
 #include <assert.h>

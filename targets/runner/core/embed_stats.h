@@ -1,7 +1,7 @@
 /* BgnnEmbedPool's per-block kernel (embed_pool.h): the binary GEMM of a block of up to
  * BGNN_BGEMM_ROWS points against every filter, folded into a few 16-bit statistics per
  * channel instead of stored counts. The max and mean over points are computed from them
- * at the end (embed_pool.c says why that is exact).
+ * at the end (embed_pool.h says why that is exact).
  *
  * For point i and channel c, q = popcount(x_i XOR w_c) (0..C, C input channels) and
  * a = C - 2q. The kernel works on the key
