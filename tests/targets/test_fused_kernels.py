@@ -158,6 +158,7 @@ EMBED_SHAPES = [
     (50, (20, 13), 9),
     (41, (1,), 3),
     (130, (100, 101), 24),
+    (50, (4000, 4191), 5),  # C = 8191, the largest: 16-bit sums moved out after every block
 ]
 
 
@@ -201,7 +202,8 @@ def test_embed_pool_where_a_step_overflows_equals_reference():
 
 def test_embed_pool_under_qemu_equals_reference_for_neon_and_scalar(tmp_path):
     # each shape through the statistics (init's choice) and through the direct path
-    # (forced), plus one whose parameters make init pick the direct path itself
+    # (forced), plus two for which init picks the direct path itself: C above 8191, and
+    # parameters for which a step overflows
     cases, wants = [], []
     for i, (n, widths, e) in enumerate(EMBED_SHAPES):
         embed, feats = embed_case(n, widths, e, seed=40 + i)
@@ -211,20 +213,21 @@ def test_embed_pool_under_qemu_equals_reference_for_neon_and_scalar(tmp_path):
             wants.append(embed_pool(embed, feats))
     embed, feats = embed_case(61, (40, 30), 12, seed=1)
     embed.params[5] = (3e37, 0.5, 1.0, 0.25)
-    cases.append(
-        (embed.channels_in, [pack_signs(f) for f in feats], embed.filters, embed.params, -1)
-    )
-    with np.errstate(over="ignore", invalid="ignore"):
-        wants.append(embed_pool(embed, feats))
+    direct_by_init = [embed_case(9, (4000, 4192), 3, seed=2), (embed, feats)]  # C > 8191
+    for embed, feats in direct_by_init:
+        packed = [pack_signs(f) for f in feats]
+        cases.append((embed.channels_in, packed, embed.filters, embed.params, -1))
+        with np.errstate(over="ignore", invalid="ignore"):
+            wants.append(embed_pool(embed, feats))
     got = {
         isa: embed_through_kernel_tests("aarch64", isa, cases, tmp_path)
         for isa in ("neon", "scalar")
     }
     for isa, results in got.items():
-        for (y, ran), want, case in zip(results, wants, cases, strict=True):
+        for j, ((y, ran), want, case) in enumerate(zip(results, wants, cases, strict=True)):
             e = case[3].shape[0]
             what = f"{isa} {case[1][0].shape[0]} points {case[0]} direct={case[4]}"
-            assert ran == (case[4] == 1 or case is cases[-1]), what
+            assert ran == (case[4] == 1 or j >= len(cases) - len(direct_by_init)), what
             finite = np.isfinite(want)
             assert_embed_equal(np.where(finite, y, 0), np.where(finite, want, 0), e, what)
     for (neon, _), (scalar, _) in zip(got["neon"], got["scalar"], strict=True):

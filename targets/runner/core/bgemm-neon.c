@@ -93,6 +93,19 @@ static void tiles_1x16(const uint64_t* F, long tiles, const uint64_t* xs, int32_
         "v24", "v25", "v26", "v28", "v29", "v30", "v31", "cc", "memory");
 }
 
+/* Rows v0-v3 against one chunk of 8 filters at F, into the 16-bit counts v4, v6, v8, v10
+ * with OP (uaddlp: the first chunk; uadalp: the others). */
+#define CHUNK_4X8(OP)                                                     \
+  LOAD_FILTERS                                                            \
+  EOR_CNT_TREE("v0", "v24", "v25", "v26", "v27", "v28", "v29", "v30", "v31") \
+  OP " v4.8h, v24.16b\n\t"                                                \
+  EOR_CNT_TREE("v1", "v24", "v25", "v26", "v27", "v28", "v29", "v30", "v31") \
+  OP " v6.8h, v24.16b\n\t"                                                \
+  EOR_CNT_TREE("v2", "v24", "v25", "v26", "v27", "v28", "v29", "v30", "v31") \
+  OP " v8.8h, v24.16b\n\t"                                                \
+  EOR_CNT_TREE("v3", "v24", "v25", "v26", "v27", "v28", "v29", "v30", "v31") \
+  OP " v10.8h, v24.16b\n\t"
+
 #define LOAD_ROWS               \
   "ldr q0, [%[p0]], #16\n\t"    \
   "ldr q1, [%[p1]], #16\n\t"    \

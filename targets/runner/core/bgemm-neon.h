@@ -45,17 +45,4 @@ enum { LAYOUT_ONE_WORD = 1, LAYOUT_CHUNKS = 2 };
   "addp " T4 ".16b, " T4 ".16b, " T6 ".16b\n\t"                                  \
   "addp " T0 ".16b, " T0 ".16b, " T4 ".16b\n\t"
 
-/* Rows v0-v3 against one chunk of 8 filters at F, into the 16-bit counts v4, v6, v8, v10
- * with OP (uaddlp: the first chunk; uadalp: the others). */
-#define CHUNK_4X8(OP)                                                     \
-  LOAD_FILTERS                                                            \
-  EOR_CNT_TREE("v0", "v24", "v25", "v26", "v27", "v28", "v29", "v30", "v31") \
-  OP " v4.8h, v24.16b\n\t"                                                \
-  EOR_CNT_TREE("v1", "v24", "v25", "v26", "v27", "v28", "v29", "v30", "v31") \
-  OP " v6.8h, v24.16b\n\t"                                                \
-  EOR_CNT_TREE("v2", "v24", "v25", "v26", "v27", "v28", "v29", "v30", "v31") \
-  OP " v8.8h, v24.16b\n\t"                                                \
-  EOR_CNT_TREE("v3", "v24", "v25", "v26", "v27", "v28", "v29", "v30", "v31") \
-  OP " v10.8h, v24.16b\n\t"
-
 #endif

@@ -14,7 +14,7 @@ static size_t align64(size_t n) { return (n + 63) & ~(size_t)63; }
 static size_t padded(int channels_out) { return bgnn_embed_stats_size(channels_out) / BGNN_EMBED_STATS; }
 
 typedef struct {
-  uint32_t* rows; /* BGNN_BGEMM_ROWS concatenated rows */
+  uint32_t* rows; /* BGNN_EMBED_ROWS concatenated rows */
   uint64_t* xs;
   int32_t* acc;
   uint16_t* stats; /* embed_stats.h */
@@ -28,7 +28,7 @@ static worker_scratch view(const bgnn_embed_pool* p, int worker) {
   const size_t words = (size_t)bgnn_words(p->channels_in), n = (size_t)p->channels_out;
   unsigned char* b = p->scratch + (size_t)worker * p->worker_bytes;
   worker_scratch s;
-  s.rows = (uint32_t*)b, b += align64(sizeof(uint32_t) * BGNN_BGEMM_ROWS * words);
+  s.rows = (uint32_t*)b, b += align64(sizeof(uint32_t) * BGNN_EMBED_ROWS * words);
   s.xs = (uint64_t*)b, b += align64(sizeof(uint64_t) * BGNN_EMBED_XS_WORDS(p->channels_in));
   s.acc = (int32_t*)b, b += align64(sizeof(int32_t) * BGNN_BGEMM_ROWS * n);
   s.stats = (uint16_t*)b, b += align64(sizeof(uint16_t) * bgnn_embed_stats_size(p->channels_out));
@@ -40,7 +40,7 @@ static worker_scratch view(const bgnn_embed_pool* p, int worker) {
 
 static size_t worker_bytes(int channels_in, int channels_out) {
   const size_t words = (size_t)bgnn_words(channels_in), n = (size_t)channels_out;
-  return align64(sizeof(uint32_t) * BGNN_BGEMM_ROWS * words) + align64(sizeof(uint64_t) * BGNN_EMBED_XS_WORDS(channels_in)) +
+  return align64(sizeof(uint32_t) * BGNN_EMBED_ROWS * words) + align64(sizeof(uint64_t) * BGNN_EMBED_XS_WORDS(channels_in)) +
          align64(sizeof(int32_t) * BGNN_BGEMM_ROWS * n) + align64(sizeof(uint16_t) * bgnn_embed_stats_size(channels_out)) +
          align64(sizeof(float) * n) + 2 * align64(sizeof(int32_t) * padded(channels_out));
 }
@@ -186,13 +186,16 @@ static void points_range(void* arg, int begin, int end, int worker) {
   worker_scratch s = view(p, worker);
   int unflushed = 0;
   for (int block = begin; block < end; ++block) {
-    const int i0 = block * BGNN_BGEMM_ROWS;
-    const int rows = p->points - i0 < BGNN_BGEMM_ROWS ? p->points - i0 : BGNN_BGEMM_ROWS;
+    const int i0 = block * BGNN_EMBED_ROWS;
+    const int rows = p->points - i0 < BGNN_EMBED_ROWS ? p->points - i0 : BGNN_EMBED_ROWS;
     for (int r = 0; r < rows; ++r) concat_row(p, ctx->x, i0 + r, s.rows + (size_t)r * words);
     if (p->direct) {
-      bgnn_bgemm_load_rows(&p->filters, s.rows, rows, words, s.xs);
-      bgnn_bgemm_block(&p->filters, s.xs, s.acc);
-      fold_direct(p, &s, rows);
+      for (int r0 = 0; r0 < rows; r0 += BGNN_BGEMM_ROWS) {
+        const int sub = rows - r0 < BGNN_BGEMM_ROWS ? rows - r0 : BGNN_BGEMM_ROWS;
+        bgnn_bgemm_load_rows(&p->filters, s.rows + (size_t)r0 * words, sub, words, s.xs);
+        bgnn_bgemm_block(&p->filters, s.xs, s.acc);
+        fold_direct(p, &s, sub);
+      }
       continue;
     }
     if (unflushed + rows > p->flush_rows) flush_sums(p, &s, unflushed), unflushed = 0;
@@ -247,7 +250,7 @@ void bgnn_embed_pool_run(bgnn_embed_pool* p, const uint32_t* const* x, float* ou
     memset(s.sum0, 0, sizeof(int32_t) * padded(n));
     memset(s.sum1, 0, sizeof(int32_t) * padded(n));
   }
-  bgnn_parallel_for((p->points + BGNN_BGEMM_ROWS - 1) / BGNN_BGEMM_ROWS, 4, points_range, &ctx);
+  bgnn_parallel_for((p->points + BGNN_EMBED_ROWS - 1) / BGNN_EMBED_ROWS, 2, points_range, &ctx);
   merge_workers(p);
   const worker_scratch s = view(p, 0);
   const int64_t cin = p->channels_in;

@@ -1,5 +1,5 @@
 /* BgnnEmbedPool's per-block kernel (embed_pool.h): the binary GEMM of a block of up to
- * BGNN_BGEMM_ROWS points against every filter, folded into a few 16-bit statistics per
+ * BGNN_EMBED_ROWS points against every filter, folded into a few 16-bit statistics per
  * channel instead of stored counts. The max and mean over points are computed from them
  * at the end (embed_pool.h says why that is exact).
  *
@@ -20,7 +20,7 @@
  * bgnn_embed_stats_reset sets 0-3 to the identities of their max and min and 4-5 to 0.
  * Every key of a block's rows goes into all six; rows past `rows` do not.
  *
- * Contracts (assert where NDEBUG is not defined): 1 <= rows <= BGNN_BGEMM_ROWS; C =
+ * Contracts (assert where NDEBUG is not defined): 1 <= rows <= BGNN_EMBED_ROWS; C =
  * channels_in <= BGNN_EMBED_MAX_CHANNELS and f packed for C channels (bgemm.h); x holds
  * `rows` rows of bgnn_words(C) uint32 (padding bits 0), row r at x + r * words32; xs
  * holds BGNN_EMBED_XS_WORDS(C) uint64 and acc BGNN_BGEMM_ROWS * channels_out int32
@@ -29,21 +29,22 @@
  * functions of their arguments, like bgnn_bgemm_block.
  *
  * Variants (kernels.inc, the table of dispatch.h): scalar (embed_stats.c) runs
- * bgnn_bgemm_block and folds its int32 counts in C; avx2 and avx512 are that same C over
- * their own binary GEMM; neon (embed_stats-neon.c) folds the 16-bit counts in registers
- * in the GEMM's own loop.
+ * bgnn_bgemm_block on BGNN_BGEMM_ROWS rows at a time and folds its int32 counts in C;
+ * avx2 and avx512 are that same C over their own binary GEMM; neon (embed_stats-neon.c)
+ * folds the 16-bit counts in registers in the GEMM's own loop.
  */
 #ifndef BGNN_CORE_EMBED_STATS_H
 #define BGNN_CORE_EMBED_STATS_H
 #include "bgemm.h"
 #include "types.h"
 
+#define BGNN_EMBED_ROWS 8 /* points per block */
 #define BGNN_EMBED_LANES 8
 #define BGNN_EMBED_STATS 6
-#define BGNN_EMBED_MAX_CHANNELS 16383 /* 4 rows of counts <= C fit the 16-bit sums */
+#define BGNN_EMBED_MAX_CHANNELS 8191 /* a block's counts (<= C each) fit the 16-bit sums */
 #define BGNN_EMBED_BIAS(channels) ((uint16_t)(0x7FFF - (channels) / 2))
-/* uint64 words of xs: BGNN_BGEMM_ROWS rows of whole 128-bit chunks */
-#define BGNN_EMBED_XS_WORDS(channels) ((size_t)BGNN_BGEMM_ROWS * 2 * (size_t)((bgnn_words64(channels) + 1) / 2))
+/* uint64 words of xs: BGNN_EMBED_ROWS rows of whole 128-bit chunks */
+#define BGNN_EMBED_XS_WORDS(channels) ((size_t)BGNN_EMBED_ROWS * 2 * (size_t)((bgnn_words64(channels) + 1) / 2))
 
 static inline size_t bgnn_embed_stats_size(int channels_out) {
   return (size_t)(channels_out + BGNN_EMBED_LANES - 1) / BGNN_EMBED_LANES * BGNN_EMBED_STATS * BGNN_EMBED_LANES;

@@ -327,7 +327,7 @@ static void check_embed(const char* name, bgnn_isa isa) {
   static const int shapes[][7] = {
       /* points, cout, inputs, channels... */
       {333, 45, 3, 24, 40, 70}, {77, 70, 2, 31, 38}, {5, 9, 1, 33}, {64, 17, 2, 20, 13},
-      {41, 130, 4, 64, 64, 128, 256}, {9, 8, 1, 1}, {130, 24, 2, 100, 101},
+      {41, 130, 4, 64, 64, 128, 256}, {9, 8, 1, 1}, {130, 24, 2, 100, 101}, {50, 5, 2, 4000, 4191},
   };
   int bad = 0;
   for (size_t k = 0; k < sizeof(shapes) / sizeof(shapes[0]); ++k) {
