@@ -43,20 +43,6 @@ static inline void fold(uint16_t* restrict s, const int32_t* restrict q, size_t 
   }
 }
 
-static void fold_block(int n, int channels_in, const int32_t* acc, int rows, uint16_t* stats);
-
-void bgnn_embed_stats__scalar(const bgnn_bgemm_filters* f, int channels_in, const uint32_t* x, int rows, uint64_t* xs,
-                              int32_t* acc, uint16_t* stats) {
-  assert(rows >= 1 && rows <= BGNN_EMBED_ROWS && channels_in >= 1 && channels_in <= BGNN_EMBED_MAX_CHANNELS);
-  const int words32 = bgnn_words(channels_in);
-  for (int r0 = 0; r0 < rows; r0 += BGNN_BGEMM_ROWS) {
-    const int sub = rows - r0 < BGNN_BGEMM_ROWS ? rows - r0 : BGNN_BGEMM_ROWS;
-    bgnn_bgemm_load_rows(f, x + (size_t)r0 * words32, sub, words32, xs);
-    bgnn_bgemm_block(f, xs, acc);
-    fold_block(f->channels_out, channels_in, acc, sub, stats);
-  }
-}
-
 /* The counts of `rows` (<= BGNN_BGEMM_ROWS) rows in acc into the statistics. */
 static void fold_block(int n, int channels_in, const int32_t* acc, int rows, uint16_t* stats) {
   const int odd = channels_in % 2;
@@ -73,6 +59,18 @@ static void fold_block(int n, int channels_in, const int32_t* acc, int rows, uin
     } else {
       fold(s, q, (size_t)n, rows, lanes, bias, odd);
     }
+  }
+}
+
+void bgnn_embed_stats__scalar(const bgnn_bgemm_filters* f, int channels_in, const uint32_t* x, int rows, uint64_t* xs,
+                              int32_t* acc, uint16_t* stats) {
+  assert(rows >= 1 && rows <= BGNN_EMBED_ROWS && channels_in >= 1 && channels_in <= BGNN_EMBED_MAX_CHANNELS);
+  const int words32 = bgnn_words(channels_in);
+  for (int r0 = 0; r0 < rows; r0 += BGNN_BGEMM_ROWS) {
+    const int sub = rows - r0 < BGNN_BGEMM_ROWS ? rows - r0 : BGNN_BGEMM_ROWS;
+    bgnn_bgemm_load_rows(f, x + (size_t)r0 * words32, sub, words32, xs);
+    bgnn_bgemm_block(f, xs, acc);
+    fold_block(f->channels_out, channels_in, acc, sub, stats);
   }
 }
 
