@@ -59,14 +59,18 @@ def edge_conv(layer: FusedEdgeConv, x: np.ndarray, idx: np.ndarray) -> np.ndarra
 
 
 def embed_pool(embed: FusedEmbed, features: list[np.ndarray]) -> np.ndarray:
-    """BgnnEmbedPool: concatenated ±1 features [N, sum] -> [max_i v, mean_i v] (2E)."""
+    """BgnnEmbedPool: concatenated ±1 features [N, sum] -> [max_i v, mean_i v] (2E).
+    The max orders -0 below +0 (a max of zero is +0 if any v is +0)."""
     x = np.concatenate(features, axis=1).astype(np.float64)
     a = (x @ embed.signs.T.astype(np.float64)).astype(np.float32)
     s, alpha, mul, add = (embed.params[:, i] for i in range(4))
     t = (a * s).astype(np.float32)
     t = np.where(t >= 0, t, (t * alpha).astype(np.float32))
     v = (t * mul + add).astype(np.float32)
-    return np.concatenate([v.max(0), v.astype(np.float64).mean(0).astype(np.float32)])
+    top = v.max(0)
+    plus_zero = ((v == 0) & ~np.signbit(v)).any(0)
+    top = np.where(top == 0, np.where(plus_zero, np.float32(0.0), np.float32(-0.0)), top)
+    return np.concatenate([top, v.astype(np.float64).mean(0).astype(np.float32)])
 
 
 def run_front(plan: FusedPlan, points: np.ndarray) -> dict[str, np.ndarray]:

@@ -39,6 +39,8 @@ SOURCES = [
     "core/l2_knn.c",
     "core/edgeconv.c",
     "core/embed_pool.c",
+    "core/embed_stats.c",
+    "core/embed_stats-neon.c",
     "core/parallel.c",
     "core/xor_popcount-reference.c",
     "core/xor_popcount-neon.c",

@@ -206,6 +206,35 @@ def bgemm_through_kernel_tests(
     return out
 
 
+def embed_through_kernel_tests(
+    arch: str, isa: str, cases: list[tuple], folder: Path
+) -> list[tuple[np.ndarray, int]]:
+    """BgnnEmbedPool on each case (widths C_l, the packed features [N, words(C_l)] of each
+    input, the packed filters [E, words(sum)], params [E, 4], direct: -1 as init decides,
+    0 or 1 forced) through kernel_tests' `embed` mode, one process (under qemu for a
+    foreign arch) for all: per case the output [2E] float32 and 1 if the direct path ran."""
+    parts = [np.int32(len(cases)).tobytes()]
+    for widths, packed, filters, params, direct in cases:
+        head = [packed[0].shape[0], len(widths), params.shape[0], direct, *widths]
+        parts.append(np.array(head, np.int32).tobytes())
+        parts += [np.ascontiguousarray(x, np.uint32).tobytes() for x in packed]
+        parts.append(np.ascontiguousarray(filters, np.uint32).tobytes())
+        parts.append(np.ascontiguousarray(params, np.float32).tobytes())
+    src, dst = folder / f"embed-{arch}-{isa}.bin", folder / f"embed-out-{arch}-{isa}.bin"
+    src.write_bytes(b"".join(parts))
+    done = compile_and_run_kernel_tests(arch, "embed", isa, str(src), str(dst))
+    assert done.returncode == 0, done.stdout + done.stderr
+    raw, out, at = dst.read_bytes(), [], 0
+    for _, _, _, params, _ in cases:
+        e = params.shape[0]
+        y = np.frombuffer(raw, np.float32, 2 * e, at)
+        ran = int(np.frombuffer(raw, np.int32, 1, at + 8 * e)[0])
+        out.append((y, ran))
+        at += 8 * e + 4
+    assert at == len(raw)
+    return out
+
+
 __all__ = [
     "ISAS",
     "QEMU",
@@ -215,6 +244,7 @@ __all__ = [
     "bgemm",
     "bgemm_through_kernel_tests",
     "compile_and_run_kernel_tests",
+    "embed_through_kernel_tests",
     "kernel_tests_binary",
     "library",
     "ptr",

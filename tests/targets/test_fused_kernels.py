@@ -11,7 +11,7 @@ from bgnn_deploy.converters.fusion.plan import FusedEdgeConv, FusedEmbed, pack_s
 from bgnn_deploy.converters.fusion.reference import edge_conv, embed_pool, l2_knn
 from bgnn_deploy.converters.fusion.rules import ChannelRules
 
-from tests.targets.kernels import library, ptr
+from tests.targets.kernels import ISAS, embed_through_kernel_tests, library, ptr
 
 
 def _unpack(words: np.ndarray, channels: int) -> np.ndarray:
@@ -110,32 +110,125 @@ def test_l2_knn_equals_reference_with_duplicate_points(pool_threads, threads):
     np.testing.assert_array_equal(out, l2_knn(x, k))
 
 
-@pytest.mark.parametrize("threads", [1, 3])
-def test_embed_pool_equals_reference(pool_threads, threads):
-    pool_threads(threads)
-    lib = library()
-    rng = np.random.default_rng(4)
-    n, widths, e = 77, (24, 40, 70), 45
-    feats = [_signs(rng, n, w) for w in widths]
-    signs = _signs(rng, e, sum(widths))
-    params = np.stack(
-        [rng.normal(0, 1, e), rng.normal(0, 0.5, e), rng.normal(0, 1, e), rng.normal(0, 1, e)], 1
-    ).astype(np.float32)
-    embed = FusedEmbed(widths, e, pack_signs(signs), params, signs)
+def _embed_params(rng, e: int) -> np.ndarray:
+    """s, alpha, g, h of every sign; channels 3k get s, alpha < 0, g = 0 and h = -0, so that
+    v is -0 at a = 0 and +0 elsewhere (the max is +0 when both occur); some s or alpha 0."""
+    params = rng.normal(0, 1, (e, 4)).astype(np.float32)
+    params[::3, :2] = -np.abs(params[::3, :2]) - 0.1
+    params[::3, 2:] = (0.0, -0.0)
+    params[1::5, 0] = 0.0
+    params[2::7, 1] = 0.0
+    return params
+
+
+def _run_embed_pool(lib, embed: FusedEmbed, feats: list[np.ndarray]) -> np.ndarray:
     lib.bgnn_embed_pool_bytes.restype = ctypes.c_size_t
     state = ctypes.create_string_buffer(lib.bgnn_embed_pool_bytes())
-    channels = (ctypes.c_int * 3)(*widths)
+    widths = embed.channels_in
+    channels = (ctypes.c_int * len(widths))(*widths)
     filters = np.ascontiguousarray(embed.filters)
+    params = np.ascontiguousarray(embed.params)
+    n, e = feats[0].shape[0], embed.channels_out
     assert lib.bgnn_embed_pool_init(
-        state, n, 3, channels, e, ptr(filters), ptr(params), lib.bgnn_parallel_threads()
+        state, n, len(widths), channels, e, ptr(filters), ptr(params), lib.bgnn_parallel_threads()
     )
     packed = [np.ascontiguousarray(pack_signs(f)) for f in feats]
-    maps = (ctypes.c_void_p * 3)(*[p.ctypes.data for p in packed])
+    maps = (ctypes.c_void_p * len(widths))(*[p.ctypes.data for p in packed])
     out = np.zeros(2 * e, np.float32)
     try:
         lib.bgnn_embed_pool_run(state, maps, ptr(out))
     finally:
         lib.bgnn_embed_pool_free(state)
-    want = embed_pool(embed, feats)
-    np.testing.assert_array_equal(out[:e], want[:e])  # the max: exact
-    np.testing.assert_allclose(out[e:], want[e:], rtol=1e-5, atol=1e-5)  # the mean: rounding
+    return out
+
+
+def embed_case(n: int, widths: tuple[int, ...], e: int, seed: int):
+    rng = np.random.default_rng(seed)
+    feats = [_signs(rng, n, w) for w in widths]
+    signs = _signs(rng, e, sum(widths))
+    return FusedEmbed(widths, e, pack_signs(signs), _embed_params(rng, e), signs), feats
+
+
+# (points, input widths, channels_out): C even and odd, of one 64-bit word (the NEON
+# fallback) and longer, not multiples of 32, the paper's widths, points not a multiple of 4
+EMBED_SHAPES = [
+    (77, (24, 40, 70), 45),
+    (333, (31, 33, 5), 70),
+    (333, (64, 64, 128, 256), 64),
+    (50, (20, 13), 9),
+    (41, (1,), 3),
+    (130, (100, 101), 24),
+    (50, (4000, 4191), 5),  # C = 8191, the largest: 16-bit sums moved out after every block
+]
+
+
+def assert_embed_equal(out: np.ndarray, want: np.ndarray, e: int, what: str) -> None:
+    """The max bit for bit (the sign of a zero too), the mean within float rounding."""
+    np.testing.assert_array_equal(out[:e].view(np.uint32), want[:e].view(np.uint32), err_msg=what)
+    np.testing.assert_allclose(out[e:], want[e:], rtol=1e-5, atol=1e-5, err_msg=what)
+
+
+@pytest.mark.parametrize("isa", ["scalar", "neon", "avx2", "avx512"])
+@pytest.mark.parametrize("threads", [1, 3])
+def test_embed_pool_equals_reference(pool_threads, threads, isa):
+    pool_threads(threads)
+    lib = library()
+    if not lib.bgnn_dispatch_set(ISAS[isa]):
+        pytest.skip(f"{isa}: not in this build or this CPU lacks it")
+    try:
+        for i, (n, widths, e) in enumerate(EMBED_SHAPES):
+            embed, feats = embed_case(n, widths, e, seed=4 + i)
+            want = embed_pool(embed, feats)
+            assert_embed_equal(_run_embed_pool(lib, embed, feats), want, e, f"{isa} {n} {widths}")
+            assert (want[:e][::3] == 0).any() and not np.signbit(want[:e][::3]).all()
+    finally:
+        assert lib.bgnn_dispatch_set(lib.bgnn_dispatch_init())
+
+
+def test_embed_pool_where_a_step_overflows_equals_reference():
+    # s * a overflows to inf for large |a| in one channel: the op takes the path that
+    # evaluates v at every point (the extremes of a no longer decide the max)
+    lib = library()
+    embed, feats = embed_case(61, (40, 30), 12, seed=1)
+    embed.params[5] = (3e37, 0.5, 1.0, 0.25)
+    embed.params[6] = (-3e37, -2.0, -1.0, 0.0)
+    with np.errstate(over="ignore", invalid="ignore"):
+        want = embed_pool(embed, feats)
+    out = _run_embed_pool(lib, embed, feats)
+    np.testing.assert_array_equal(out[:12], want[:12])
+    finite = np.isfinite(want[12:])
+    np.testing.assert_allclose(out[12:][finite], want[12:][finite], rtol=1e-5, atol=1e-5)
+
+
+def test_embed_pool_under_qemu_equals_reference_for_neon_and_scalar(tmp_path):
+    # each shape through the statistics (init's choice) and through the direct path
+    # (forced), plus two for which init picks the direct path itself: C above 8191, and
+    # parameters for which a step overflows
+    cases, wants = [], []
+    for i, (n, widths, e) in enumerate(EMBED_SHAPES):
+        embed, feats = embed_case(n, widths, e, seed=40 + i)
+        packed = [pack_signs(f) for f in feats]
+        for direct in (-1, 1):
+            cases.append((widths, packed, embed.filters, embed.params, direct))
+            wants.append(embed_pool(embed, feats))
+    embed, feats = embed_case(61, (40, 30), 12, seed=1)
+    embed.params[5] = (3e37, 0.5, 1.0, 0.25)
+    direct_by_init = [embed_case(9, (4000, 4192), 3, seed=2), (embed, feats)]  # C > 8191
+    for embed, feats in direct_by_init:
+        packed = [pack_signs(f) for f in feats]
+        cases.append((embed.channels_in, packed, embed.filters, embed.params, -1))
+        with np.errstate(over="ignore", invalid="ignore"):
+            wants.append(embed_pool(embed, feats))
+    got = {
+        isa: embed_through_kernel_tests("aarch64", isa, cases, tmp_path)
+        for isa in ("neon", "scalar")
+    }
+    for isa, results in got.items():
+        for j, ((y, ran), want, case) in enumerate(zip(results, wants, cases, strict=True)):
+            e = case[3].shape[0]
+            what = f"{isa} {case[1][0].shape[0]} points {case[0]} direct={case[4]}"
+            assert ran == (case[4] == 1 or j >= len(cases) - len(direct_by_init)), what
+            finite = np.isfinite(want)
+            assert_embed_equal(np.where(finite, y, 0), np.where(finite, want, 0), e, what)
+    for (neon, _), (scalar, _) in zip(got["neon"], got["scalar"], strict=True):
+        np.testing.assert_array_equal(neon.view(np.uint32), scalar.view(np.uint32))

@@ -388,7 +388,7 @@ def test_every_variant_equals_scalar_natively():
     assert "MISMATCH" not in out and "bitpack32             ok" in out
     for isa in HOST_ISAS:
         if cpu_has(isa):
-            for kernel in ("xor_popcount", "bgemm       ", "hamming_knn "):
+            for kernel in ("xor_popcount", "bgemm       ", "hamming_knn ", "embed_pool  "):
                 assert f"{kernel} {isa:<8s} ok" in out, (kernel, isa, out)
         else:  # e.g. AVX-512 on this AMD host: never run, never picked
             assert f"{isa:<21s} skipped (CPU lacks it)" in out, out
@@ -408,7 +408,7 @@ def test_neon_variant_equals_scalar_under_qemu():
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
     assert "MISMATCH" not in out and "bitpack32             ok" in out  # the NEON packing
-    for kernel in ("xor_popcount", "bgemm       ", "hamming_knn "):
+    for kernel in ("xor_popcount", "bgemm       ", "hamming_knn ", "embed_pool  "):
         assert f"{kernel} neon     ok" in out and f"{kernel} scalar   ok" in out, out
     assert "dispatch picks neon\n" in out
     forced = compile_and_run_kernel_tests("aarch64", env={"BGNN_ISA": "scalar"})
@@ -455,6 +455,38 @@ def test_neon_bgemm_does_at_least_30_macs_per_aarch64_instruction(tmp_path):
     for bits, cout in PAPER_SHAPES:
         per_pass = (count(bits, cout, 3) - count(bits, cout, 1)) / 2
         assert rows * cout * bits / per_pass >= 30, (bits, cout, per_pass)
+
+
+# BgnnEmbedPool at the paper size (1024 points; the four EdgeConv layers' 64 + 64 + 128 +
+# 256 channels; 1024 outputs), and with 333 points: (points, channels_out, widths)
+EMBED_COUNTED = [(1024, 1024, (64, 64, 128, 256)), (333, 1024, (64, 64, 128, 256))]
+
+
+def test_neon_embed_pool_does_at_least_30_macs_per_aarch64_instruction(tmp_path):
+    """The whole bgnn_embed_pool_run (row concatenation, the fused GEMM and statistics, the
+    sums' flushes, the final max and mean), counted under qemu's instruction plugin: the
+    difference between 3 runs and 1, so start-up and init drop out."""
+    from benchmarks.qemu_count import PluginUnavailable, build_plugin, parse_count
+
+    try:
+        plugin = build_plugin()
+    except PluginUnavailable as e:
+        pytest.skip(str(e))
+    binary = kernel_tests_binary("aarch64")
+
+    def count(points: int, cout: int, widths: tuple[int, ...], runs: int) -> int:
+        out = tmp_path / f"embed-{points}-{cout}-{runs}.txt"
+        cmd = [*QEMU, "-plugin", f"{plugin},out={out}"]
+        args = ["bench-embed", "neon", str(points), str(cout), str(runs), *map(str, widths)]
+        done = subprocess.run(
+            [*cmd, str(binary), *args], check=True, capture_output=True, text=True
+        )
+        assert " direct 0 " in done.stdout, done.stdout  # the statistics path ran
+        return parse_count(out.read_text())
+
+    for points, cout, widths in EMBED_COUNTED:
+        per_run = (count(points, cout, widths, 3) - count(points, cout, widths, 1)) / 2
+        assert points * cout * sum(widths) / per_run >= 30, (points, cout, widths, per_run)
 
 
 @pytest.mark.parametrize("target", ["local", "qemu-aarch64"])

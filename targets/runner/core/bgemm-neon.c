@@ -37,12 +37,10 @@
 #include <assert.h>
 #include <stdlib.h>
 
+#include "bgemm-neon.h"
 #include "bgemm.h"
 
-#define TILE_1 16 /* filters per tile, rows of one word */
-#define TILE_N 8  /* filters per tile, longer rows */
-#define SEG 511   /* chunks per 16-bit accumulation (whole ones and a tail): 511 * 128 < 65536 */
-enum { LAYOUT_ONE_WORD = 1, LAYOUT_CHUNKS = 2 };
+#define SEG 511 /* chunks per 16-bit accumulation (whole ones and a tail): 511 * 128 < 65536 */
 
 /* one word: [tile][16 filters] words; else [tile][chunk][8 filters][2 words] */
 int bgnn_bgemm_pack__neon(bgnn_bgemm_filters* f, const uint32_t* filter, int channels_out, int words32) {
@@ -68,37 +66,6 @@ int bgnn_bgemm_pack__neon(bgnn_bgemm_filters* f, const uint32_t* filter, int cha
   }
   return 1;
 }
-
-/* The 16 filter words of a one-word tile into v16-v23, or one chunk of 8 filters. */
-#define LOAD_FILTERS                                     \
-  "ld1 {v16.16b, v17.16b, v18.16b, v19.16b}, [%[F]], #64\n\t" \
-  "ld1 {v20.16b, v21.16b, v22.16b, v23.16b}, [%[F]], #64\n\t"
-
-/* Row X against v16-v23: 8 EOR + 8 CNT into T0..T7, then the ADDP tree into T0. */
-#define EOR_CNT_TREE(X, T0, T1, T2, T3, T4, T5, T6, T7)                          \
-  "eor " T0 ".16b, v16.16b, " X ".16b\n\t"                                      \
-  "eor " T1 ".16b, v17.16b, " X ".16b\n\t"                                      \
-  "eor " T2 ".16b, v18.16b, " X ".16b\n\t"                                      \
-  "eor " T3 ".16b, v19.16b, " X ".16b\n\t"                                      \
-  "cnt " T0 ".16b, " T0 ".16b\n\t"                                               \
-  "eor " T4 ".16b, v20.16b, " X ".16b\n\t"                                      \
-  "cnt " T1 ".16b, " T1 ".16b\n\t"                                               \
-  "eor " T5 ".16b, v21.16b, " X ".16b\n\t"                                      \
-  "cnt " T2 ".16b, " T2 ".16b\n\t"                                               \
-  "eor " T6 ".16b, v22.16b, " X ".16b\n\t"                                      \
-  "cnt " T3 ".16b, " T3 ".16b\n\t"                                               \
-  "eor " T7 ".16b, v23.16b, " X ".16b\n\t"                                      \
-  "cnt " T4 ".16b, " T4 ".16b\n\t"                                               \
-  "addp " T0 ".16b, " T0 ".16b, " T1 ".16b\n\t"                                  \
-  "cnt " T5 ".16b, " T5 ".16b\n\t"                                               \
-  "cnt " T6 ".16b, " T6 ".16b\n\t"                                               \
-  "addp " T2 ".16b, " T2 ".16b, " T3 ".16b\n\t"                                  \
-  "cnt " T7 ".16b, " T7 ".16b\n\t"                                               \
-  "addp " T4 ".16b, " T4 ".16b, " T5 ".16b\n\t"                                  \
-  "addp " T0 ".16b, " T0 ".16b, " T2 ".16b\n\t"                                  \
-  "addp " T6 ".16b, " T6 ".16b, " T7 ".16b\n\t"                                  \
-  "addp " T4 ".16b, " T4 ".16b, " T6 ".16b\n\t"                                  \
-  "addp " T0 ".16b, " T0 ".16b, " T4 ".16b\n\t"
 
 /* One-word tile row: counts of 16 filters into v28, stored as int32 (v29-v31 are 0). */
 #define ROW_1X16(X, OUT)                                                      \

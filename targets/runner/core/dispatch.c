@@ -4,8 +4,15 @@
 #include <string.h>
 
 static const bgnn_kernels k_variants[] = {
-#define BGNN_VARIANT(isa, suffix) \
-  {isa, #suffix, bgnn_xor_popcount__##suffix, bgnn_bgemm_pack__##suffix, bgnn_bgemm_block__##suffix},
+#define BGNN_VARIANT(variant, suffix)                                                          \
+  {                                                                                            \
+      .isa = variant,                                                                          \
+      .name = #suffix,                                                                         \
+      .xor_popcount = bgnn_xor_popcount__##suffix,                                             \
+      .bgemm_pack = bgnn_bgemm_pack__##suffix,                                                 \
+      .bgemm_block = bgnn_bgemm_block__##suffix,                                               \
+      .embed_stats = bgnn_embed_stats__##suffix,                                               \
+  },
 #include "kernels.inc"
 #undef BGNN_VARIANT
 };

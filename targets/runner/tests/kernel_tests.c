@@ -9,12 +9,19 @@
  *   kernel_tests bgemm ISA IN OUT                 cases from IN through one variant -> OUT
  *   kernel_tests bench ISA BITS COUT ROWS ITERS   ITERS passes of load_rows + block over ROWS rows
  *   kernel_tests bench-knn ISA BITS N K ITERS     ITERS Hamming k-NN of N rows
+ *   kernel_tests embed ISA IN OUT                 BgnnEmbedPool cases from IN -> OUT
+ *   kernel_tests bench-embed ISA N COUT ITERS C0 [C1 ...]
+ *                                                 ITERS bgnn_embed_pool_run over N points
  *
- * IN: int32 cases, then per case int32 rows, words32, channels_out, the rows (rows x
+ * bgemm IN: int32 cases, then per case int32 rows, words32, channels_out, the rows (rows x
  * words32 uint32) and the filters (channels_out x words32); OUT: per case rows x
- * channels_out int32 counts. The bench modes exist to be counted under qemu's instruction
- * plugin or timed: they print a checksum (so that nothing is optimised away) and the
- * seconds the passes took.
+ * channels_out int32 counts. embed IN: int32 cases, then per case int32 points, inputs,
+ * channels_out, direct (-1: as init decides, 0 or 1: forced), channels_in_l for each
+ * input, the inputs (points x words(C_l) uint32 each), the filters (channels_out x
+ * words(sum) uint32) and the params (channels_out x 4 float32); OUT: per case 2 x
+ * channels_out float32, then int32 direct (the path that ran). The bench modes exist to
+ * be counted under qemu's instruction plugin or timed: they print a checksum (so that
+ * nothing is optimised away) and the seconds the passes took.
  */
 #include <math.h>
 #include <stdio.h>
@@ -25,6 +32,7 @@
 #include "../core/bgemm.h"
 #include "../core/bitpack.h"
 #include "../core/dispatch.h"
+#include "../core/embed_pool.h"
 #include "../core/hamming_knn.h"
 #include "../core/xor_popcount.h"
 
@@ -283,6 +291,137 @@ static int bench_knn(int bits, int n, int k, long iters) {
   return 0;
 }
 
+/* One BgnnEmbedPool case through the active variant; `direct` -1 keeps init's choice. */
+static int run_embed(int points, int inputs, const int* channels, int cout, const uint32_t* const* x,
+                     const uint32_t* filters, const float* params, int direct, float* out, int* ran) {
+  bgnn_embed_pool p;
+  if (!bgnn_embed_pool_init(&p, points, inputs, channels, cout, filters, params, 1)) return 0;
+  if (direct >= 0) p.direct = direct;
+  *ran = p.direct;
+  bgnn_embed_pool_run(&p, x, out);
+  bgnn_embed_pool_free(&p);
+  return 1;
+}
+
+static uint32_t float_bits(float v) {
+  uint32_t b;
+  memcpy(&b, &v, 4);
+  return b;
+}
+
+/* Parameters with every sign of s, alpha, g (and zeros) among the channels. Channel c % 8
+ * == 5 gets g = 0, h = -0 and s, alpha < 0, so that v is -0 at a = 0 and +0 elsewhere. */
+static void embed_params(float* params, int cout) {
+  for (int c = 0; c < cout; ++c) {
+    float* q = params + 4 * c;
+    for (int t = 0; t < 4; ++t) q[t] = (float)((int)(next_u32() % 2001) - 1000) / 700.0f;
+    if (c % 8 == 5) q[0] = -fabsf(q[0]) - 0.1f, q[1] = -fabsf(q[1]) - 0.1f, q[2] = 0.0f, q[3] = -0.0f;
+    if (c % 16 == 7) q[0] = 0.0f;
+    if (c % 16 == 9) q[1] = 0.0f;
+  }
+}
+
+/* Every variant's statistics path against the scalar one and both against the direct path
+ * (every v, fmaxf), bit for bit, max and mean, on odd shapes with ties at a = 0. */
+static void check_embed(const char* name, bgnn_isa isa) {
+  static const int shapes[][7] = {
+      /* points, cout, inputs, channels... */
+      {333, 45, 3, 24, 40, 70}, {77, 70, 2, 31, 38}, {5, 9, 1, 33}, {64, 17, 2, 20, 13},
+      {41, 130, 4, 64, 64, 128, 256}, {9, 8, 1, 1}, {130, 24, 2, 100, 101}, {50, 5, 2, 4000, 4191},
+  };
+  int bad = 0;
+  for (size_t k = 0; k < sizeof(shapes) / sizeof(shapes[0]); ++k) {
+    const int points = shapes[k][0], cout = shapes[k][1], inputs = shapes[k][2];
+    int channels[4], total = 0;
+    const uint32_t* x[4];
+    for (int l = 0; l < inputs; ++l) channels[l] = shapes[k][3 + l], total += channels[l];
+    for (int l = 0; l < inputs; ++l) x[l] = random_rows(points, channels[l]);
+    uint32_t* filters = random_rows(cout, total);
+    float* params = xmalloc(sizeof(float) * 4 * (size_t)cout);
+    embed_params(params, cout);
+    float *got = xmalloc(sizeof(float) * 2 * (size_t)cout), *ref = xmalloc(sizeof(float) * 2 * (size_t)cout);
+    float* direct = xmalloc(sizeof(float) * 2 * (size_t)cout);
+    int ran_got, ran_ref, ran_direct;
+    bgnn_dispatch_set(BGNN_ISA_SCALAR);
+    int ok = run_embed(points, inputs, channels, cout, x, filters, params, -1, ref, &ran_ref);
+    bgnn_dispatch_set(isa);
+    ok &= run_embed(points, inputs, channels, cout, x, filters, params, -1, got, &ran_got);
+    ok &= run_embed(points, inputs, channels, cout, x, filters, params, 1, direct, &ran_direct);
+    ok &= ran_got == 0 && ran_ref == 0;
+    for (int c = 0; c < 2 * cout; ++c)
+      ok &= float_bits(got[c]) == float_bits(ref[c]) && float_bits(got[c]) == float_bits(direct[c]);
+    if (!ok && bad++ < 5) printf("embed_pool   %-8s MISMATCH points=%d channels_out=%d C=%d\n", name, points, cout, total);
+    for (int l = 0; l < inputs; ++l) free((void*)x[l]);
+    free(filters), free(params), free(got), free(ref), free(direct);
+  }
+  printf("embed_pool   %-8s %s\n", name, bad ? "MISMATCH" : "ok");
+  failures += bad != 0;
+}
+
+static int embed_file(const char* in_path, const char* out_path) {
+  FILE *in = fopen(in_path, "rb"), *out = fopen(out_path, "wb");
+  int32_t cases;
+  if (!in || !out || !read_i32(in, &cases)) return 2;
+  for (int32_t k = 0; k < cases; ++k) {
+    int32_t points, inputs, cout, direct, total = 0;
+    int channels[BGNN_EMBED_MAX_INPUTS];
+    if (!read_i32(in, &points) || !read_i32(in, &inputs) || !read_i32(in, &cout) || !read_i32(in, &direct)) return 2;
+    if (inputs < 1 || inputs > BGNN_EMBED_MAX_INPUTS) return 2;
+    for (int l = 0; l < inputs; ++l) {
+      int32_t c;
+      if (!read_i32(in, &c)) return 2;
+      channels[l] = c, total += c;
+    }
+    uint32_t* x[BGNN_EMBED_MAX_INPUTS];
+    for (int l = 0; l < inputs; ++l) {
+      const size_t n = (size_t)points * bgnn_words(channels[l]);
+      x[l] = xmalloc(sizeof(uint32_t) * n);
+      if (fread(x[l], sizeof(uint32_t), n, in) != n) return 2;
+    }
+    const size_t nf = (size_t)cout * bgnn_words(total);
+    uint32_t* filters = xmalloc(sizeof(uint32_t) * nf);
+    float* params = xmalloc(sizeof(float) * 4 * (size_t)cout);
+    float* y = xmalloc(sizeof(float) * 2 * (size_t)cout);
+    if (fread(filters, sizeof(uint32_t), nf, in) != nf || fread(params, sizeof(float), 4 * (size_t)cout, in) != 4 * (size_t)cout)
+      return 2;
+    int ran;
+    if (!run_embed(points, inputs, channels, cout, (const uint32_t* const*)x, filters, params, direct, y, &ran)) return 3;
+    const int32_t ran32 = ran;
+    fwrite(y, sizeof(float), 2 * (size_t)cout, out);
+    fwrite(&ran32, sizeof(ran32), 1, out);
+    for (int l = 0; l < inputs; ++l) free(x[l]);
+    free(filters), free(params), free(y);
+  }
+  fclose(in);
+  return fclose(out) == 0 ? 0 : 2;
+}
+
+/* ITERS runs of one BgnnEmbedPool (init outside the count) over `points` random points. */
+static int bench_embed(int points, int cout, long iters, int inputs, char** widths) {
+  int channels[BGNN_EMBED_MAX_INPUTS], total = 0;
+  const uint32_t* x[BGNN_EMBED_MAX_INPUTS];
+  if (inputs < 1 || inputs > BGNN_EMBED_MAX_INPUTS) return 2;
+  for (int l = 0; l < inputs; ++l) channels[l] = atoi(widths[l]), total += channels[l];
+  for (int l = 0; l < inputs; ++l) x[l] = random_rows(points, channels[l]);
+  uint32_t* filters = random_rows(cout, total);
+  float* params = xmalloc(sizeof(float) * 4 * (size_t)cout);
+  float* y = xmalloc(sizeof(float) * 2 * (size_t)cout);
+  embed_params(params, cout);
+  bgnn_embed_pool p;
+  if (!bgnn_embed_pool_init(&p, points, inputs, channels, cout, filters, params, 1)) return 2;
+  double sum = 0;
+  const double t0 = now_s();
+  for (long it = 0; it < iters; ++it) {
+    bgnn_embed_pool_run(&p, x, y);
+    sum += y[it % (2 * cout)];
+  }
+  printf("checksum %.6g direct %d seconds %.9f\n", sum, p.direct, now_s() - t0);
+  bgnn_embed_pool_free(&p);
+  for (int l = 0; l < inputs; ++l) free((void*)x[l]);
+  free(filters), free(params), free(y);
+  return 0;
+}
+
 int main(int argc, char** argv) {
   const bgnn_isa picked = bgnn_dispatch_init();
   if (argc > 1) {
@@ -296,6 +435,9 @@ int main(int argc, char** argv) {
       return bench_bgemm(atoi(argv[3]), atoi(argv[4]), atoi(argv[5]), atol(argv[6]));
     if (strcmp(argv[1], "bench-knn") == 0 && argc == 7)
       return bench_knn(atoi(argv[3]), atoi(argv[4]), atoi(argv[5]), atol(argv[6]));
+    if (strcmp(argv[1], "embed") == 0 && argc == 5) return embed_file(argv[3], argv[4]);
+    if (strcmp(argv[1], "bench-embed") == 0 && argc >= 7)
+      return bench_embed(atoi(argv[3]), atoi(argv[4]), atol(argv[5]), argc - 6, argv + 6);
     fprintf(stderr, "kernel_tests: bad arguments\n");
     return 2;
   }
@@ -306,6 +448,7 @@ int main(int argc, char** argv) {
     check_bgemm(bgnn_isa_name(isa), isa);                                           \
     bgnn_dispatch_set(isa);                                                         \
     check_knn_with_variant(bgnn_isa_name(isa));                                     \
+    check_embed(bgnn_isa_name(isa), isa);                                           \
   } else {                                                                          \
     printf("%-21s skipped (CPU lacks it)\n", bgnn_isa_name(isa));                   \
   }
