@@ -4,8 +4,9 @@
 #include <string.h>
 
 static const bgnn_kernels k_variants[] = {
-#define BGNN_VARIANT(isa, suffix) \
-  {isa, #suffix, bgnn_xor_popcount__##suffix, bgnn_bgemm_pack__##suffix, bgnn_bgemm_block__##suffix},
+#define BGNN_VARIANT(isa, suffix)                                                                          \
+  {isa, #suffix, bgnn_xor_popcount__##suffix, bgnn_bgemm_pack__##suffix, bgnn_bgemm_block__##suffix, \
+   bgnn_edge_extremes__##suffix},
 #include "kernels.inc"
 #undef BGNN_VARIANT
 };

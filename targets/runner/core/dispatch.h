@@ -9,6 +9,7 @@
 #ifndef BGNN_CORE_DISPATCH_H
 #define BGNN_CORE_DISPATCH_H
 #include "bgemm.h"
+#include "edge_extremes.h"
 #include "types.h"
 #include "xor_popcount.h"
 
@@ -18,6 +19,8 @@ typedef struct bgnn_kernels {
   bgnn_xor_popcount_fn xor_popcount;
   int (*bgemm_pack)(bgnn_bgemm_filters* f, const uint32_t* filter, int channels_out, int words32);
   void (*bgemm_block)(const bgnn_bgemm_filters* f, const uint64_t* xs, int32_t* acc);
+  void (*edge_extremes)(const bgnn_bgemm_filters* e, const uint32_t* x, int words32, const uint32_t* xi,
+                        const int32_t* nb, int k, const int32_t* r, const int16_t* cuts, uint32_t* out, void* scratch);
 } bgnn_kernels;
 
 /* Chooses and activates the variant; returns the ISA chosen. Safe to call more than once:

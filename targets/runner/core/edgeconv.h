@@ -22,6 +22,7 @@
 #ifndef BGNN_CORE_EDGECONV_H
 #define BGNN_CORE_EDGECONV_H
 #include "bgemm.h"
+#include "edge_extremes.h"
 #include "types.h"
 
 typedef enum {
@@ -38,6 +39,7 @@ typedef struct {
   int* per_edge;       /* channels whose rule needs every edge, and their count */
   int n_per_edge;
   int32_t* lanes;      /* the rules as columns of Cout: lo, hi (their bits), one mask per mode */
+  int16_t* cuts;       /* binary form: ANY_OUTSIDE / ALL_INSIDE on counts, for bgnn_edge_extremes */
   /* binary: repacked filter halves; float: W_e and W_c - W_e, [channels_out][channels_in] */
   bgnn_bgemm_filters edge, centre;
   float *w_edge, *w_centre;
