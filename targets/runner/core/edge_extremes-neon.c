@@ -201,6 +201,7 @@ void bgnn_edge_extremes__neon(const bgnn_bgemm_filters* e, const uint32_t* x, in
   const int width = bgnn_edge_extremes_width(e->channels_out);
   assert(e->words64 == (words32 + 1) / 2 && e->layout >= 1 && e->layout <= 2);
   const uint64_t row[2] = {bgnn_bgemm_word(xi, 0, words32), words32 > 2 ? bgnn_bgemm_word(xi, 1, words32) : 0};
+  out[bgnn_words(e->channels_out) - 1] = 0; /* a pair of 8-filter tiles may write only its lower half */
   for (int t = 0; t < e->tiles; t += 2) {
     const uint64_t* fa = e->packed + (size_t)t * 16;
     const int c0 = t * tile; /* first filter of the pair: a multiple of 32 (one word) or 16 */

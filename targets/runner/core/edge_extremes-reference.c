@@ -21,10 +21,10 @@ void bgnn_edge_extremes__scalar(const bgnn_bgemm_filters* e, const uint32_t* x, 
   assert(e->layout == 1 || e->layout == 2);
   const int n = e->channels_out, W = e->words64;
   unsigned char* p = scratch; /* as bgnn_edge_extremes_scratch counts it */
-  uint16_t* restrict mx = (uint16_t*)p;
-  p += align64(sizeof(uint16_t) * (size_t)n);
-  uint16_t* restrict mn = (uint16_t*)p;
-  p += align64(sizeof(uint16_t) * (size_t)n);
+  int32_t* restrict mx = (int32_t*)p;
+  p += align64(sizeof(int32_t) * (size_t)n);
+  int32_t* restrict mn = (int32_t*)p;
+  p += align64(sizeof(int32_t) * (size_t)n);
   uint64_t* restrict t = (uint64_t*)p; /* [W][n] filters ^ x_i, then [n] counts */
   uint32_t* restrict q = (uint32_t*)(t + (size_t)W * n);
   for (int w = 0; w < W; ++w) {
@@ -40,7 +40,7 @@ void bgnn_edge_extremes__scalar(const bgnn_bgemm_filters* e, const uint32_t* x, 
       for (int o = 0; o < n; ++o) q[o] += (uint32_t)__builtin_popcountll(tw[o] ^ xw);
     }
     for (int o = 0; o < n; ++o) {
-      const uint16_t a = (uint16_t)q[o];
+      const int32_t a = (int32_t)q[o];
       mx[o] = j == 0 || a > mx[o] ? a : mx[o];
       mn[o] = j == 0 || a < mn[o] ? a : mn[o];
     }

@@ -58,7 +58,7 @@ size_t bgnn_edge_extremes_scratch(int k, int words32, int channels_out);
 
 /* Shared by the variants (edge_extremes.c): the rules on extremes already in qmax / qmin
  * (channels_out entries), and the bgemm path for any variant's filters. */
-void bgnn_edge_extremes_bits(const uint16_t* qmax, const uint16_t* qmin, int channels_out, const int32_t* r,
+void bgnn_edge_extremes_bits(const int32_t* qmax, const int32_t* qmin, int channels_out, const int32_t* r,
                              const int16_t* cuts, uint32_t* out);
 void bgnn_edge_extremes_via_bgemm(const bgnn_bgemm_filters* e, const uint32_t* x, int words32, const uint32_t* xi,
                                   const int32_t* nb, int k, const int32_t* r, const int16_t* cuts, uint32_t* out,
