@@ -206,6 +206,32 @@ def bgemm_through_kernel_tests(
     return out
 
 
+def edgeconv_through_kernel_tests(arch: str, isa: str, cases: list[dict], folder: Path) -> list:
+    """The output words of each binary BgnnEdgeConv case (dict of x packed [N, words],
+    idx [N, k], weights int32 [Cout, 2, words], modes [Cout], bounds int32 [Cout, 2]) from
+    kernel_tests' `edgeconv` mode: one process (under qemu for a foreign arch)."""
+    parts = [np.int32(len(cases)).tobytes()]
+    for case in cases:
+        n, k = case["idx"].shape
+        cout, cin = case["modes"].shape[0], case["channels_in"]
+        parts.append(np.array([n, k, cin, cout], np.int32).tobytes())
+        for key, dtype in (("x", np.uint32), ("idx", np.int32), ("weights", np.uint32)):
+            parts.append(np.ascontiguousarray(case[key]).view(dtype).tobytes())
+        parts.append(np.ascontiguousarray(case["modes"], np.int32).tobytes())
+        parts.append(np.ascontiguousarray(case["bounds"], np.int32).tobytes())
+    src, dst = folder / f"edge-{arch}-{isa}.bin", folder / f"edge-out-{arch}-{isa}.bin"
+    src.write_bytes(b"".join(parts))
+    done = compile_and_run_kernel_tests(arch, "edgeconv", isa, str(src), str(dst))
+    assert done.returncode == 0, done.stdout + done.stderr
+    flat, out, at = np.fromfile(dst, np.uint32), [], 0
+    for case in cases:
+        n, words = case["idx"].shape[0], -(-case["modes"].shape[0] // 32)
+        out.append(flat[at : at + n * words].reshape(n, words))
+        at += n * words
+    assert at == flat.size
+    return out
+
+
 __all__ = [
     "ISAS",
     "QEMU",
@@ -215,6 +241,7 @@ __all__ = [
     "bgemm",
     "bgemm_through_kernel_tests",
     "compile_and_run_kernel_tests",
+    "edgeconv_through_kernel_tests",
     "kernel_tests_binary",
     "library",
     "ptr",

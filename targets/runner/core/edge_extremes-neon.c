@@ -28,16 +28,28 @@
 
 #include "edge_extremes.h"
 
-/* Neighbour row x[nb[0]] into v0 (nb advances), by 32-bit words per row. */
-#define LOAD_X1 "ldr %w[j], [%[nb]], #4\n\t" "ldr s0, [%[x], %x[j], lsl #2]\n\t"
-#define LOAD_X2 "ldr %w[j], [%[nb]], #4\n\t" "ldr d0, [%[x], %x[j], lsl #3]\n\t"
-#define LOAD_X3                                 \
-  "ldr %w[j], [%[nb]], #4\n\t"                  \
-  "add %x[j], %x[j], %x[j], lsl #1\n\t"         \
-  "add %x[j], %[x], %x[j], lsl #2\n\t"          \
-  "ldr d0, [%x[j]], #8\n\t"                     \
-  "ld1 {v0.s}[2], [%x[j]]\n\t"
-#define LOAD_X4 "ldr %w[j], [%[nb]], #4\n\t" "ldr q0, [%[x], %x[j], lsl #4]\n\t"
+/* The row of index register J into v0, by 32-bit words per row. */
+#define ROW_X1(J) "ldr s0, [%[x], %x[" J "], lsl #2]\n\t"
+#define ROW_X2(J) "ldr d0, [%[x], %x[" J "], lsl #3]\n\t"
+#define ROW_X3(J)                                 \
+  "add %x[" J "], %x[" J "], %x[" J "], lsl #1\n\t" \
+  "add %x[" J "], %[x], %x[" J "], lsl #2\n\t"      \
+  "ldr d0, [%x[" J "]], #8\n\t"                     \
+  "ld1 {v0.s}[2], [%x[" J "]]\n\t"
+#define ROW_X4(J) "ldr q0, [%[x], %x[" J "], lsl #4]\n\t"
+
+/* BODY (one neighbour, its row in v0) for each of the k neighbours at nb: one alone if k
+ * is odd, then two per iteration (one LDP of their indices, one loop branch). */
+#define NEIGHBOURS(ROW, BODY)                          \
+  "tbz %[k], #0, 2f\n\t"                               \
+  "ldr %w[j], [%[nb]], #4\n\t" ROW("j") BODY           \
+  "subs %[k], %[k], #1\n\t"                            \
+  "b.eq 3f\n"                                          \
+  "2:\n\t"                                             \
+  "ldp %w[j], %w[j2], [%[nb]], #8\n\t" ROW("j") BODY ROW("j2") BODY \
+  "subs %[k], %[k], #2\n\t"                            \
+  "b.ne 2b\n"                                          \
+  "3:\n\t"
 
 /* v0 against the filters F0..F7: 8 EOR + 8 CNT into T0..T7, then the ADDP tree into T0
  * (byte 2m and 2m+1: the low and high 64 bits of F_m's counts, summed). */
@@ -123,7 +135,7 @@
 
 #define OPERANDS                                                                                          \
   : [fa] "+r"(fa), [fb] "+r"(fb), [nb] "+r"(nb), [k] "+r"(k), [r] "+r"(r), [a] "+r"(a), [b] "+r"(b),       \
-    [f] "+r"(f), [j] "=&r"(j)                                                                             \
+    [f] "+r"(f), [j] "=&r"(j), [j2] "=&r"(j2)                                                             \
   : [xi] "r"(xi), [x] "r"(x), [wt] "r"(k_weights), [out] "r"(out)                                        \
   : CLOBBERS
 
@@ -132,22 +144,29 @@ static const uint8_t k_weights[16] = {1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 1
 
 /* Rows of one word: 32 filters (tiles fa, fb of 16), maxima in v1 / v2, minima in v3 /
  * v4; 32 output bits at out. */
-#define PAIR_ONE_WORD(name, LOAD_X)                                                                              \
+#define BODY_ONE_WORD                  \
+  "dup v0.2d, v0.d[0]\n\t" TREE_A         \
+  "umax v1.16b, v1.16b, v5.16b\n\t"       \
+  "umin v3.16b, v3.16b, v5.16b\n\t" TREE_B \
+  "umax v2.16b, v2.16b, v5.16b\n\t"       \
+  "umin v4.16b, v4.16b, v5.16b\n\t"
+
+#define BODY_TWO_WORDS                    \
+  TREE_A TREE_B13                         \
+  "addp v5.16b, v5.16b, v13.16b\n\t"      \
+  "umax v1.16b, v1.16b, v5.16b\n\t"       \
+  "umin v3.16b, v3.16b, v5.16b\n\t"
+
+#define PAIR_ONE_WORD(name, ROW)                                                                              \
   static void name(const uint64_t* fa, const uint64_t* fb, const uint64_t* xi, const uint32_t* x, const int32_t* nb, \
                    long k, const int32_t* r, const int16_t* a, const int16_t* b, const int16_t* f, void* out) {   \
-    long j;                                                                                                      \
+    long j, j2;                                                                                                  \
     __asm__ volatile("ld1r {v0.2d}, [%[xi]]\n\t" LOAD_XOR_FILTERS                                                \
                      "movi v1.16b, #0\n\t"                                                                       \
                      "movi v2.16b, #0\n\t"                                                                       \
                      "movi v3.16b, #0xff\n\t"                                                                    \
-                     "movi v4.16b, #0xff\n"                                                                      \
-                     "1:\n\t" LOAD_X "dup v0.2d, v0.d[0]\n\t" TREE_A                                             \
-                     "umax v1.16b, v1.16b, v5.16b\n\t"                                                           \
-                     "umin v3.16b, v3.16b, v5.16b\n\t" TREE_B                                                    \
-                     "umax v2.16b, v2.16b, v5.16b\n\t"                                                           \
-                     "umin v4.16b, v4.16b, v5.16b\n\t"                                                           \
-                     "subs %[k], %[k], #1\n\t"                                                                   \
-                     "b.ne 1b\n\t" RULES16("v1", "v3", "v25") RULES16("v2", "v4", "v26")                           \
+                     "movi v4.16b, #0xff\n\t" NEIGHBOURS(ROW, BODY_ONE_WORD)                                   \
+                         RULES16("v1", "v3", "v25") RULES16("v2", "v4", "v26")                           \
                      "ldr q24, [%[wt]]\n\t"                                                                      \
                      "and v25.16b, v25.16b, v24.16b\n\t"                                                         \
                      "and v26.16b, v26.16b, v24.16b\n\t"                                                         \
@@ -159,19 +178,14 @@ static const uint8_t k_weights[16] = {1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 1
 
 /* Rows of two words: 16 filters (tiles fa, fb of 8), maxima in v1, minima in v3; 16
  * output bits at out. */
-#define PAIR_TWO_WORDS(name, LOAD_X)                                                                             \
+#define PAIR_TWO_WORDS(name, ROW)                                                                             \
   static void name(const uint64_t* fa, const uint64_t* fb, const uint64_t* xi, const uint32_t* x, const int32_t* nb, \
                    long k, const int32_t* r, const int16_t* a, const int16_t* b, const int16_t* f, void* out) {   \
-    long j;                                                                                                      \
+    long j, j2;                                                                                                  \
     __asm__ volatile("ldr q0, [%[xi]]\n\t" LOAD_XOR_FILTERS                                                      \
                      "movi v1.16b, #0\n\t"                                                                       \
-                     "movi v3.16b, #0xff\n"                                                                      \
-                     "1:\n\t" LOAD_X TREE_A TREE_B13                                                             \
-                     "addp v5.16b, v5.16b, v13.16b\n\t"                                                          \
-                     "umax v1.16b, v1.16b, v5.16b\n\t"                                                           \
-                     "umin v3.16b, v3.16b, v5.16b\n\t"                                                           \
-                     "subs %[k], %[k], #1\n\t"                                                                   \
-                     "b.ne 1b\n\t" RULES16("v1", "v3", "v25")                                                   \
+                     "movi v3.16b, #0xff\n\t" NEIGHBOURS(ROW, BODY_TWO_WORDS)                                  \
+                         RULES16("v1", "v3", "v25")                                                   \
                      "ldr q24, [%[wt]]\n\t"                                                                      \
                      "and v25.16b, v25.16b, v24.16b\n\t"                                                         \
                      "addp v25.16b, v25.16b, v25.16b\n\t"                                                        \
@@ -180,10 +194,10 @@ static const uint8_t k_weights[16] = {1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 1
                      "st1 {v25.h}[0], [%[out]]\n\t" OPERANDS);                                                   \
   }
 
-PAIR_ONE_WORD(pair_words1, LOAD_X1)
-PAIR_ONE_WORD(pair_words2, LOAD_X2)
-PAIR_TWO_WORDS(pair_words3, LOAD_X3)
-PAIR_TWO_WORDS(pair_words4, LOAD_X4)
+PAIR_ONE_WORD(pair_words1, ROW_X1)
+PAIR_ONE_WORD(pair_words2, ROW_X2)
+PAIR_TWO_WORDS(pair_words3, ROW_X3)
+PAIR_TWO_WORDS(pair_words4, ROW_X4)
 
 typedef void (*pair_fn)(const uint64_t*, const uint64_t*, const uint64_t*, const uint32_t*, const int32_t*, long,
                         const int32_t*, const int16_t*, const int16_t*, const int16_t*, void*);
