@@ -10,9 +10,10 @@
  * 8 EOR + 8 CNT + the 7-ADDP tree of bgemm-neon.c. A one-word tile's tree leaves one byte
  * per filter (<= 64); a two-word tile's leaves two half counts per filter, and one more
  * ADDP of the two tiles' trees gives one byte per filter (<= 128). UMAX / UMIN fold them
- * into running maxima and minima in registers. Per neighbour: 2 loads + DUP + 2 x 23 +
- * 4 + 2 loop = 55 instructions for 32 filters of 64 bits (1.72 per filter), 2 + 46 + 1 +
- * 2 + 2 = 53 for 16 of 128 bits (3.31).
+ * into running maxima and minima in registers. Two neighbours per iteration (one LDP of
+ * their indices): per two, 1 + 2 row loads + 2 DUP + 4 x 23 + 8 + 2 loop = 107
+ * instructions for 32 filters of 64 bits (1.67 per neighbour and filter), 1 + 2 + 92 + 2
+ * + 4 + 2 = 103 for 16 of 128 bits (3.22).
  *
  * Then the rules, per 16 filters: the centre counts r (int32) narrowed to int16 (UZP1),
  * r - qmax and r - qmin by USUBW, compared with the cuts a and b (CMGE), ANDed, XORed

@@ -17,19 +17,24 @@ typedef struct {
   uint32_t* rows;  /* k edge rows x ^ x_i, words(C) each */
   uint64_t* xs;    /* bgemm input block */
   int32_t* acc;    /* BGNN_BGEMM_ROWS x Cout counts */
-  int32_t* racc;   /* centre counts of a block of nodes */
+  int32_t* racc;   /* centre counts of a block of nodes (racc_entries) */
   int32_t *qmax, *qmin;
   int32_t* flags; /* per channel: rule result (binary form), or 0/1 hits of per-edge rules */
   unsigned char* hit;
   void* kernel; /* bgnn_edge_extremes' scratch */
 } worker_scratch;
 
+/* Centre counts of a block of nodes, and past the last row the padding up to which
+ * bgnn_edge_extremes may read a node's counts. */
+static size_t racc_entries(const bgnn_edgeconv* e) {
+  return (size_t)BGNN_BGEMM_ROWS * e->channels_out + (size_t)bgnn_edge_extremes_width(e->channels_out);
+}
+
 static size_t binary_worker_bytes(const bgnn_edgeconv* e) {
   const size_t words = (size_t)bgnn_words(e->channels_in), n = (size_t)e->channels_out;
   const size_t w64 = (size_t)(e->edge.words64 > e->centre.words64 ? e->edge.words64 : e->centre.words64);
-  /* racc: one row more, so that a kernel may read a node's counts up to the padded width */
   return align64(sizeof(uint32_t) * (size_t)e->k * words) + align64(sizeof(uint64_t) * BGNN_BGEMM_ROWS * w64) +
-         align64(sizeof(int32_t) * BGNN_BGEMM_ROWS * n) + align64(sizeof(int32_t) * (BGNN_BGEMM_ROWS + 1) * n) +
+         align64(sizeof(int32_t) * BGNN_BGEMM_ROWS * n) + align64(sizeof(int32_t) * racc_entries(e)) +
          3 * align64(sizeof(int32_t) * n) + align64(n) +
          align64(bgnn_edge_extremes_scratch(e->k, (int)words, e->channels_out));
 }
@@ -42,7 +47,7 @@ static worker_scratch worker_view(const bgnn_edgeconv* e, int worker) {
   s.rows = (uint32_t*)p, p += align64(sizeof(uint32_t) * (size_t)e->k * words);
   s.xs = (uint64_t*)p, p += align64(sizeof(uint64_t) * BGNN_BGEMM_ROWS * w64);
   s.acc = (int32_t*)p, p += align64(sizeof(int32_t) * BGNN_BGEMM_ROWS * n);
-  s.racc = (int32_t*)p, p += align64(sizeof(int32_t) * (BGNN_BGEMM_ROWS + 1) * n);
+  s.racc = (int32_t*)p, p += align64(sizeof(int32_t) * racc_entries(e));
   s.qmax = (int32_t*)p, p += align64(sizeof(int32_t) * n);
   s.qmin = (int32_t*)p, p += align64(sizeof(int32_t) * n);
   s.flags = (int32_t*)p, p += align64(sizeof(int32_t) * n);
