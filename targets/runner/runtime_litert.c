@@ -193,7 +193,7 @@ static LiteRtStatus k_run(void* user, size_t n_in, const LiteRtTensorBuffer* in,
     n->prepared = 1;
   }
   if (bgnn_op_run(n->op, views, &result) != 0) {
-    snprintf(g_kernel_error, sizeof(g_kernel_error), "custom op: out of memory");
+    snprintf(g_kernel_error, sizeof(g_kernel_error), "%s", bgnn_op_run_error(n->op));
     return 1;
   }
   return 0;

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ctypes
+import hashlib
 import os
 import subprocess
 import sys
@@ -103,9 +104,20 @@ class BmaxpoolParams(ctypes.Structure):
     ]
 
 
+def _sources_digest(*extra: Path) -> str:
+    """A digest of the sources a test build compiles: builds of different checkouts (other
+    worktrees, other sessions) never overwrite each other's."""
+    digest = hashlib.sha256()
+    for path in [*(RUNNER_DIR / "core").iterdir(), *extra]:
+        if path.is_file():
+            digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
 @cache
 def library() -> ctypes.CDLL:
-    out = cache_dir("test-kernels") / "libbgnn_core.so"
+    probe = RUNNER_DIR / "tests" / "parallel_probe.c"
+    out = cache_dir("test-kernels") / f"libbgnn_core-{_sources_digest(probe)}.so"
     tmp = out.with_name(f"{out.name}.{os.getpid()}.tmp")  # other sessions may be loading `out`
     cmd = [
         sys.executable,
@@ -138,7 +150,8 @@ def kernel_tests_binary(arch: str) -> Path:
     from bgnn_deploy.targets.toolchain.compiler import zig_target
 
     native = arch == "native"
-    binary = cache_dir("test-kernels") / f"kernel_tests-{arch}"
+    digest = _sources_digest(RUNNER_DIR / "tests" / "kernel_tests.c")
+    binary = cache_dir("test-kernels") / f"kernel_tests-{arch}-{digest}"
     tmp = binary.with_name(f"{binary.name}.{os.getpid()}.tmp")
     target = [] if native else zig_target(arch, native=False)
     subprocess.run(
@@ -235,6 +248,32 @@ def embed_through_kernel_tests(
     return out
 
 
+def edgeconv_through_kernel_tests(arch: str, isa: str, cases: list[dict], folder: Path) -> list:
+    """The output words of each binary BgnnEdgeConv case (dict of x packed [N, words],
+    idx [N, k], weights int32 [Cout, 2, words], modes [Cout], bounds int32 [Cout, 2]) from
+    kernel_tests' `edgeconv` mode: one process (under qemu for a foreign arch)."""
+    parts = [np.int32(len(cases)).tobytes()]
+    for case in cases:
+        n, k = case["idx"].shape
+        cout, cin = case["modes"].shape[0], case["channels_in"]
+        parts.append(np.array([n, k, cin, cout], np.int32).tobytes())
+        for key, dtype in (("x", np.uint32), ("idx", np.int32), ("weights", np.uint32)):
+            parts.append(np.ascontiguousarray(case[key]).view(dtype).tobytes())
+        parts.append(np.ascontiguousarray(case["modes"], np.int32).tobytes())
+        parts.append(np.ascontiguousarray(case["bounds"], np.int32).tobytes())
+    src, dst = folder / f"edge-{arch}-{isa}.bin", folder / f"edge-out-{arch}-{isa}.bin"
+    src.write_bytes(b"".join(parts))
+    done = compile_and_run_kernel_tests(arch, "edgeconv", isa, str(src), str(dst))
+    assert done.returncode == 0, done.stdout + done.stderr
+    flat, out, at = np.fromfile(dst, np.uint32), [], 0
+    for case in cases:
+        n, words = case["idx"].shape[0], -(-case["modes"].shape[0] // 32)
+        out.append(flat[at : at + n * words].reshape(n, words))
+        at += n * words
+    assert at == flat.size
+    return out
+
+
 __all__ = [
     "ISAS",
     "QEMU",
@@ -244,6 +283,7 @@ __all__ = [
     "bgemm",
     "bgemm_through_kernel_tests",
     "compile_and_run_kernel_tests",
+    "edgeconv_through_kernel_tests",
     "embed_through_kernel_tests",
     "kernel_tests_binary",
     "library",

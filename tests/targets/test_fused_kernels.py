@@ -1,5 +1,7 @@
 """The fused kernels (core/edgeconv.c, embed_pool.c, l2_knn.c) through ctypes against the
-NumPy reference of their specs, on odd sizes, with every rule mode and several threads."""
+NumPy reference of their specs, on odd sizes, with every rule mode and several threads;
+the binary EdgeConv also with each ISA variant of its edge extremes kernel
+(core/edge_extremes.h), natively and under qemu-aarch64."""
 
 from __future__ import annotations
 
@@ -11,7 +13,14 @@ from bgnn_deploy.converters.fusion.plan import FusedEdgeConv, FusedEmbed, pack_s
 from bgnn_deploy.converters.fusion.reference import edge_conv, embed_pool, l2_knn
 from bgnn_deploy.converters.fusion.rules import ChannelRules
 
-from tests.targets.kernels import ISAS, embed_through_kernel_tests, library, ptr
+from tests.targets.kernels import (
+    ISAS,
+    edgeconv_through_kernel_tests,
+    embed_through_kernel_tests,
+    library,
+    ptr,
+)
+from tests.targets.test_kernels import HOST_ISAS, cpu_has
 
 
 def _unpack(words: np.ndarray, channels: int) -> np.ndarray:
@@ -140,6 +149,86 @@ def _run_embed_pool(lib, embed: FusedEmbed, feats: list[np.ndarray]) -> np.ndarr
     finally:
         lib.bgnn_embed_pool_free(state)
     return out
+
+
+# Odd shapes for the binary EdgeConv: (points, k, channels_in, channels_out), with rows of
+# 1-4 32-bit words (NEON's direct kernel, one- and two-word tiles, lone last tiles) and
+# longer (the bgemm path), filters not multiples of the tile widths.
+BINARY_SHAPES = [
+    (333, 7, 24, 40),
+    (333, 7, 40, 70),
+    (333, 7, 70, 33),
+    (200, 20, 100, 129),
+    (150, 20, 64, 128),
+    (97, 3, 1, 1),
+    (64, 1, 129, 65),
+    (333, 7, 33, 17),
+    (120, 5, 128, 48),
+    (90, 9, 300, 70),
+]
+
+
+def _binary_case(seed: int, n: int, k: int, cin: int, cout: int, modes) -> tuple:
+    """A binary layer whose rules are drawn from ``modes``, with bounds (odd and even, a few
+    never / always, a few at the int32 limits) near the node's y, random ±1 rows and
+    neighbours."""
+    rng = np.random.default_rng(seed)
+    signs = _signs(rng, n, cin)
+    weights = _signs(rng, cout, 2 * cin)
+    packed = np.stack([pack_signs(weights[:, :cin]), pack_signs(weights[:, cin:])], 1)
+    spread = int(3 * np.sqrt(cin)) + 2
+    bounds = np.sort(rng.integers(-spread, spread + 1, (cout, 2)), axis=1)
+    bounds[rng.random(cout) < 0.1] = (-2 * cin - 1, 2 * cin + 1)
+    bounds[rng.random(cout) < 0.05] = (-(2**31), 2**31 - 1)
+    mode = rng.choice(np.array(modes, np.int32), cout)
+    rules = ChannelRules(mode, bounds.astype(np.int32))
+    layer = FusedEdgeConv(k, "hamming", cin, cout, packed, rules, weights)
+    return layer, signs, rng.integers(0, n, (n, k)).astype(np.int32)
+
+
+@pytest.fixture(params=HOST_ISAS)
+def variant(request):
+    """The core library with each host variant active (skipped where the CPU lacks it):
+    bgnn_edgeconv_init packs with it, so its edge extremes kernel runs."""
+    lib = library()
+    if not lib.bgnn_dispatch_set(ISAS[request.param]):
+        assert not cpu_has(request.param)
+        pytest.skip(f"{request.param}: this CPU lacks it")
+    yield request.param
+    assert lib.bgnn_dispatch_set(lib.bgnn_dispatch_init())
+
+
+@pytest.mark.parametrize("modes", [(0, 1), (0, 1, 2, 3)], ids=["extremes", "per-edge"])
+@pytest.mark.parametrize("shape", BINARY_SHAPES, ids=lambda s: "x".join(map(str, s)))
+def test_binary_edgeconv_every_variant_equals_reference(variant, shape, modes):
+    layer, signs, idx = _binary_case(sum(shape), *shape, modes)
+    got = _run_edgeconv(layer, pack_signs(signs), idx)
+    np.testing.assert_array_equal(got, edge_conv(layer, signs, idx), err_msg=variant)
+
+
+@pytest.mark.parametrize("isa", ["neon", "scalar"])
+def test_aarch64_binary_edgeconv_equals_reference_under_qemu(isa, tmp_path):
+    cases, want = [], []
+    for modes in ((0, 1), (0, 1, 2, 3)):
+        for shape in BINARY_SHAPES:
+            layer, signs, idx = _binary_case(sum(shape) + len(modes), *shape, modes)
+            x = pack_signs(signs)
+            cases.append(
+                {
+                    "x": x,
+                    "idx": idx,
+                    "weights": layer.weights,
+                    "modes": layer.rules.mode,
+                    "bounds": layer.rules.bounds,
+                    "channels_in": layer.channels_in,
+                }
+            )
+            want.append(pack_signs(edge_conv(layer, signs, idx)))
+    got = edgeconv_through_kernel_tests("aarch64", isa, cases, tmp_path)
+    for case, g, w in zip(cases, got, want, strict=True):
+        np.testing.assert_array_equal(
+            g, w.view(np.uint32), err_msg=f"{isa} {case['idx'].shape} {case['channels_in']}"
+        )
 
 
 def embed_case(n: int, widths: tuple[int, ...], e: int, seed: int):

@@ -115,3 +115,39 @@ def test_corrupt_fused_constants_are_refused_naming_the_op(fused, tmp_path, targ
     with pytest.raises(RunnerError) as err:
         run_runner(build_runner(target), bad, num_runs=1, warmup_runs=0)
     assert "BgnnEdgeConv" in str(err.value) and "mode 9 of channel 3" in str(err.value)
+
+
+@pytest.mark.parametrize("target", ["local", "qemu-aarch64"])
+@pytest.mark.parametrize("bad", [-1, 40, 2**31 - 1])
+def test_neighbour_indices_outside_the_points_are_refused(fused, tmp_path, target, bad):
+    """A single BgnnEdgeConv whose constant indices hold one index outside [0, N): the op
+    refuses to run (it would read outside x) and says which."""
+    from benchmarks.fused import Tensor, single_op_model
+
+    n, k, cin, cout = 40, 5, 40, 33
+    rng = np.random.default_rng(1)
+    idx = rng.integers(0, n, (1, n, k)).astype(np.int32)
+    idx[0, 17, 3] = bad
+    words = -(-cin // 32)
+    weights = rng.integers(0, 2**31, (cout, 2, words)).astype(np.int32)
+    weights[..., -1] &= (1 << (cin % 32)) - 1  # padding bits 0
+    base = (fused["root"] / "fused" / "binary.tflite").read_bytes()
+    model = tmp_path / "edgeconv.tflite"
+    model.write_bytes(
+        single_op_model(
+            base,
+            "BgnnEdgeConv",
+            [
+                Tensor("x", (1, n, words), np.int32),
+                ("indices", idx),
+                ("weights", weights),
+                ("modes", np.zeros(cout, np.int32)),
+                ("bounds", np.tile(np.array([-4, 4], np.int32), (cout, 1))),
+            ],
+            [Tensor("y", (1, n, 2), np.int32)],
+            {"channels_in": cin, "channels_out": cout},
+        )
+    )
+    with pytest.raises(RunnerError) as err:
+        run_runner(build_runner(target), model, num_runs=1, warmup_runs=0)
+    assert f"neighbour index {bad} outside [0, {n})" in str(err.value), str(err.value)

@@ -25,7 +25,8 @@
  * - avx512 (bgemm-avx512.c): VPOPCNTQ on 8 filters' words at once; 4 rows x 8 filters.
  *   Untested on hardware (none at hand): only compiled and never dispatched here.
  * Each variant packs filters in its own layout, and the filters remember the variant that
- * packed them: bgnn_bgemm_block always runs the kernel that matches the layout.
+ * packed them: bgnn_bgemm_block always runs the kernel that matches the layout (and so
+ * does bgnn_edge_extremes, edge_extremes.h, which reads the same packed filters).
  *
  * Contracts (checked with assert where NDEBUG is not defined): channels_out >= 1,
  * words32 >= 1; rows and filters in the packed layout of types.h (padding bits 0); xs

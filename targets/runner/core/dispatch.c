@@ -12,6 +12,7 @@ static const bgnn_kernels k_variants[] = {
       .bgemm_pack = bgnn_bgemm_pack__##suffix,                                                 \
       .bgemm_block = bgnn_bgemm_block__##suffix,                                               \
       .embed_stats = bgnn_embed_stats__##suffix,                                               \
+      .edge_extremes = bgnn_edge_extremes__##suffix,                                           \
   },
 #include "kernels.inc"
 #undef BGNN_VARIANT

@@ -10,6 +10,7 @@
 #define BGNN_CORE_DISPATCH_H
 #include "bgemm.h"
 #include "embed_stats.h"
+#include "edge_extremes.h"
 #include "types.h"
 #include "xor_popcount.h"
 
@@ -21,6 +22,8 @@ typedef struct bgnn_kernels {
   void (*bgemm_block)(const bgnn_bgemm_filters* f, const uint64_t* xs, int32_t* acc);
   void (*embed_stats)(const bgnn_bgemm_filters* f, int channels_in, const uint32_t* x, int rows, uint64_t* xs,
                       int32_t* acc, uint16_t* stats);
+  void (*edge_extremes)(const bgnn_bgemm_filters* e, const uint32_t* x, int words32, const uint32_t* xi,
+                        const int32_t* nb, int k, const int32_t* r, const int16_t* cuts, uint32_t* out, void* scratch);
 } bgnn_kernels;
 
 /* Chooses and activates the variant; returns the ISA chosen. Safe to call more than once:

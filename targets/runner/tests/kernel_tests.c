@@ -12,6 +12,8 @@
  *   kernel_tests embed ISA IN OUT                 BgnnEmbedPool cases from IN -> OUT
  *   kernel_tests bench-embed ISA N COUT ITERS C0 [C1 ...]
  *                                                 ITERS bgnn_embed_pool_run over N points
+ *   kernel_tests edgeconv ISA IN OUT              binary BgnnEdgeConv cases from IN -> OUT
+ *   kernel_tests bench-edge ISA BITS COUT N K ITERS  ITERS binary EdgeConvs of N points
  *
  * bgemm IN: int32 cases, then per case int32 rows, words32, channels_out, the rows (rows x
  * words32 uint32) and the filters (channels_out x words32); OUT: per case rows x
@@ -19,8 +21,11 @@
  * channels_out, direct (-1: as init decides, 0 or 1: forced), channels_in_l for each
  * input, the inputs (points x words(C_l) uint32 each), the filters (channels_out x
  * words(sum) uint32) and the params (channels_out x 4 float32); OUT: per case 2 x
- * channels_out float32, then int32 direct (the path that ran). The bench modes exist to
- * be counted under qemu's instruction plugin or timed: they print a checksum (so that
+ * channels_out float32, then int32 direct (the path that ran). edgeconv IN: int32 cases,
+ * then per case int32 points, k, channels_in, channels_out, x (points x words(channels_in)),
+ * indices (points x k), weights (channels_out x 2 x words(channels_in)), modes
+ * (channels_out), bounds (channels_out x 2); OUT: per case points x words(channels_out)
+ * words. The bench modes exist to be counted under qemu's instruction plugin or timed: they print a checksum (so that
  * nothing is optimised away) and the seconds the passes took.
  */
 #include <math.h>
@@ -32,6 +37,8 @@
 #include "../core/bgemm.h"
 #include "../core/bitpack.h"
 #include "../core/dispatch.h"
+#include "../core/edge_extremes.h"
+#include "../core/edgeconv.h"
 #include "../core/embed_pool.h"
 #include "../core/hamming_knn.h"
 #include "../core/xor_popcount.h"
@@ -159,6 +166,86 @@ static void check_bgemm(const char* name, bgnn_isa isa) {
     free(x), free(f);
   }
   printf("bgemm        %-8s %s (%d shapes)\n", name, bad ? "MISMATCH" : "ok", shapes);
+  failures += bad != 0;
+}
+
+/* The edge extremes kernel (edge_extremes.h) through the active variant against a naive
+ * count of every edge and the rule written out, on odd shapes: bits around word sizes and
+ * the NEON kernel's limit (128), filters around its tile widths, k = 1, 7, 20; node 0's
+ * first edge meets the complement of filter 0 (the largest count, K: bytes must not
+ * wrap); cuts random around the counts. Words past channels_out must stay untouched. */
+static void check_edge_extremes(const char* name, bgnn_isa isa) {
+  const int bits[] = {1, 31, 32, 33, 63, 64, 65, 95, 96, 97, 100, 127, 128, 129, 200, 256, 300};
+  const int couts[] = {1, 7, 8, 15, 16, 17, 31, 33, 48, 70, 129};
+  const int ks[] = {1, 7, 20};
+  const int n = 37, guard = 4;
+  int bad = 0, shapes = 0;
+  for (size_t bi = 0; bi < sizeof(bits) / sizeof(bits[0]); ++bi)
+    for (size_t ci = 0; ci < sizeof(couts) / sizeof(couts[0]); ++ci) {
+      const int K = bits[bi], cout = couts[ci], words = bgnn_words(K), k = ks[(bi + ci) % 3];
+      const int width = bgnn_edge_extremes_width(cout), out_words = bgnn_words(cout);
+      uint32_t* x = random_rows(n, K);
+      uint32_t* f = random_rows(cout, K);
+      int32_t* nb = xmalloc(sizeof(int32_t) * (size_t)n * k);
+      for (int t = 0; t < n * k; ++t) nb[t] = (int32_t)(next_u32() % n);
+      for (int w = 0; w < words; ++w) /* filter 0 = ~(x_nb[0] ^ x_0) within K bits */
+        f[w] = ~(x[(size_t)nb[0] * words + w] ^ x[w]) & (w == words - 1 && K % 32 ? (1u << (K % 32)) - 1u : ~0u);
+      int32_t* r = xmalloc(sizeof(int32_t) * width);
+      int16_t* cuts = xmalloc(sizeof(int16_t) * 3 * width);
+      int32_t* qmax = xmalloc(sizeof(int32_t) * cout);
+      int32_t* qmin = xmalloc(sizeof(int32_t) * cout);
+      uint32_t* want = xmalloc(sizeof(uint32_t) * out_words);
+      uint32_t* got = xmalloc(sizeof(uint32_t) * (out_words + guard));
+      bgnn_bgemm_filters e = {0};
+      bgnn_dispatch_set(isa);
+      void* scratch = aligned_alloc(64, (bgnn_edge_extremes_scratch(k, words, cout) + 63) / 64 * 64);
+      if (!bgnn_bgemm_pack(&e, f, cout, words) || !scratch) {
+        printf("edge_extremes %-7s allocation failed\n", name);
+        failures++;
+        return;
+      }
+      for (int i = 0; i < n; ++i) {
+        const uint32_t* xi = x + (size_t)i * words;
+        for (int c = 0; c < cout; ++c) {
+          int32_t hi = -1, lo = 1 << 30;
+          for (int j = 0; j < k; ++j) {
+            const uint32_t* xj = x + (size_t)nb[(size_t)i * k + j] * words;
+            int32_t q = 0;
+            for (int w = 0; w < words; ++w)
+              for (uint32_t v = xj[w] ^ xi[w] ^ f[(size_t)c * words + w]; v; v &= v - 1) q++;
+            hi = q > hi ? q : hi;
+            lo = q < lo ? q : lo;
+          }
+          qmax[c] = hi, qmin[c] = lo;
+          r[c] = (int32_t)(next_u32() % (K + 1));
+          cuts[c] = (int16_t)(r[c] - hi + (int)(next_u32() % 5) - 2); /* around r - qmax */
+          cuts[width + c] = (int16_t)(r[c] - lo + (int)(next_u32() % 5) - 2);
+          cuts[2 * width + c] = (int16_t)(next_u32() % 2 ? -1 : 0);
+          if (next_u32() % 8 == 0) cuts[c] = (int16_t)(-K - 1); /* always / never */
+          if (next_u32() % 8 == 0) cuts[width + c] = (int16_t)(K + 1);
+        }
+        for (int c = cout; c < width; ++c) r[c] = (int32_t)next_u32(); /* ignored */
+        bgnn_edge_extremes_pad_cuts(cuts, cout);
+        for (int w = 0; w < out_words; ++w) want[w] = 0;
+        for (int c = 0; c < cout; ++c) {
+          const int bit = ((r[c] - qmax[c] >= cuts[c]) & (r[c] - qmin[c] <= cuts[width + c])) ^ (cuts[2 * width + c] & 1);
+          want[c / 32] |= (uint32_t)bit << (c % 32);
+        }
+        for (int w = 0; w < out_words + guard; ++w) got[w] = 0xdeadbeefu;
+        bgnn_edge_extremes(&e, x, words, xi, nb + (size_t)i * k, k, r, cuts, got, scratch);
+        int ok = memcmp(want, got, sizeof(uint32_t) * out_words) == 0;
+        for (int w = out_words; w < out_words + guard; ++w) ok &= got[w] == 0xdeadbeefu;
+        if (!ok) {
+          if (bad < 5) printf("edge_extremes %-7s MISMATCH bits=%d filters=%d k=%d node=%d\n", name, K, cout, k, i);
+          bad++;
+          break;
+        }
+      }
+      shapes++;
+      bgnn_bgemm_free(&e);
+      free(scratch), free(x), free(f), free(nb), free(r), free(cuts), free(qmax), free(qmin), free(want), free(got);
+    }
+  printf("edge_extremes %-7s %s (%d shapes)\n", name, bad ? "MISMATCH" : "ok", shapes);
   failures += bad != 0;
 }
 
@@ -422,6 +509,77 @@ static int bench_embed(int points, int cout, long iters, int inputs, char** widt
   return 0;
 }
 
+/* One binary BgnnEdgeConv (edgeconv.h) from IN's fields: 0 on success. */
+static int edgeconv_case(FILE* in, FILE* out) {
+  int32_t n, k, cin, cout;
+  if (!read_i32(in, &n) || !read_i32(in, &k) || !read_i32(in, &cin) || !read_i32(in, &cout)) return 2;
+  const size_t words = (size_t)bgnn_words(cin), xw = (size_t)n * words, iw = (size_t)n * k;
+  const size_t ww = (size_t)cout * 2 * words, ow = (size_t)n * bgnn_words(cout);
+  uint32_t* x = xmalloc(sizeof(uint32_t) * xw);
+  int32_t* idx = xmalloc(sizeof(int32_t) * iw);
+  uint32_t* w = xmalloc(sizeof(uint32_t) * ww);
+  int32_t* mode = xmalloc(sizeof(int32_t) * cout);
+  int32_t* bounds = xmalloc(sizeof(int32_t) * 2 * cout);
+  uint32_t* y = xmalloc(sizeof(uint32_t) * ow);
+  if (fread(x, 4, xw, in) != xw || fread(idx, 4, iw, in) != iw || fread(w, 4, ww, in) != ww ||
+      fread(mode, 4, (size_t)cout, in) != (size_t)cout || fread(bounds, 4, 2 * (size_t)cout, in) != 2 * (size_t)cout)
+    return 2;
+  bgnn_edgeconv e;
+  if (!bgnn_edgeconv_init(&e, n, k, cin, cout, 1, w, mode, bounds, 1)) return 3;
+  bgnn_edgeconv_run(&e, x, idx, y);
+  bgnn_edgeconv_free(&e);
+  fwrite(y, 4, ow, out);
+  free(x), free(idx), free(w), free(mode), free(bounds), free(y);
+  return 0;
+}
+
+static int edgeconv_file(const char* in_path, const char* out_path) {
+  FILE *in = fopen(in_path, "rb"), *out = fopen(out_path, "wb");
+  int32_t cases;
+  if (!in || !out || !read_i32(in, &cases)) return 2;
+  for (int32_t c = 0; c < cases; ++c) {
+    const int rc = edgeconv_case(in, out);
+    if (rc) return rc;
+  }
+  fclose(in);
+  return fclose(out) == 0 ? 0 : 2;
+}
+
+/* ITERS binary EdgeConvs (one thread) of n random points, k random neighbours, every rule
+ * ANY_OUTSIDE (the extremes path), bounds around the counts. */
+static int bench_edgeconv(int bits, int cout, int n, int k, long iters) {
+  const int words = bgnn_words(bits);
+  uint32_t* x = random_rows(n, bits);
+  uint32_t* w = xmalloc(sizeof(uint32_t) * (size_t)cout * 2 * words);
+  for (int c = 0; c < 2 * cout; ++c) {
+    uint32_t* half = random_rows(1, bits);
+    memcpy(w + (size_t)c * words, half, sizeof(uint32_t) * words);
+    free(half);
+  }
+  int32_t* idx = xmalloc(sizeof(int32_t) * (size_t)n * k);
+  for (int t = 0; t < n * k; ++t) idx[t] = (int32_t)(next_u32() % n);
+  int32_t* mode = xmalloc(sizeof(int32_t) * cout);
+  int32_t* bounds = xmalloc(sizeof(int32_t) * 2 * cout);
+  for (int c = 0; c < cout; ++c) {
+    mode[c] = BGNN_RULE_ANY_OUTSIDE;
+    bounds[2 * c] = -2 * (int32_t)(next_u32() % (bits / 2 + 1)) - 2;
+    bounds[2 * c + 1] = 2 * (int32_t)(next_u32() % (bits / 2 + 1)) + 2;
+  }
+  uint32_t* y = xmalloc(sizeof(uint32_t) * (size_t)n * bgnn_words(cout));
+  bgnn_edgeconv e;
+  if (!bgnn_edgeconv_init(&e, n, k, bits, cout, 1, w, mode, bounds, 1)) return 2;
+  uint64_t sum = 0;
+  const double t0 = now_s();
+  for (long it = 0; it < iters; ++it) {
+    bgnn_edgeconv_run(&e, x, idx, y);
+    sum += y[it % n];
+  }
+  printf("checksum %llu seconds %.9f\n", (unsigned long long)sum, now_s() - t0);
+  bgnn_edgeconv_free(&e);
+  free(x), free(w), free(idx), free(mode), free(bounds), free(y);
+  return 0;
+}
+
 int main(int argc, char** argv) {
   const bgnn_isa picked = bgnn_dispatch_init();
   if (argc > 1) {
@@ -435,6 +593,9 @@ int main(int argc, char** argv) {
       return bench_bgemm(atoi(argv[3]), atoi(argv[4]), atoi(argv[5]), atol(argv[6]));
     if (strcmp(argv[1], "bench-knn") == 0 && argc == 7)
       return bench_knn(atoi(argv[3]), atoi(argv[4]), atoi(argv[5]), atol(argv[6]));
+    if (strcmp(argv[1], "edgeconv") == 0 && argc == 5) return edgeconv_file(argv[3], argv[4]);
+    if (strcmp(argv[1], "bench-edge") == 0 && argc == 8)
+      return bench_edgeconv(atoi(argv[3]), atoi(argv[4]), atoi(argv[5]), atoi(argv[6]), atol(argv[7]));
     if (strcmp(argv[1], "embed") == 0 && argc == 5) return embed_file(argv[3], argv[4]);
     if (strcmp(argv[1], "bench-embed") == 0 && argc >= 7)
       return bench_embed(atoi(argv[3]), atoi(argv[4]), atol(argv[5]), argc - 6, argv + 6);
@@ -446,6 +607,7 @@ int main(int argc, char** argv) {
   if (bgnn_isa_supported(isa)) {                                                    \
     check_xor_popcount(bgnn_isa_name(isa), bgnn_xor_popcount__##suffix);            \
     check_bgemm(bgnn_isa_name(isa), isa);                                           \
+    check_edge_extremes(bgnn_isa_name(isa), isa);                                   \
     bgnn_dispatch_set(isa);                                                         \
     check_knn_with_variant(bgnn_isa_name(isa));                                     \
     check_embed(bgnn_isa_name(isa), isa);                                           \
