@@ -3,7 +3,7 @@
  * For each row i: the k rows j with the smallest popcount(x_i XOR x_j), in ascending
  * distance, lower j first among equal distances. The distances of each block of rows
  * come from the binary GEMM (bgemm.h). Distances are small integers (0..C), so selection
- * counts: the k-th neighbour's distance of the row before, plus a margin, is a guess t;
+ * counts: the k-th neighbour's distance of the row before is a guess t;
  * the rows within t are collected in index order (a vector pass over the row's
  * distances), raising t until there are at least k of them, and a stable counting sort
  * of those few by distance gives the answer. No comparison sort, exact ties; a row
