@@ -299,9 +299,9 @@ def test_bmaxpool_against_numpy():
         (40, 70, 40),
         (1, 5, 1),
         (203, 256, 20),
-        (1000, 8, 20),  # distances 0..8: ties everywhere, through the bound path
+        (1000, 8, 20),  # distances 0..8: ties everywhere, many rows within each guess
         (700, 130, 33),
-        (2000, 130, 20),  # the block-minimum bound path with three words per row
+        (2000, 130, 20),  # three words per row; 31 groups of 64 rows and a tail of 16
     ],
 )
 def test_hamming_knn_against_numpy_with_ties(n, channels, k, isa):
