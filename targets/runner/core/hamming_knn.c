@@ -49,7 +49,7 @@ static int select_all(const int32_t* dist, int n, int k, int max_d, int32_t* cou
 /* cand = the indices j < n with dist[j] <= t, ascending; returns how many (cand holds n). */
 static int rows_within(const int32_t* dist, int n, int t, int32_t* cand) {
   int c = 0, j = 0;
-#if defined(__x86_64__) && defined(__AVX2__) && defined(__BMI__)
+#if defined(__x86_64__) && defined(__AVX2__) && defined(__BMI__) && defined(__POPCNT__)
   /* 64 distances -> one 64-bit mask (bit i: row j + i is within t), without branches:
    * compare, pack to bytes (the packs interleave 128-bit halves; VPERMD puts the 32-bit
    * groups back in order), VPMOVMSKB. Then the first 4 set bits are written whether or

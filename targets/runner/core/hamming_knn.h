@@ -8,6 +8,9 @@
  * distances), raising t until there are at least k of them, and a stable counting sort
  * of those few by distance gives the answer. No comparison sort, exact ties; a row
  * whose guess is off costs another pass (the first row of a range counts all n).
+ * The GEMM runs the variant dispatch chose; the selection's vector pass is chosen when
+ * compiling, like bitpack.c's: AVX2 + BMI + POPCNT where the build targets them (a native
+ * host build), NEON on AArch64, portable C otherwise.
  */
 #ifndef BGNN_CORE_HAMMING_KNN_H
 #define BGNN_CORE_HAMMING_KNN_H
