@@ -5,6 +5,7 @@ from __future__ import annotations
 import ctypes
 import hashlib
 import os
+import platform
 import subprocess
 import sys
 from functools import cache
@@ -182,8 +183,8 @@ def compile_and_run_kernel_tests(
     arch: str, *args: str, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess:
     """Runs the kernel tests (no args: every check; see kernel_tests.c for the modes),
-    under qemu for a foreign `arch`."""
-    launcher = [] if arch == "native" else QEMU
+    under qemu for a foreign `arch` (a baseline build for this host's arch runs as it is)."""
+    launcher = [] if arch in ("native", platform.machine()) else QEMU
     return subprocess.run(
         [*launcher, str(kernel_tests_binary(arch)), *args],
         capture_output=True,

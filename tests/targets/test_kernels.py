@@ -299,14 +299,38 @@ def test_bmaxpool_against_numpy():
         (40, 70, 40),
         (1, 5, 1),
         (203, 256, 20),
-        (1000, 8, 20),  # distances 0..8: ties everywhere, through the bound path
+        (1000, 8, 20),  # distances 0..8: ties everywhere, many rows within each guess
         (700, 130, 33),
-        (2000, 130, 20),  # the block-minimum bound path with three words per row
+        (2000, 130, 20),  # three words per row; 31 groups of 64 rows and a tail of 16
     ],
 )
 def test_hamming_knn_against_numpy_with_ties(n, channels, k, isa):
     lib = library()
     x = pm1(n, channels)
+    packed = np_pack32(x)
+    out = np.zeros((n, k), np.int32)
+    lib.bgnn_hamming_knn_scratch.restype = ctypes.c_size_t
+    scratch = np.zeros(lib.bgnn_hamming_knn_scratch(n, packed.shape[1]), np.int32)
+    assert lib.bgnn_hamming_knn(ptr(packed), n, packed.shape[1], k, ptr(out), ptr(scratch))
+    dist = (x[:, None, :] != x[None, :, :]).sum(-1)
+    order = np.lexsort((np.broadcast_to(np.arange(n), dist.shape), dist), axis=-1)[:, :k]
+    np.testing.assert_array_equal(out, order)
+
+
+@pytest.mark.parametrize(
+    "n,channels,k", [(130, 64, 20), (300, 96, 17), (1000, 256, 20), (777, 7, 40)]
+)
+def test_hamming_knn_when_each_row_s_kth_distance_jumps(n, channels, k, isa):
+    # rows 0-2 of every 7 are copies of row 0 with one sign flipped (neighbours at 0-2),
+    # the rest random (neighbours far away): the selection's guess from the row before
+    # is too low, then too high, over and over
+    lib = library()
+    x = pm1(n, channels)
+    rng = np.random.default_rng(n)
+    for i in range(n):
+        if i % 7 < 3:
+            x[i] = x[0]
+            x[i, rng.integers(channels)] *= -1
     packed = np_pack32(x)
     out = np.zeros((n, k), np.int32)
     lib.bgnn_hamming_knn_scratch.restype = ctypes.c_size_t
@@ -415,6 +439,17 @@ def test_neon_variant_equals_scalar_under_qemu():
     assert "dispatch picks neon\n" in out
     forced = compile_and_run_kernel_tests("aarch64", env={"BGNN_ISA": "scalar"})
     assert "dispatch picks scalar\n" in forced.stdout, forced.stdout + forced.stderr
+
+
+@pytest.mark.skipif(platform.machine() != "x86_64", reason="an x86_64 host runs the baseline build")
+def test_baseline_x86_64_build_equals_scalar():
+    # no -march: the code for x86_64 without AVX2 (the k-NN's portable row collection,
+    # SSE2 bit-packing) runs, next to the variants that dispatch still finds
+    result = compile_and_run_kernel_tests("x86_64", env={"BGNN_ISA": ""})
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert "MISMATCH" not in out and "bitpack32             ok" in out
+    assert "hamming_knn  scalar   ok" in out, out
 
 
 @pytest.mark.parametrize("source", ["bgemm-avx512.c", "xor_popcount-avx512.c"])

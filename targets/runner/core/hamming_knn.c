@@ -1,6 +1,7 @@
 #include "hamming_knn.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -11,86 +12,110 @@
 #include "bgemm.h"
 #include "parallel.h"
 
-#define KNN_BLOCK 16
+/* added to the previous row's k-th distance for the next row's guess (select_k): 0 measured
+ * best on random rows (N = 256-1024: 7-16% faster than 1, 2 slower still; N = 4096 even) */
+#define KNN_MARGIN 0
 
 size_t bgnn_hamming_knn_scratch(int n, int words) {
-  return (size_t)(BGNN_BGEMM_ROWS + 1) * n + (size_t)n / KNN_BLOCK + 1 + (size_t)words * 32 + 1;
+  return (size_t)(BGNN_BGEMM_ROWS + 2) * n + (size_t)words * 32 + 1;
 }
 
-/* The counting selection of hamming_knn.h over rows idx[0..n) (all rows when idx is NULL,
- * else in ascending index order) whose distances are at most max_d. */
-static void select_from(const int32_t* dist, const int32_t* idx, int n, int k, int max_d, int32_t* count,
-                        int32_t* o) {
+/* The counting selection over all n rows: count rows per distance (0..max_d), find the
+ * distance `cut` at which k is reached, emit rows with d < cut and the first rows with
+ * d == cut, each group in index order. Returns cut, the k-th neighbour's distance. */
+static int select_all(const int32_t* dist, int n, int k, int max_d, int32_t* count, int32_t* o) {
   for (int d = 0; d <= max_d; ++d) count[d] = 0;
-  for (int i = 0; i < n; ++i) count[dist[idx ? idx[i] : i]]++;
-  /* the distance where the k-th neighbour lies, and how many rows of it are taken */
+  for (int j = 0; j < n; ++j) count[dist[j]]++;
   int cut = 0, below = 0;
   while (below + count[cut] < k) below += count[cut++];
   int take_at_cut = k - below;
-  /* emit in ascending distance, index order within a distance: one pass, each row into
-   * its distance's slot range (count[] becomes the next free slot) */
+  /* one pass, each row into its distance's slot range (count[] becomes the next free slot) */
   for (int d = 0, start = 0; d < cut; ++d) {
     const int c = count[d];
     count[d] = start;
     start += c;
   }
-  for (int i = 0; i < n; ++i) {
-    const int j = idx ? idx[i] : i, d = dist[j];
+  for (int j = 0; j < n; ++j) {
+    const int d = dist[j];
     if (d < cut) {
       o[count[d]++] = j;
     } else if (d == cut && take_at_cut > 0) {
       o[k - take_at_cut--] = j;
     }
   }
+  return cut;
 }
 
-/* The minimum of KNN_BLOCK (16) distances. */
-static inline int32_t block_min(const int32_t* d) {
-#if defined(__x86_64__) && defined(__AVX2__)
-  __m256i m = _mm256_min_epi32(_mm256_loadu_si256((const __m256i*)d), _mm256_loadu_si256((const __m256i*)(d + 8)));
-  __m128i h = _mm_min_epi32(_mm256_castsi256_si128(m), _mm256_extracti128_si256(m, 1));
-  h = _mm_min_epi32(h, _mm_shuffle_epi32(h, 0x4e));
-  h = _mm_min_epi32(h, _mm_shuffle_epi32(h, 0xb1));
-  return _mm_cvtsi128_si32(h);
-#elif defined(__aarch64__)
-  const int32x4_t a = vminq_s32(vld1q_s32(d), vld1q_s32(d + 4)), b = vminq_s32(vld1q_s32(d + 8), vld1q_s32(d + 12));
-  return vminvq_s32(vminq_s32(a, b));
-#else
-  int32_t m = d[0];
-  for (int l = 1; l < KNN_BLOCK; ++l) m = d[l] < m ? d[l] : m;
-  return m;
-#endif
-}
-
-/* Row i's k nearest from its n distances. For long rows, the k-th smallest of the minima
- * of blocks of KNN_BLOCK rows bounds the answer from above (those k minima are k rows
- * within the bound); only blocks whose minimum is within it are searched, and only rows
- * within it go through the counting selection, in index order, so ties stay exact. */
-static void select_k(const int32_t* dist, int n, int k, int max_d, int32_t* count, int32_t* cand, int32_t* mins,
-                     int32_t* o) {
-  const int blocks = n / KNN_BLOCK;
-  if (blocks < 2 * k) {
-    select_from(dist, NULL, n, k, max_d, count, o);
-    return;
+/* cand = the indices j < n with dist[j] <= t, ascending; returns how many (cand holds n). */
+static int rows_within(const int32_t* dist, int n, int t, int32_t* cand) {
+  int c = 0, j = 0;
+#if defined(__x86_64__) && defined(__AVX2__) && defined(__BMI__) && defined(__POPCNT__)
+  /* 64 distances -> one 64-bit mask (bit i: row j + i is within t), without branches:
+   * compare, pack to bytes (the packs interleave 128-bit halves; VPERMD puts the 32-bit
+   * groups back in order), VPMOVMSKB. Then the first 4 set bits are written whether or
+   * not they exist (TZCNT of 0 is 64; the count advances by the true popcount), so the
+   * common word with 0-4 rows in it takes no data-dependent branch. */
+  const __m256i lim = _mm256_set1_epi32(t + 1), order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+  for (; j + 64 <= n; j += 64) {
+    const __m256i* d = (const __m256i*)(dist + j);
+    __m256i q[8];
+    for (int i = 0; i < 8; ++i) q[i] = _mm256_cmpgt_epi32(lim, _mm256_loadu_si256(d + i));
+    const __m256i lo = _mm256_packs_epi16(_mm256_packs_epi32(q[0], q[1]), _mm256_packs_epi32(q[2], q[3]));
+    const __m256i hi = _mm256_packs_epi16(_mm256_packs_epi32(q[4], q[5]), _mm256_packs_epi32(q[6], q[7]));
+    uint64_t m = (uint64_t)(uint32_t)_mm256_movemask_epi8(_mm256_permutevar8x32_epi32(lo, order)) |
+                 (uint64_t)(uint32_t)_mm256_movemask_epi8(_mm256_permutevar8x32_epi32(hi, order)) << 32;
+    const int count = (int)_mm_popcnt_u64(m);
+    int32_t* o = cand + c;
+    for (int i = 0; i < 4; ++i, m = _blsr_u64(m)) o[i] = j + (int)_tzcnt_u64(m);
+    for (int i = 4; i < count; ++i, m = _blsr_u64(m)) o[i] = j + (int)_tzcnt_u64(m);
+    c += count;
   }
-  for (int b = 0; b < blocks; ++b) mins[b] = block_min(dist + (size_t)b * KNN_BLOCK);
-  for (int d = 0; d <= max_d; ++d) count[d] = 0;
-  for (int b = 0; b < blocks; ++b) count[mins[b]]++;
-  int bound = 0, below = 0;
-  while (below + count[bound] < k) below += count[bound++];
-  int c = 0;
-  for (int b = 0; b < blocks; ++b) {
-    if (mins[b] > bound) continue;
-    for (int j = b * KNN_BLOCK; j < (b + 1) * KNN_BLOCK; ++j) { /* branch-free: most rows of a block fail */
-      cand[c] = j;
-      c += dist[j] <= bound;
+#elif defined(__aarch64__)
+  /* groups of 16 whose minimum is above t (most of them) cost one comparison */
+  for (; j + 16 <= n; j += 16) {
+    const int32x4_t m = vminq_s32(vminq_s32(vld1q_s32(dist + j), vld1q_s32(dist + j + 4)),
+                                  vminq_s32(vld1q_s32(dist + j + 8), vld1q_s32(dist + j + 12)));
+    if (vminvq_s32(m) > t) continue;
+    for (int i = j; i < j + 16; ++i) {
+      cand[c] = i;
+      c += dist[i] <= t;
     }
   }
-  for (int j = blocks * KNN_BLOCK; j < n; ++j) {
+#endif
+  for (; j < n; ++j) {
     cand[c] = j;
-    c += dist[j] <= bound;
+    c += dist[j] <= t;
   }
-  select_from(dist, cand, c, k, bound, count, o);
+  return c;
+}
+
+/* The k nearest among c >= k candidates (ascending indices, every other row farther than
+ * t): a stable counting sort of the candidates by distance (sorted holds c), whose first
+ * k are the answer; no branch depends on the data. Returns the k-th one's distance. */
+static int select_candidates(const int32_t* dist, const int32_t* cand, int c, int k, int t, int32_t* count,
+                             int32_t* sorted, int32_t* o) {
+  for (int d = 0; d <= t; ++d) count[d] = 0;
+  for (int i = 0; i < c; ++i) count[dist[cand[i]]]++;
+  for (int d = 0, start = 0; d <= t; ++d) {
+    const int n_d = count[d];
+    count[d] = start;
+    start += n_d;
+  }
+  for (int i = 0; i < c; ++i) sorted[count[dist[cand[i]]]++] = cand[i];
+  memcpy(o, sorted, sizeof(int32_t) * (size_t)k);
+  return dist[o[k - 1]];
+}
+
+/* Row i's k nearest from its n distances; returns the k-th neighbour's distance. `guess`
+ * is where that distance probably lies (the previous row's, plus a margin; -1: no guess).
+ * Only the rows within the guess are sorted, in index order, so ties stay exact; fewer
+ * than k of them means the guess was low, and it is raised until k are in. */
+static int select_k(const int32_t* dist, int n, int k, int max_d, int guess, int32_t* count, int32_t* cand,
+                    int32_t* sorted, int32_t* o) {
+  if (guess < 0 || guess >= max_d) return select_all(dist, n, k, max_d, count, o);
+  int t = guess, c;
+  for (int step = 1; (c = rows_within(dist, n, t, cand)) < k; step *= 2) t = t + step < max_d ? t + step : max_d;
+  return select_candidates(dist, cand, c, k, t, count, sorted, o);
 }
 
 typedef struct {
@@ -111,21 +136,25 @@ static void knn_blocks(void* arg, int b0, int b1, int worker) {
   uint64_t* xs = (uint64_t*)(j->xs + (size_t)worker * j->xs_bytes);
   int32_t* scratch = worker == 0 ? j->scratch0 : j->scratch1 + (size_t)(worker - 1) * j->ints;
   int32_t* dist = scratch; /* BGNN_BGEMM_ROWS x n */
-  int32_t* cand = scratch + (size_t)BGNN_BGEMM_ROWS * n;
-  int32_t* mins = cand + n; /* n / KNN_BLOCK + 1 */
-  int32_t* count = mins + n / KNN_BLOCK + 1;
+  int32_t* cand = scratch + (size_t)BGNN_BGEMM_ROWS * n; /* n */
+  int32_t* sorted = cand + n;                            /* n */
+  int32_t* count = sorted + n;                           /* words * 32 + 1 */
+  int guess = -1; /* none before the range's first row */
   for (int b = b0; b < b1; ++b) {
     const int i0 = b * BGNN_BGEMM_ROWS, rows = n - i0 < BGNN_BGEMM_ROWS ? n - i0 : BGNN_BGEMM_ROWS;
     bgnn_bgemm_load_rows(j->f, j->x + (size_t)i0 * words, rows, words, xs);
     bgnn_bgemm_block(j->f, xs, dist);
     for (int r = 0; r < rows; ++r)
-      select_k(dist + (size_t)r * n, n, k, words * 32, count, cand, mins, j->out + (size_t)(i0 + r) * k);
+      guess = KNN_MARGIN + select_k(dist + (size_t)r * n, n, k, words * 32, guess, count, cand, sorted,
+                                    j->out + (size_t)(i0 + r) * k);
   }
 }
 
 /* Rows are split over bgnn_parallel_for in blocks of BGNN_BGEMM_ROWS; worker 0 uses the
- * caller's scratch, the others get theirs here, with each call (a few KB per worker). Each
- * row's answer depends only on the rows, so results do not depend on the thread count. */
+ * caller's scratch, the others get theirs here, with each call (bgnn_hamming_knn_scratch
+ * int32 per worker). Each row's answer depends only on the rows (a guess changes how many
+ * rows are looked at, never which are chosen), so results do not depend on the thread
+ * count. */
 int bgnn_hamming_knn(const uint32_t* x, int n, int words, int k, int32_t* out, int32_t* scratch) {
   /* all pairwise distances come from the binary GEMM, the rows doubling as its filters */
   bgnn_bgemm_filters f = {0};

@@ -249,35 +249,53 @@ static void check_edge_extremes(const char* name, bgnn_isa isa) {
   failures += bad != 0;
 }
 
-static void check_knn_with_variant(const char* name) {
-  /* Few channels -> many equal distances: the tie rule is exercised on every row. */
-  const int n = 67, channels = 33, words = bgnn_words(channels), k = 9;
-  uint32_t* x = random_rows(n, channels);
-  int32_t got[67 * 9];
-  int32_t* scratch = xmalloc(sizeof(int32_t) * bgnn_hamming_knn_scratch(n, words));
-  if (!bgnn_hamming_knn(x, n, words, k, got, scratch)) {
-    printf("hamming_knn  %-8s allocation failed\n", name);
-    failures++;
-    free(scratch), free(x);
-    return;
-  }
-  free(scratch);
-  int bad = 0;
-  for (int i = 0; i < n; ++i) {
-    /* brute force: the k smallest (distance, index) pairs in order */
-    int used[67] = {0};
-    for (int slot = 0; slot < k; ++slot) {
-      int best = -1, best_d = 1 << 30;
-      for (int j = 0; j < n; ++j) {
-        if (used[j]) continue;
-        int d = bgnn_xor_popcount__scalar(x + i * words, x + j * words, words);
-        if (d < best_d) { best_d = d; best = j; }
-      }
-      used[best] = 1;
-      if (got[i * k + slot] != best) bad++;
+/* Rows for the k-NN checks. mixed = 0: random bits. mixed = 1: rows alternate between
+ * runs of near-copies of one row (neighbours at distance 0-2) and rows of random bits
+ * (neighbours far away), so each row's k-th distance is far from the row before's. */
+static uint32_t* knn_rows(int n, int bits, int mixed) {
+  uint32_t* x = random_rows(n, bits);
+  const int words = bgnn_words(bits);
+  if (mixed)
+    for (int i = 0; i < n; ++i) {
+      if (i % 7 >= 3) continue;  /* rows 0-2 of every 7: copies of row 0 with a bit flipped */
+      memcpy(x + (size_t)i * words, x, sizeof(uint32_t) * words);
+      const int b = (int)(next_u32() % (unsigned)bits);
+      x[(size_t)i * words + b / 32] ^= 1u << (b % 32);
     }
+  return x;
+}
+
+static void check_knn_with_variant(const char* name) {
+  /* n around the selection's vector widths (16, 64) with tails; few channels -> many
+   * equal distances, so the tie rule is exercised on every row; k up to n */
+  static const int cases[][4] = {{67, 33, 9, 0},  {64, 5, 64, 0},   {130, 64, 20, 1},
+                                 {300, 8, 20, 0}, {300, 96, 17, 1}, {1000, 256, 20, 1}};
+  int bad = 0;
+  for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); ++c) {
+    const int n = cases[c][0], channels = cases[c][1], k = cases[c][2], words = bgnn_words(channels);
+    uint32_t* x = knn_rows(n, channels, cases[c][3]);
+    int32_t* got = xmalloc(sizeof(int32_t) * (size_t)n * k);
+    int32_t* scratch = xmalloc(sizeof(int32_t) * bgnn_hamming_knn_scratch(n, words));
+    int32_t* d = xmalloc(sizeof(int32_t) * (size_t)n);
+    if (!bgnn_hamming_knn(x, n, words, k, got, scratch)) {
+      printf("hamming_knn  %-8s allocation failed\n", name);
+      failures++;
+      free(scratch), free(x), free(got), free(d);
+      return;
+    }
+    for (int i = 0; i < n; ++i) {
+      /* brute force: the k smallest (distance, index) pairs in order */
+      for (int j = 0; j < n; ++j) d[j] = bgnn_xor_popcount__scalar(x + (size_t)i * words, x + (size_t)j * words, words);
+      for (int slot = 0; slot < k; ++slot) {
+        int best = -1;
+        for (int j = 0; j < n; ++j)
+          if (d[j] >= 0 && (best < 0 || d[j] < d[best])) best = j;
+        d[best] = -1;
+        if (got[(size_t)i * k + slot] != best) bad++;
+      }
+    }
+    free(scratch), free(x), free(got), free(d);
   }
-  free(x);
   printf("hamming_knn  %-8s %s\n", name, bad ? "MISMATCH" : "ok");
   failures += bad != 0;
 }
