@@ -247,10 +247,24 @@ static int make_buffers(LiteRtSignature sig, int output, char* error, size_t siz
       snprintf(error, size, "unranked model %s %zu", output ? "output" : "input", i);
       return BGNN_ERR_MODEL;
     }
+    /* A dynamic dimension (-1, e.g. a Keras model's batch) runs at 1, as the TFLite
+     * interpreter does; any other dimension below 1 or a size past 2^40 is the model's. */
+    for (unsigned d = 0; d < type->layout.rank; ++d) {
+      if (type->layout.dimensions[d] == -1) type->layout.dimensions[d] = 1;
+      if (type->layout.dimensions[d] < 1) {
+        snprintf(error, size, "model %s %zu has dimension %u of size %d", output ? "output" : "input", i, d,
+                 (int)type->layout.dimensions[d]);
+        return BGNN_ERR_MODEL;
+      }
+    }
     const size_t bytes = packed_bytes(type);
+    if (bytes > ((size_t)1 << 40) / 8) {
+      snprintf(error, size, "model %s %zu needs %zu bytes", output ? "output" : "input", i, bytes);
+      return BGNN_ERR_MODEL;
+    }
     void* mem = NULL;
     if (posix_memalign(&mem, 64, bytes ? bytes : 64)) {
-      snprintf(error, size, "allocation failed");
+      snprintf(error, size, "allocation of %zu bytes for model %s %zu failed", bytes, output ? "output" : "input", i);
       return BGNN_ERR_PREPARE;
     }
     memset(mem, 0, bytes);
