@@ -74,6 +74,17 @@ def verify_model(
             raise CheckpointError(f"reference file not found: {reference}")
         ref_bytes = Path(reference).read_bytes()
         ref_ops = summarize(ref_bytes).ops
+    _check_cloud_model(model.name, info)
+    if reference is not None:
+        ref_info = summarize(ref_bytes)
+        mine = [(t["shape"], t["type"]) for t in (info.inputs[0], info.outputs[0])]
+        theirs = [(t["shape"], t["type"]) for t in (ref_info.inputs[0], ref_info.outputs[0])]
+        if mine != theirs:
+            raise ConfigError(
+                f"--reference {Path(reference).name} is not a form of {model.name}: its input "
+                f"and output are {_io(ref_info)}, {model.name}'s are {_io(info)}",
+                hint="give the portable (builtin or LCE) conversion of the same model",
+            )
     uses_lce = any(op.startswith("Lce") for op in ref_ops)
     host = HostInterpreter(ref_bytes, lce=uses_lce)
     num_points = info.inputs[0]["shape"][1]
@@ -116,3 +127,19 @@ def verify_model(
         emulated=build.target.emulated,
         reference="LCE interpreter" if uses_lce else "TFLite interpreter",
     )
+
+
+def _io(info) -> str:
+    first, last = info.inputs[0], info.outputs[0]
+    return f"{first['type']}{list(first['shape'])} -> {last['type']}{list(last['shape'])}"
+
+
+def _check_cloud_model(name: str, info) -> None:
+    """verify feeds point clouds: the model must take one float32 [1, N, 3]."""
+    shape = list(info.inputs[0]["shape"]) if info.inputs else []
+    if not info.outputs or len(shape) != 3 or shape[0] != 1 or shape[2] != 3:
+        raise ConfigError(
+            f"verify runs point-cloud models (input float32[1, N, 3]); {name} takes "
+            f"{_io(info) if info.inputs and info.outputs else 'no input'}",
+            hint="`bgnn-deploy run` times any model",
+        )

@@ -109,3 +109,21 @@ def fused(tmp_path_factory):
     debug = convert_to_tflite(build_keras(description, debug=True), binary=True)
     (root / "fused-debug.tflite").write_bytes(fuse_model(debug, plan, debug=True))
     return {"root": root, "plan": plan, "model": model}
+
+
+@pytest.fixture(scope="session")
+def keras_dense(tmp_path_factory):
+    """A .tflite that has nothing to do with us: a Keras dense model 16 -> 8 -> 3 (ReLU),
+    dynamic batch dimension, builtin ops only."""
+    from bgnn_deploy.converters.quiet import native_stderr_silenced
+
+    with native_stderr_silenced():
+        import tensorflow as tf
+
+        inputs = tf.keras.Input((16,))
+        hidden = tf.keras.layers.Dense(8, activation="relu")(inputs)
+        keras = tf.keras.Model(inputs, tf.keras.layers.Dense(3)(hidden))
+        flatbuffer = tf.lite.TFLiteConverter.from_keras_model(keras).convert()
+    path = tmp_path_factory.mktemp("keras") / "dense.tflite"
+    path.write_bytes(flatbuffer)
+    return path

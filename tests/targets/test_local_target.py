@@ -257,22 +257,14 @@ def test_a_store_that_fails_after_the_runs_loses_no_measurement(cli, converted, 
 
 
 @pytest.mark.parametrize("target", ["local", "qemu-aarch64"])
-def test_an_unrelated_keras_model_runs_like_the_tflite_interpreter(target, tmp_path):
+def test_an_unrelated_keras_model_runs_like_the_tflite_interpreter(target, keras_dense, tmp_path):
     """A plain Keras dense model (dynamic batch dimension, no custom op): the runner on
     either runtime gives the interpreter's outputs. LiteRt's dynamic dimension (-1) used to
     become an allocation of 2^64 bytes ("allocation failed")."""
-    from bgnn_deploy.converters.quiet import native_stderr_silenced
     from bgnn_deploy.converters.tflite_runtime import HostInterpreter
 
-    with native_stderr_silenced():
-        import tensorflow as tf
-
-        inputs = tf.keras.Input((16,))
-        hidden = tf.keras.layers.Dense(8, activation="relu")(inputs)
-        keras = tf.keras.Model(inputs, tf.keras.layers.Dense(3)(hidden))
-        flatbuffer = tf.lite.TFLiteConverter.from_keras_model(keras).convert()
-    model = tmp_path / "dense.tflite"
-    model.write_bytes(flatbuffer)
+    model = keras_dense
+    flatbuffer = model.read_bytes()
     x = np.random.default_rng(0).standard_normal((1, 16)).astype(np.float32)
     (tmp_path / "in.raw").write_bytes(x.tobytes())
     result = run_runner(
@@ -285,3 +277,14 @@ def test_an_unrelated_keras_model_runs_like_the_tflite_interpreter(target, tmp_p
     (got,) = read_outputs(result, tmp_path / "out.raw")
     (want,) = HostInterpreter(flatbuffer, lce=False).run(x).values()
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+def test_verify_refuses_models_that_are_not_point_cloud_models(
+    cli, user_error, converted, keras_dense
+):
+    binary = converted / "builtin" / "binary.tflite"
+    user_error(cli("verify", keras_dense, "--target", "local"), "verify runs point-cloud models")
+    user_error(
+        cli("verify", binary, "--reference", keras_dense, "--target", "local"),
+        "is not a form of binary.tflite",
+    )
