@@ -38,6 +38,7 @@ SOURCES = [
     "core/hamming_knn.c",
     "core/l2_knn.c",
     "core/edgeconv.c",
+    "core/edgeconv_float.c",
     "core/embed_pool.c",
     "core/parallel.c",
     "core/xor_popcount-reference.c",
