@@ -1,6 +1,8 @@
 #include "l2_knn.h"
 
 #include <math.h>
+#include <pthread.h>
+#include <string.h>
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -58,13 +60,27 @@ static float kth_smallest(float* a, int n, int k) {
   return a[want];
 }
 
-/* scratch: |x_j|^2 [n], x transposed [channels][n], then per worker: distances [n], block
- * minima and a copy of them [n / KNN_BLOCK + 1 each], the k best distances and their
- * indices [k] each */
+/* scratch of the all-pairs path: |x_j|^2 [n], x transposed [channels][n], then per
+ * worker: distances [n], block minima and a copy of them [n / KNN_BLOCK + 1 each], the k
+ * best distances and their indices [k] each */
 static size_t per_worker(int n, int k) { return (size_t)n + 2 * ((size_t)n / KNN_BLOCK + 1) + 2 * (size_t)k; }
+static size_t all_pairs_scratch(int n, int channels, int k, int workers) {
+  return (size_t)n * (1 + (size_t)channels) + (size_t)workers * per_worker(n, k);
+}
+/* scratch of the grid path (3 channels): the points sorted by cell, x, y, z, |x|^2 and
+ * their indices [n + GRID_PAD each], each point's cell [n], the cells' starts
+ * [max cells + 1], then per worker (from even offsets, for 8-byte keys) the candidates'
+ * distances and indices, the same for those kept [n + GRID_PAD each], the kept ones' keys
+ * [2 (n + GRID_PAD)] and the k best keys [2 k] */
+#define GRID_PAD 8
+static size_t max_cells(int n) { return 2 * (size_t)n + 8; }
+static size_t grid_common(int n) { return (5 * ((size_t)n + GRID_PAD) + (size_t)n + max_cells(n) + 2) & ~(size_t)1; }
+static size_t grid_worker(int n, int k) { return 6 * ((size_t)n + GRID_PAD) + 2 * (size_t)k; }
+static size_t grid_scratch(int n, int k, int workers) { return grid_common(n) + (size_t)workers * grid_worker(n, k); }
 
 size_t bgnn_l2_knn_scratch(int n, int channels, int k, int workers) {
-  return (size_t)n * (1 + (size_t)channels) + (size_t)workers * per_worker(n, k);
+  const size_t a = all_pairs_scratch(n, channels, k, workers), g = grid_scratch(n, k, workers);
+  return a > g ? a : g;
 }
 
 typedef struct {
@@ -142,7 +158,308 @@ static void rows(void* arg, int begin, int end, int worker) {
   }
 }
 
+/* ---- 3 channels: a grid of cells ------------------------------------------------------------
+ *
+ * The points are sorted into a grid of cells (about k / 3 points each when spread
+ * evenly); row i visits the cells around its own in rings of growing Chebyshev radius,
+ * computing d_ij exactly as above for every point of a visited cell and keeping the k
+ * smallest (d, j) pairs (d first, then the lower j: the tie rule). It stops after a ring
+ * when every point not yet visited lies farther than delta from x_i (delta: the gap to
+ * the faces of the visited block, in double, less a margin for the rounding of the cell
+ * computation) and delta^2 - err exceeds the k-th distance found, where err bounds
+ * |d_ij - |x_i - x_j|^2| for the float32 formula: each of the three sums of 3 products is
+ * within 3u (u = 2^-24) of its value relative to sum |terms| <= |x_i|^2 + |x_j|^2, and two
+ * more roundings add 4u of the same, so (2 * 3 + 4) u (|x_i|^2 + |x_j|^2) (err uses 16u
+ * and the largest |x_j|^2, plus an absolute term for underflow). Such a point's d_ij is
+ * then larger than the k-th, so it could not enter: the result is the all-pairs one.
+ * Used when every coordinate is finite and at most 1e15 in magnitude (no overflow), else
+ * the all-pairs path runs. */
+
+typedef struct {
+  const float* x;
+  int n, k;
+  int32_t* out;
+  const float *gx, *gy, *gz, *gsq; /* sorted by cell, padded */
+  const int32_t *order, *cell, *start;
+  int g[3];
+  double lo[3], inv[3], side[3], margin[3], sq_max;
+  float* work;
+} grid_t;
+
+/* (d, j) as one integer that orders as the tie rule does: d's bits made monotone (d is
+ * never -0: |x_j|^2 is never -0, so neither is a sum with it) above j. */
+static inline uint64_t key_of(float d, int32_t j) {
+  uint32_t b;
+  memcpy(&b, &d, 4);
+  b = b & 0x80000000u ? ~b : b | 0x80000000u;
+  return (uint64_t)b << 32 | (uint32_t)j;
+}
+static inline float distance_of(uint64_t key) {
+  uint32_t b = (uint32_t)(key >> 32);
+  b = b & 0x80000000u ? b & 0x7fffffffu : ~b;
+  float d;
+  memcpy(&d, &b, 4);
+  return d;
+}
+
+/* Appends the points of sorted positions [a, b) to the candidates of a row: their d and j.
+ * Whole groups of GRID_PAD are computed (the points past b, or the padding, are written
+ * past the new end and overwritten or ignored). */
+static inline int add_run(const grid_t* g, int a, int b, float qx, float qy, float qz, float qsq, float* cd,
+                          int32_t* cj, int m) {
+#if defined(__AVX__)
+  const __m256 vx = _mm256_set1_ps(qx), vy = _mm256_set1_ps(qy), vz = _mm256_set1_ps(qz), vs = _mm256_set1_ps(qsq);
+  for (int t = a; t < b; t += GRID_PAD) {
+    const __m256 dot = _mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(vx, _mm256_loadu_ps(g->gx + t)),
+                                                   _mm256_mul_ps(vy, _mm256_loadu_ps(g->gy + t))),
+                                     _mm256_mul_ps(vz, _mm256_loadu_ps(g->gz + t)));
+    const __m256 d = _mm256_add_ps(_mm256_sub_ps(vs, _mm256_add_ps(dot, dot)), _mm256_loadu_ps(g->gsq + t));
+    _mm256_storeu_ps(cd + m + (t - a), d); /* 2 dot as dot + dot: the same value */
+    _mm256_storeu_si256((__m256i*)(cj + m + (t - a)), _mm256_loadu_si256((const __m256i*)(g->order + t)));
+  }
+#else
+  for (int t0 = a; t0 < b; t0 += GRID_PAD) {
+    float* restrict d = cd + m + (t0 - a);
+    int32_t* restrict j = cj + m + (t0 - a);
+    for (int l = 0; l < GRID_PAD; ++l) {
+      const int t = t0 + l;
+      d[l] = (qsq - 2.0f * ((qx * g->gx[t] + qy * g->gy[t]) + qz * g->gz[t])) + g->gsq[t];
+      j[l] = g->order[t];
+    }
+  }
+#endif
+  return m + b - a;
+}
+
+static inline int count_within(const float* cd, int m, float bound) {
+  int c = 0;
+  for (int t = 0; t < m; ++t) c += cd[t] <= bound;
+  return c;
+}
+
+#if defined(__AVX2__)
+/* kPick[mask]: the lanes of an 8-bit mask in order (to pack the lanes a compare kept) */
+static int32_t kPick[256][8];
+static void init_pick(void) {
+  for (int m = 0; m < 256; ++m) {
+    int c = 0;
+    for (int l = 0; l < 8; ++l)
+      if (m >> l & 1) kPick[m][c++] = l;
+  }
+}
+#endif
+
+/* The candidates with d <= bound, packed in order: their keys; returns their count. */
+static int keys_within(const float* cd, const int32_t* cj, int m, float bound, float* pd, int32_t* pj,
+                       uint64_t* keys) {
+  int c = 0;
+#if defined(__AVX2__)
+  const __m256 b = _mm256_set1_ps(bound);
+  for (int t = 0; t < m; t += 8) { /* past m: not kept (the mask stops at m) */
+    const __m256 d = _mm256_loadu_ps(cd + t);
+    unsigned mask = (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(d, b, _CMP_LE_OQ));
+    if (m - t < 8) mask &= (1u << (m - t)) - 1;
+    const __m256i pick = _mm256_loadu_si256((const __m256i*)kPick[mask]);
+    _mm256_storeu_ps(pd + c, _mm256_permutevar8x32_ps(d, pick));
+    _mm256_storeu_si256((__m256i*)(pj + c),
+                        _mm256_permutevar8x32_epi32(_mm256_loadu_si256((const __m256i*)(cj + t)), pick));
+    c += __builtin_popcount(mask);
+  }
+#else
+  for (int t = 0; t < m; ++t) {
+    pd[c] = cd[t], pj[c] = cj[t];
+    c += cd[t] <= bound;
+  }
+#endif
+  for (int t = 0; t < c; ++t) keys[t] = key_of(pd[t], pj[t]);
+  return c;
+}
+
+/* The k smallest (d, j) keys of the m >= k candidates, ascending, into best. A bound with
+ * at least k candidates within it (so every candidate beyond has k others strictly nearer)
+ * is lowered while it keeps k, each probe a count; the few within are ranked by counting
+ * the keys below each (or, when many remain, inserted one by one). */
+static void select_k(const float* cd, const int32_t* cj, int m, int k, float* pd, int32_t* pj, uint64_t* keys,
+                     uint64_t* best) {
+  float lo = cd[0], hi = cd[0];
+  for (int t = 1; t < m; ++t) {
+    lo = cd[t] < lo ? cd[t] : lo;
+    hi = cd[t] > hi ? cd[t] : hi;
+  }
+  float bound = hi, below = lo; /* count(bound) >= k; count(below) < k unless below = bound */
+  int within = m;
+  for (int probe = 0; probe < 5 && within > k + k / 4; ++probe) {
+    /* the count grows about as distance^1.5: aim at 1.1 k, about (1.1 k / within)^(2/3)
+     * of the way up from the lowest, inside the bracket */
+    const float x = 1.1f * k / within, f = x * (1.5f - 0.5f * x); /* near x^(2/3) for x < 1 */
+    float t = lo + (bound - lo) * (f > 0.05f ? f : 0.05f);
+    if (!(t > below)) t = below + (bound - below) * 0.5f;
+    if (!(t < bound)) break;
+    const int c = count_within(cd, m, t);
+    if (c >= k) bound = t, within = c;
+    else below = t;
+  }
+  const int c = keys_within(cd, cj, m, bound, pd, pj, keys);
+  if (c <= 4 * k) {
+    for (int t = 0; t < c; ++t) {
+      int rank = 0;
+      for (int u = 0; u < c; ++u) rank += keys[u] < keys[t];
+      if (rank < k) best[rank] = keys[t];
+    }
+    return;
+  }
+  /* many at one distance (duplicate points): insertion into the sorted k best instead */
+  int have = 0;
+  for (int t = 0; t < c; ++t) {
+    const uint64_t key = keys[t];
+    if (have == k && key >= best[k - 1]) continue;
+    int p = have < k ? have++ : k - 1;
+    for (; p > 0 && key < best[p - 1]; --p) best[p] = best[p - 1];
+    best[p] = key;
+  }
+}
+
+static void grid_rows(void* arg, int begin, int end, int worker) {
+  const grid_t* g = arg;
+  const int k = g->k;
+  const size_t rows = (size_t)g->n + GRID_PAD;
+  float* cd = g->work + (size_t)worker * grid_worker(g->n, k);
+  int32_t* cj = (int32_t*)(cd + rows);
+  float* pd = (float*)(cj + rows);
+  int32_t* pj = (int32_t*)(pd + rows);
+  uint64_t* keys = (uint64_t*)(cd + 4 * rows);
+  uint64_t* best = keys + rows;
+  for (int i = begin; i < end; ++i) {
+    const float qx = g->x[3 * (size_t)i], qy = g->x[3 * (size_t)i + 1], qz = g->x[3 * (size_t)i + 2];
+    const float qsq = (qx * qx + qy * qy) + qz * qz; /* 0 + x0 x0 + ...: the same value */
+    const double q[3] = {qx, qy, qz};
+    const double err = 16.0 / 16777216.0 * ((double)qsq + g->sq_max) + 1e-30;
+    const int cell = g->cell[i];
+    const int c[3] = {cell % g->g[0], cell / g->g[0] % g->g[1], cell / g->g[0] / g->g[1]};
+    int m = 0;
+    for (int r = 1;; ++r) {
+      int lo[3], hi[3];
+      for (int a = 0; a < 3; ++a) {
+        lo[a] = c[a] - r < 0 ? 0 : c[a] - r;
+        hi[a] = c[a] + r >= g->g[a] ? g->g[a] - 1 : c[a] + r;
+      }
+      if (r == 1) { /* the cell and its neighbours: 9 runs of up to 3 cells */
+        for (int zz = lo[2]; zz <= hi[2]; ++zz)
+          for (int yy = lo[1]; yy <= hi[1]; ++yy) {
+            const int row = (zz * g->g[1] + yy) * g->g[0];
+            m = add_run(g, g->start[row + lo[0]], g->start[row + hi[0] + 1], qx, qy, qz, qsq, cd, cj, m);
+          }
+      } else { /* the cells at Chebyshev distance r */
+        for (int zz = lo[2]; zz <= hi[2]; ++zz)
+          for (int yy = lo[1]; yy <= hi[1]; ++yy) {
+            const int shell = zz == c[2] - r || zz == c[2] + r || yy == c[1] - r || yy == c[1] + r;
+            const int row = (zz * g->g[1] + yy) * g->g[0];
+            for (int part = 0; part < (shell ? 1 : 2); ++part) { /* all of the row, or its two ends */
+              int x0 = lo[0], x1 = hi[0];
+              if (!shell) {
+                x0 = x1 = part ? c[0] + r : c[0] - r;
+                if (x0 < 0 || x0 >= g->g[0]) continue;
+              }
+              m = add_run(g, g->start[row + x0], g->start[row + x1 + 1], qx, qy, qz, qsq, cd, cj, m);
+            }
+          }
+      }
+      /* the gap to the points outside the visited block */
+      double delta = INFINITY;
+      for (int a = 0; a < 3; ++a) {
+        if (lo[a] > 0) delta = fmin(delta, q[a] - (g->lo[a] + lo[a] * g->side[a]) - g->margin[a]);
+        if (hi[a] < g->g[a] - 1) delta = fmin(delta, (g->lo[a] + (hi[a] + 1) * g->side[a]) - q[a] - g->margin[a]);
+      }
+      if (m < k || !(delta > 0)) continue; /* delta is infinite once every cell is visited */
+      select_k(cd, cj, m, k, pd, pj, keys, best);
+      if (delta == INFINITY || delta * delta - err > (double)distance_of(best[k - 1])) break;
+    }
+    for (int t = 0; t < k; ++t) g->out[(size_t)i * k + t] = (int32_t)(uint32_t)best[t];
+  }
+}
+
+/* Sorts the points into cells; 0 when the grid path does not apply. */
+static int grid_build(grid_t* g, const float* x, int n, int k, float* scratch) {
+  double mn[3] = {INFINITY, INFINITY, INFINITY}, mx[3] = {-INFINITY, -INFINITY, -INFINITY};
+  int finite = 1;
+  for (int i = 0; i < n; ++i)
+    for (int a = 0; a < 3; ++a) {
+      const double v = x[3 * (size_t)i + a];
+      finite &= fabs(v) <= 1e15; /* NaN fails too */
+      mn[a] = fmin(mn[a], v);
+      mx[a] = fmax(mx[a], v);
+    }
+  if (!finite) return 0;
+  /* the side of a cell for about max(k / 3, 2) points each, over the axes that have extent */
+  double volume = 1;
+  int dims = 0;
+  for (int a = 0; a < 3; ++a)
+    if (mx[a] > mn[a]) volume *= mx[a] - mn[a], ++dims;
+  const double per_cell = k / 3.0 > 2 ? k / 3.0 : 2;
+  const double side = dims ? pow(volume * per_cell / n, 1.0 / dims) : 1;
+  size_t cells = 1;
+  for (int a = 0; a < 3; ++a) {
+    const double cut = mx[a] > mn[a] ? floor((mx[a] - mn[a]) / side) : 0;
+    g->g[a] = cut < 1 ? 1 : cut > 1024 ? 1024 : (int)cut;
+  }
+  for (;;) { /* at most max_cells(n) */
+    cells = (size_t)g->g[0] * g->g[1] * g->g[2];
+    if (cells <= max_cells(n)) break;
+    int a = g->g[0] >= g->g[1] && g->g[0] >= g->g[2] ? 0 : g->g[1] >= g->g[2] ? 1 : 2;
+    g->g[a] = (g->g[a] + 1) / 2;
+  }
+  for (int a = 0; a < 3; ++a) {
+    g->lo[a] = mn[a];
+    g->inv[a] = mx[a] > mn[a] ? g->g[a] / (mx[a] - mn[a]) : 0;
+    g->side[a] = mx[a] > mn[a] ? (mx[a] - mn[a]) / g->g[a] : 0;
+    g->margin[a] = 1e-9 * (fabs(mn[a]) + fabs(mx[a]) + g->side[a]);
+  }
+  float *gx = scratch, *gy = gx + n + GRID_PAD, *gz = gy + n + GRID_PAD, *gsq = gz + n + GRID_PAD;
+  int32_t* order = (int32_t*)(gsq + n + GRID_PAD);
+  int32_t* cell = order + n + GRID_PAD;
+  int32_t* start = cell + n;
+  for (size_t c = 0; c <= cells; ++c) start[c] = 0;
+  for (int i = 0; i < n; ++i) {
+    int id = 0;
+    for (int a = 2; a >= 0; --a) {
+      const double f = floor((x[3 * (size_t)i + a] - g->lo[a]) * g->inv[a]);
+      const int ca = f < 0 ? 0 : f >= g->g[a] ? g->g[a] - 1 : (int)f;
+      id = id * g->g[a] + ca;
+    }
+    cell[i] = id;
+    ++start[id + 1];
+  }
+  for (size_t c = 0; c < cells; ++c) start[c + 1] += start[c];
+  double sq_max = 0;
+  for (int i = 0; i < n; ++i) { /* stable: each cell's points in index order */
+    const int t = start[cell[i]]++;
+    const float px = x[3 * (size_t)i], py = x[3 * (size_t)i + 1], pz = x[3 * (size_t)i + 2];
+    gx[t] = px, gy[t] = py, gz[t] = pz;
+    gsq[t] = (px * px + py * py) + pz * pz;
+    sq_max = fmax(sq_max, gsq[t]);
+    order[t] = i;
+  }
+  for (size_t c = cells; c > 0; --c) start[c] = start[c - 1]; /* back to the starts */
+  start[0] = 0;
+  for (int t = n; t < n + GRID_PAD; ++t) gx[t] = gy[t] = gz[t] = gsq[t] = 0, order[t] = 0;
+  *g = (grid_t){x, n, k, NULL, gx, gy, gz, gsq, order, cell, start, {g->g[0], g->g[1], g->g[2]},
+                {g->lo[0], g->lo[1], g->lo[2]}, {g->inv[0], g->inv[1], g->inv[2]},
+                {g->side[0], g->side[1], g->side[2]}, {g->margin[0], g->margin[1], g->margin[2]}, sq_max,
+                scratch + grid_common(n)};
+  return 1;
+}
+
 void bgnn_l2_knn(const float* x, int n, int channels, int k, int32_t* out, float* scratch) {
+  grid_t g;
+#if defined(__AVX2__)
+  static pthread_once_t once = PTHREAD_ONCE_INIT;
+  pthread_once(&once, init_pick);
+#endif
+  if (channels == 3 && n >= 64 && grid_build(&g, x, n, k, scratch)) {
+    g.out = out;
+    bgnn_parallel_for(n, 8, grid_rows, &g);
+    return;
+  }
   ctx_t c = {x, n, channels, k, out, scratch, scratch + n, scratch + (size_t)n * (1 + (size_t)channels)};
   bgnn_parallel_for(n, 64, squares, &c);
   bgnn_parallel_for(n, 8, rows, &c);
