@@ -1,5 +1,6 @@
 #include "edgeconv_float.h"
 
+#include <assert.h>
 #include <float.h>
 #include <math.h>
 #include <stdlib.h>
@@ -164,6 +165,7 @@ static int distinct_rows(const float* weights, int n, int cin, int32_t* pattern,
 
 int bgnn_edgeconv_float_init(bgnn_edgeconv* e, const float* weights, const float* bounds) {
   const int cin = e->channels_in, n = e->channels_out;
+  assert(e->points >= 1 && e->k >= 1 && cin >= 1 && n >= 1 && e->mode);
   const int cols = (int)round_up((size_t)n, LANES), vectors = cols / LANES;
   e->cols = cols;
   /* pattern: [cols] int32, then the same as byte indices [4 cols] (NEON), then each

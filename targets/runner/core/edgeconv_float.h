@@ -14,8 +14,9 @@
 #define BGNN_CORE_EDGECONV_FLOAT_H
 #include "edgeconv.h"
 
-/* The float part of bgnn_edgeconv_init: weights float [Cout][2C], bounds float [Cout][2].
- * 0 when out of memory. */
+/* The float part of bgnn_edgeconv_init (after it set the shapes and e->mode): weights
+ * float [Cout][2C], bounds float [Cout][2]. 0 when out of memory. Preconditions
+ * (asserted): points, k, channels_in, channels_out >= 1; run's idx in [0, points). */
 int bgnn_edgeconv_float_init(bgnn_edgeconv* e, const float* weights, const float* bounds);
 void bgnn_edgeconv_float_free(bgnn_edgeconv* e);
 void bgnn_edgeconv_float_run(bgnn_edgeconv* e, const float* x, const int32_t* idx, uint32_t* out);

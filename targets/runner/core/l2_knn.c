@@ -1,5 +1,6 @@
 #include "l2_knn.h"
 
+#include <assert.h>
 #include <math.h>
 #include <pthread.h>
 #include <string.h>
@@ -130,9 +131,9 @@ static void rows(void* arg, int begin, int end, int worker) {
      * whose minimum is within the bound (and beats the k-th found so far) are searched,
      * their rows inserted in index order into the sorted k best, where a later j never
      * displaces an equal distance: the tie rule. */
-    const int blocks = n / KNN_BLOCK;
+    const int blocks = n / KNN_BLOCK, bounded = blocks >= 2 * k; /* else no minima: every block searched */
     float bound = INFINITY;
-    if (blocks >= 2 * k) {
+    if (bounded) {
       block_minima(dist, blocks, minima);
       for (int b = 0; b < blocks; ++b) select[b] = minima[b];
       bound = kth_smallest(select, blocks, k);
@@ -140,7 +141,7 @@ static void rows(void* arg, int begin, int end, int worker) {
     int have = 0;
     for (int b = 0; b * KNN_BLOCK < n; ++b) {
       const int j0 = b * KNN_BLOCK, j1 = j0 + KNN_BLOCK < n ? j0 + KNN_BLOCK : n;
-      if (b < blocks && (!(minima[b] <= bound) || (have == k && !(minima[b] < best[k - 1])))) continue;
+      if (bounded && b < blocks && (!(minima[b] <= bound) || (have == k && !(minima[b] < best[k - 1])))) continue;
       for (int j = j0; j < j1; ++j) {
         const float d = dist[j];
         if (!(d <= bound) || (have == k && !(d < best[k - 1]))) continue;
@@ -450,6 +451,7 @@ static int grid_build(grid_t* g, const float* x, int n, int k, float* scratch) {
 }
 
 void bgnn_l2_knn(const float* x, int n, int channels, int k, int32_t* out, float* scratch) {
+  assert(n >= 1 && channels >= 1 && k >= 1 && k <= n);
   grid_t g;
 #if defined(__AVX2__)
   static pthread_once_t once = PTHREAD_ONCE_INIT;
