@@ -301,6 +301,25 @@ static void select_k(const float* cd, const int32_t* cj, int m, int k, float* pd
     else below = t;
   }
   const int c = keys_within(cd, cj, m, bound, pd, pj, keys);
+#if defined(__AVX2__)
+  if (c <= 4 * k) { /* the rank of (d, j) among the kept: d_u < d, or d_u == d and j_u < j */
+    for (int t = c; t < c + 8; ++t) pd[t] = INFINITY, pj[t] = 0; /* never below a finite d */
+    for (int t = 0; t < c; ++t) {
+      const __m256 d = _mm256_set1_ps(pd[t]);
+      const __m256i j = _mm256_set1_epi32(pj[t]);
+      int rank = 0;
+      for (int u = 0; u < c; u += 8) {
+        const __m256 du = _mm256_loadu_ps(pd + u);
+        const __m256 lower = _mm256_castsi256_ps(_mm256_cmpgt_epi32(j, _mm256_loadu_si256((const __m256i*)(pj + u))));
+        const __m256 below = _mm256_or_ps(_mm256_cmp_ps(du, d, _CMP_LT_OQ),
+                                          _mm256_and_ps(_mm256_cmp_ps(du, d, _CMP_EQ_OQ), lower));
+        rank += __builtin_popcount((unsigned)_mm256_movemask_ps(below));
+      }
+      if (rank < k) best[rank] = keys[t];
+    }
+    return;
+  }
+#endif
   if (c <= 4 * k) {
     for (int t = 0; t < c; ++t) {
       int rank = 0;
