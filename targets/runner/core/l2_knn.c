@@ -72,11 +72,12 @@ static size_t all_pairs_scratch(int n, int channels, int k, int workers) {
  * their indices [n + GRID_PAD each], each point's cell [n], the cells' starts
  * [max cells + 1], then per worker (from even offsets, for 8-byte keys) the candidates'
  * distances and indices, the same for those kept [n + GRID_PAD each], the kept ones' keys
- * [2 (n + GRID_PAD)] and the k best keys [2 k] */
+ * [2 (n + GRID_PAD)] and the best keys [2 (4 k + GRID_PAD)]: the k best, with room for
+ * the ranks of up to 4 k kept ones */
 #define GRID_PAD 8
 static size_t max_cells(int n) { return 2 * (size_t)n + 8; }
 static size_t grid_common(int n) { return (5 * ((size_t)n + GRID_PAD) + (size_t)n + max_cells(n) + 2) & ~(size_t)1; }
-static size_t grid_worker(int n, int k) { return 6 * ((size_t)n + GRID_PAD) + 2 * (size_t)k; }
+static size_t grid_worker(int n, int k) { return 6 * ((size_t)n + GRID_PAD) + 2 * (4 * (size_t)k + GRID_PAD); }
 static size_t grid_scratch(int n, int k, int workers) { return grid_common(n) + (size_t)workers * grid_worker(n, k); }
 
 size_t bgnn_l2_knn_scratch(int n, int channels, int k, int workers) {
@@ -283,10 +284,7 @@ static int keys_within(const float* cd, const int32_t* cj, int m, float bound, f
 static void select_k(const float* cd, const int32_t* cj, int m, int k, float* pd, int32_t* pj, uint64_t* keys,
                      uint64_t* best) {
   float lo = cd[0], hi = cd[0];
-  for (int t = 1; t < m; ++t) {
-    lo = cd[t] < lo ? cd[t] : lo;
-    hi = cd[t] > hi ? cd[t] : hi;
-  }
+  for (int t = 1; t < m; ++t) lo = fminf(lo, cd[t]), hi = fmaxf(hi, cd[t]); /* no NaN here */
   float bound = hi, below = lo; /* count(bound) >= k; count(below) < k unless below = bound */
   int within = m;
   for (int probe = 0; probe < 5 && within > k + k / 4; ++probe) {
@@ -315,7 +313,7 @@ static void select_k(const float* cd, const int32_t* cj, int m, int k, float* pd
                                           _mm256_and_ps(_mm256_cmp_ps(du, d, _CMP_EQ_OQ), lower));
         rank += __builtin_popcount((unsigned)_mm256_movemask_ps(below));
       }
-      if (rank < k) best[rank] = keys[t];
+      best[rank] = keys[t]; /* best has room for c: no branch on the rank */
     }
     return;
   }
