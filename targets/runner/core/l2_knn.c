@@ -280,7 +280,9 @@ static int keys_within(const float* cd, const int32_t* cj, int m, float bound, f
 /* The k smallest (d, j) keys of the m >= k candidates, ascending, into best. A bound with
  * at least k candidates within it (so every candidate beyond has k others strictly nearer)
  * is lowered while it keeps k, each probe a count; the few within are ranked by counting
- * the keys below each (or, when many remain, inserted one by one). */
+ * the keys below each (with AVX2 first by distance alone, which is the rank when every
+ * rank comes out once, i.e. no two distances are equal), or, when many remain, inserted
+ * one by one. */
 static void select_k(const float* cd, const int32_t* cj, int m, int k, float* pd, int32_t* pj, uint64_t* keys,
                      uint64_t* best) {
   float lo = cd[0], hi = cd[0];
@@ -300,8 +302,21 @@ static void select_k(const float* cd, const int32_t* cj, int m, int k, float* pd
   }
   const int c = keys_within(cd, cj, m, bound, pd, pj, keys);
 #if defined(__AVX2__)
-  if (c <= 4 * k) { /* the rank of (d, j) among the kept: d_u < d, or d_u == d and j_u < j */
+  if (c <= 64 && c <= 4 * k) { /* without ties, the rank of d among the kept: the count of d_u < d */
     for (int t = c; t < c + 8; ++t) pd[t] = INFINITY, pj[t] = 0; /* never below a finite d */
+    uint64_t seen = 0;
+    for (int t = 0; t < c; ++t) {
+      const __m256 d = _mm256_set1_ps(pd[t]);
+      int rank = 0;
+      for (int u = 0; u < c; u += 8)
+        rank += __builtin_popcount((unsigned)_mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(pd + u), d, _CMP_LT_OQ)));
+      best[rank] = keys[t];
+      seen |= 1ull << rank;
+    }
+    if (seen == (c == 64 ? ~0ull : (1ull << c) - 1)) return; /* every rank once: no ties */
+  }
+  if (c <= 4 * k) { /* the rank of (d, j) among the kept: d_u < d, or d_u == d and j_u < j */
+    for (int t = c; t < c + 8; ++t) pd[t] = INFINITY, pj[t] = 0;
     for (int t = 0; t < c; ++t) {
       const __m256 d = _mm256_set1_ps(pd[t]);
       const __m256i j = _mm256_set1_epi32(pj[t]);
