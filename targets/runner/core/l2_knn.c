@@ -70,14 +70,17 @@ static size_t all_pairs_scratch(int n, int channels, int k, int workers) {
 }
 /* scratch of the grid path (3 channels): the points sorted by cell, x, y, z, |x|^2 and
  * their indices [n + GRID_PAD each], each point's cell [n], the cells' starts
- * [max cells + 1], then per worker (from even offsets, for 8-byte keys) the candidates'
- * distances and indices, the same for those kept [n + GRID_PAD each], the kept ones' keys
- * [2 (n + GRID_PAD)] and the best keys [2 (4 k + GRID_PAD)]: the k best, with room for
- * the ranks of up to 4 k kept ones */
+ * [max cells + 1], then per worker (from an even offset, for 8-byte keys) the kept
+ * candidates' keys [2 (n + GRID_PAD)], the best keys [2 (4 k + GRID_PAD)] (the k best,
+ * with room for the ranks of up to 4 k kept ones), the candidates' distances and indices,
+ * the same for those kept, and a cell's ring-1 points x, y, z, |x|^2 and indices
+ * [n + GRID_PAD each] */
 #define GRID_PAD 8
 static size_t max_cells(int n) { return 2 * (size_t)n + 8; }
 static size_t grid_common(int n) { return (5 * ((size_t)n + GRID_PAD) + (size_t)n + max_cells(n) + 2) & ~(size_t)1; }
-static size_t grid_worker(int n, int k) { return 6 * ((size_t)n + GRID_PAD) + 2 * (4 * (size_t)k + GRID_PAD); }
+static size_t grid_worker(int n, int k) { /* even: every worker's keys 8-byte aligned */
+  return ((11 * ((size_t)n + GRID_PAD) + 1) & ~(size_t)1) + 2 * (4 * (size_t)k + GRID_PAD);
+}
 static size_t grid_scratch(int n, int k, int workers) { return grid_common(n) + (size_t)workers * grid_worker(n, k); }
 
 size_t bgnn_l2_knn_scratch(int n, int channels, int k, int workers) {
@@ -175,7 +178,9 @@ static void rows(void* arg, int begin, int end, int worker) {
  * and the largest |x_j|^2, plus an absolute term for underflow). Such a point's d_ij is
  * then larger than the k-th, so it could not enter: the result is the all-pairs one.
  * Used when every coordinate is finite and at most 1e15 in magnitude (no overflow), else
- * the all-pairs path runs. */
+ * the all-pairs path runs. The work is split over cells: the 27 cells of ring 1 are
+ * gathered once for all the rows of a cell, and the few rows they do not settle search
+ * again ring by ring. The k smallest of a row's candidates come from select_k. */
 
 typedef struct {
   const float* x;
@@ -204,20 +209,20 @@ static inline float distance_of(uint64_t key) {
   return d;
 }
 
-/* Appends the points of sorted positions [a, b) to the candidates of a row: their d and j.
- * Whole groups of GRID_PAD are computed (the points past b, or the padding, are written
- * past the new end and overwritten or ignored). */
-static inline int add_run(const grid_t* g, int a, int b, float qx, float qy, float qz, float qsq, float* cd,
-                          int32_t* cj, int m) {
+/* Appends points [a, b) of the arrays px, py, pz, psq (|p|^2), pj (indices) to the
+ * candidates of a row: their d and j. Whole groups of GRID_PAD are computed (the points
+ * past b, or the padding, are written past the new end and overwritten or ignored). */
+static inline int add_points(const float* px, const float* py, const float* pz, const float* psq, const int32_t* pj,
+                             int a, int b, float qx, float qy, float qz, float qsq, float* cd, int32_t* cj, int m) {
 #if defined(__AVX__)
   const __m256 vx = _mm256_set1_ps(qx), vy = _mm256_set1_ps(qy), vz = _mm256_set1_ps(qz), vs = _mm256_set1_ps(qsq);
   for (int t = a; t < b; t += GRID_PAD) {
-    const __m256 dot = _mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(vx, _mm256_loadu_ps(g->gx + t)),
-                                                   _mm256_mul_ps(vy, _mm256_loadu_ps(g->gy + t))),
-                                     _mm256_mul_ps(vz, _mm256_loadu_ps(g->gz + t)));
-    const __m256 d = _mm256_add_ps(_mm256_sub_ps(vs, _mm256_add_ps(dot, dot)), _mm256_loadu_ps(g->gsq + t));
+    const __m256 dot = _mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(vx, _mm256_loadu_ps(px + t)),
+                                                   _mm256_mul_ps(vy, _mm256_loadu_ps(py + t))),
+                                     _mm256_mul_ps(vz, _mm256_loadu_ps(pz + t)));
+    const __m256 d = _mm256_add_ps(_mm256_sub_ps(vs, _mm256_add_ps(dot, dot)), _mm256_loadu_ps(psq + t));
     _mm256_storeu_ps(cd + m + (t - a), d); /* 2 dot as dot + dot: the same value */
-    _mm256_storeu_si256((__m256i*)(cj + m + (t - a)), _mm256_loadu_si256((const __m256i*)(g->order + t)));
+    _mm256_storeu_si256((__m256i*)(cj + m + (t - a)), _mm256_loadu_si256((const __m256i*)(pj + t)));
   }
 #else
   for (int t0 = a; t0 < b; t0 += GRID_PAD) {
@@ -225,8 +230,8 @@ static inline int add_run(const grid_t* g, int a, int b, float qx, float qy, flo
     int32_t* restrict j = cj + m + (t0 - a);
     for (int l = 0; l < GRID_PAD; ++l) {
       const int t = t0 + l;
-      d[l] = (qsq - 2.0f * ((qx * g->gx[t] + qy * g->gy[t]) + qz * g->gz[t])) + g->gsq[t];
-      j[l] = g->order[t];
+      d[l] = (qsq - 2.0f * ((qx * px[t] + qy * py[t]) + qz * pz[t])) + psq[t];
+      j[l] = pj[t];
     }
   }
 #endif
@@ -352,17 +357,32 @@ static void select_k(const float* cd, const int32_t* cj, int m, int k, float* pd
   }
 }
 
-static void grid_rows(void* arg, int begin, int end, int worker) {
-  const grid_t* g = arg;
-  const int k = g->k;
+/* A worker's buffers (see grid_scratch). */
+typedef struct {
+  float *cd, *pd, *bx, *by, *bz, *bsq;
+  int32_t *cj, *pj, *bj;
+  uint64_t *keys, *best;
+} buffers_t;
+
+static buffers_t buffers_of(const grid_t* g, int worker) {
   const size_t rows = (size_t)g->n + GRID_PAD;
-  float* cd = g->work + (size_t)worker * grid_worker(g->n, k);
-  int32_t* cj = (int32_t*)(cd + rows);
-  float* pd = (float*)(cj + rows);
-  int32_t* pj = (int32_t*)(pd + rows);
-  uint64_t* keys = (uint64_t*)(cd + 4 * rows);
-  uint64_t* best = keys + rows;
-  for (int i = begin; i < end; ++i) {
+  float* w = g->work + (size_t)worker * grid_worker(g->n, g->k);
+  buffers_t b;
+  b.keys = (uint64_t*)w;
+  b.best = b.keys + rows;
+  w += 2 * rows + 2 * (4 * (size_t)g->k + GRID_PAD);
+  b.cd = w, b.cj = (int32_t*)(w + rows), b.pd = w + 2 * rows, b.pj = (int32_t*)(w + 3 * rows);
+  b.bx = w + 4 * rows, b.by = w + 5 * rows, b.bz = w + 6 * rows, b.bsq = w + 7 * rows, b.bj = (int32_t*)(w + 8 * rows);
+  return b;
+}
+
+/* Row i from its cell outwards, ring by ring (the general search). */
+static void search_row(const grid_t* g, int i, const buffers_t* bf) {
+  const int k = g->k;
+  float *cd = bf->cd, *pd = bf->pd;
+  int32_t *cj = bf->cj, *pj = bf->pj;
+  uint64_t *keys = bf->keys, *best = bf->best;
+  {
     const float qx = g->x[3 * (size_t)i], qy = g->x[3 * (size_t)i + 1], qz = g->x[3 * (size_t)i + 2];
     const float qsq = (qx * qx + qy * qy) + qz * qz; /* 0 + x0 x0 + ...: the same value */
     const double q[3] = {qx, qy, qz};
@@ -380,7 +400,8 @@ static void grid_rows(void* arg, int begin, int end, int worker) {
         for (int zz = lo[2]; zz <= hi[2]; ++zz)
           for (int yy = lo[1]; yy <= hi[1]; ++yy) {
             const int row = (zz * g->g[1] + yy) * g->g[0];
-            m = add_run(g, g->start[row + lo[0]], g->start[row + hi[0] + 1], qx, qy, qz, qsq, cd, cj, m);
+            m = add_points(g->gx, g->gy, g->gz, g->gsq, g->order, g->start[row + lo[0]], g->start[row + hi[0] + 1], qx,
+                           qy, qz, qsq, cd, cj, m);
           }
       } else { /* the cells at Chebyshev distance r */
         for (int zz = lo[2]; zz <= hi[2]; ++zz)
@@ -393,7 +414,8 @@ static void grid_rows(void* arg, int begin, int end, int worker) {
                 x0 = x1 = part ? c[0] + r : c[0] - r;
                 if (x0 < 0 || x0 >= g->g[0]) continue;
               }
-              m = add_run(g, g->start[row + x0], g->start[row + x1 + 1], qx, qy, qz, qsq, cd, cj, m);
+              m = add_points(g->gx, g->gy, g->gz, g->gsq, g->order, g->start[row + x0], g->start[row + x1 + 1], qx, qy,
+                             qz, qsq, cd, cj, m);
             }
           }
       }
@@ -408,6 +430,54 @@ static void grid_rows(void* arg, int begin, int end, int worker) {
       if (delta == INFINITY || delta * delta - err > (double)distance_of(best[k - 1])) break;
     }
     for (int t = 0; t < k; ++t) g->out[(size_t)i * k + t] = (int32_t)(uint32_t)best[t];
+  }
+}
+
+/* The rows of cells [begin, end): the cell and its neighbours (ring 1) gathered once for
+ * all of its points; a row that ring 1 does not settle is searched again by search_row. */
+static void grid_cells(void* arg, int begin, int end, int worker) {
+  const grid_t* g = arg;
+  const int k = g->k;
+  const buffers_t bf = buffers_of(g, worker);
+  for (int cell = begin; cell < end; ++cell) {
+    const int a0 = g->start[cell], a1 = g->start[cell + 1];
+    if (a0 == a1) continue;
+    const int c[3] = {cell % g->g[0], cell / g->g[0] % g->g[1], cell / g->g[0] / g->g[1]};
+    int lo[3], hi[3], m = 0;
+    for (int a = 0; a < 3; ++a) {
+      lo[a] = c[a] - 1 < 0 ? 0 : c[a] - 1;
+      hi[a] = c[a] + 1 >= g->g[a] ? g->g[a] - 1 : c[a] + 1;
+    }
+    for (int zz = lo[2]; zz <= hi[2]; ++zz)
+      for (int yy = lo[1]; yy <= hi[1]; ++yy) {
+        const int row = (zz * g->g[1] + yy) * g->g[0], a = g->start[row + lo[0]], b = g->start[row + hi[0] + 1];
+        memcpy(bf.bx + m, g->gx + a, sizeof(float) * (size_t)(b - a));
+        memcpy(bf.by + m, g->gy + a, sizeof(float) * (size_t)(b - a));
+        memcpy(bf.bz + m, g->gz + a, sizeof(float) * (size_t)(b - a));
+        memcpy(bf.bsq + m, g->gsq + a, sizeof(float) * (size_t)(b - a));
+        memcpy(bf.bj + m, g->order + a, sizeof(int32_t) * (size_t)(b - a));
+        m += b - a;
+      }
+    for (int t = a0; t < a1; ++t) {
+      const int i = g->order[t];
+      const float qx = g->gx[t], qy = g->gy[t], qz = g->gz[t], qsq = g->gsq[t];
+      const double q[3] = {qx, qy, qz};
+      const double err = 16.0 / 16777216.0 * ((double)qsq + g->sq_max) + 1e-30;
+      double delta = INFINITY; /* as in search_row */
+      for (int a = 0; a < 3; ++a) {
+        if (lo[a] > 0) delta = fmin(delta, q[a] - (g->lo[a] + lo[a] * g->side[a]) - g->margin[a]);
+        if (hi[a] < g->g[a] - 1) delta = fmin(delta, (g->lo[a] + (hi[a] + 1) * g->side[a]) - q[a] - g->margin[a]);
+      }
+      if (m >= k && delta > 0) {
+        add_points(bf.bx, bf.by, bf.bz, bf.bsq, bf.bj, 0, m, qx, qy, qz, qsq, bf.cd, bf.cj, 0);
+        select_k(bf.cd, bf.cj, m, k, bf.pd, bf.pj, bf.keys, bf.best);
+        if (delta == INFINITY || delta * delta - err > (double)distance_of(bf.best[k - 1])) {
+          for (int u = 0; u < k; ++u) g->out[(size_t)i * k + u] = (int32_t)(uint32_t)bf.best[u];
+          continue;
+        }
+      }
+      search_row(g, i, &bf);
+    }
   }
 }
 
@@ -491,7 +561,7 @@ void bgnn_l2_knn(const float* x, int n, int channels, int k, int32_t* out, float
 #endif
   if (channels == 3 && n >= 64 && grid_build(&g, x, n, k, scratch)) {
     g.out = out;
-    bgnn_parallel_for(n, 8, grid_rows, &g);
+    bgnn_parallel_for((int)((size_t)g.g[0] * g.g[1] * g.g[2]), 4, grid_cells, &g);
     return;
   }
   ctx_t c = {x, n, channels, k, out, scratch, scratch + n, scratch + (size_t)n * (1 + (size_t)channels)};
