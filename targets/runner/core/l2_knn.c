@@ -542,6 +542,12 @@ static int grid_build(grid_t* g, const float* x, int n, int k, float* scratch) {
     sq_max = fmax(sq_max, gsq[t]);
     order[t] = i;
   }
+  /* Rounding that swamps the cells (points far from 0 for their spread): no ring could
+   * stop the search early, every pair is cheaper. */
+  double side_min = INFINITY;
+  for (int a = 0; a < 3; ++a)
+    if (g->side[a] > 0) side_min = fmin(side_min, g->side[a]);
+  if (dims && 32.0 / 16777216.0 * sq_max + 1e-30 >= 0.25 * side_min * side_min) return 0;
   for (size_t c = cells; c > 0; --c) start[c] = start[c - 1]; /* back to the starts */
   start[0] = 0;
   for (int t = n; t < n + GRID_PAD; ++t) gx[t] = gy[t] = gz[t] = gsq[t] = 0, order[t] = 0;
