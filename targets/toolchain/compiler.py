@@ -41,6 +41,7 @@ SOURCES = [
     "core/edge_extremes.c",
     "core/edge_extremes-reference.c",
     "core/edge_extremes-neon.c",
+    "core/edgeconv_float.c",
     "core/embed_pool.c",
     "core/embed_stats.c",
     "core/embed_stats-neon.c",

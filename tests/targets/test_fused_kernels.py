@@ -6,6 +6,7 @@ the binary EdgeConv also with each ISA variant of its edge extremes kernel
 from __future__ import annotations
 
 import ctypes
+import subprocess
 
 import numpy as np
 import pytest
@@ -321,3 +322,202 @@ def test_embed_pool_under_qemu_equals_reference_for_neon_and_scalar(tmp_path):
             assert_embed_equal(np.where(finite, y, 0), np.where(finite, want, 0), e, what)
     for (neon, _), (scalar, _) in zip(got["neon"], got["scalar"], strict=True):
         np.testing.assert_array_equal(neon.view(np.uint32), scalar.view(np.uint32))
+
+
+# ---- the float EdgeConv's layouts and plans, and the grid L2 k-NN, on every build ---------
+#
+# core/edgeconv_float.c keeps u by distinct W_e row (at most 8: the first layer's ±1 rows
+# over 3 coordinates) or by channel, and runs a fast plan (max/min) when every |x| is
+# within a bound, an exact per-edge plan otherwise; core/l2_knn.c searches a grid of cells
+# for 3 channels and every pair otherwise. The cases below reach each of these, with the
+# edges that matter (channel counts around 8 and 32, every mode, uniform-mode vectors,
+# y exactly on a bound, infinite bounds, NaN/inf/huge inputs, duplicate points, exact
+# distance ties, flat and clustered clouds), natively through ctypes and through the
+# kernel tests natively, in a baseline x86-64 build (the plain C paths) and under
+# qemu-aarch64 (NEON).
+
+
+def _float_layer(rng, channels_in, channels_out, *, real=False, modes=None, lo_inf=False):
+    weights = (
+        rng.normal(0, 1, (channels_out, 2 * channels_in)).astype(np.float32)
+        if real
+        else _signs(rng, channels_out, 2 * channels_in)
+    )
+    rules = _random_rules(rng, channels_out, False, channels_in)
+    if modes is not None:
+        rules = ChannelRules(np.full(channels_out, modes, np.int32), rules.bounds)
+    if lo_inf:  # the paper model's first layer: every rule "y >= hi"
+        rules.bounds[:, 0] = -np.inf
+    return FusedEdgeConv(7, "l2", channels_in, channels_out, weights, rules, weights)
+
+
+def _reference(layer, x, idx):
+    with np.errstate(all="ignore"):
+        return edge_conv(layer, x, idx)
+
+
+def _float_edgeconv_cases():
+    """(name, layer, x, idx) for the float EdgeConv."""
+    rng = np.random.default_rng(11)
+    n, k = 333, 7
+    cases = []
+
+    def points(channels):
+        return rng.normal(0, 1, (n, channels)).astype(np.float32)
+
+    for cout in (1, 7, 8, 24, 33, 70, 129):  # by pattern (cin 3, ±1), random modes
+        x = points(3)
+        cases.append((f"pattern cout={cout}", _float_layer(rng, 3, cout), x, l2_knn(x, k)))
+    for mode in (0, 1, 2, 3):  # one mode everywhere (whole vectors of one mode)
+        x = points(3)
+        cases.append(
+            (f"pattern mode={mode}", _float_layer(rng, 3, 40, modes=mode), x, l2_knn(x, k))
+        )
+    x = points(3)
+    cases.append(
+        ("pattern lo=-inf", _float_layer(rng, 3, 64, modes=0, lo_inf=True), x, l2_knn(x, k))
+    )
+    by_channel = ((5, 33, False), (5, 70, False), (3, 24, True), (2, 9, True))
+    for cin, cout, real in by_channel:  # more than 8 distinct rows, or real weights
+        x = points(cin)
+        layer = _float_layer(rng, cin, cout, real=real)
+        cases.append((f"channel cin={cin} cout={cout}", layer, x, l2_knn(x, k)))
+    # y exactly on the bounds: bounds taken from the y values themselves
+    x = points(3)
+    idx = l2_knn(x, k)
+    layer = _float_layer(rng, 3, 33)
+    c = layer.channels_in
+    w = layer.weights
+    u = np.zeros((n, 33), np.float32)
+    v = np.zeros((n, 33), np.float32)
+    for t in range(c):
+        u = (u + x[:, t : t + 1] * w[None, :, t]).astype(np.float32)
+        v = (v + x[:, t : t + 1] * (w[:, c + t] - w[:, t])[None]).astype(np.float32)
+    y = (u[idx] + v[:, None, :]).astype(np.float32)
+    picks = y[rng.integers(0, n, 33), rng.integers(0, k, 33), np.arange(33)]
+    bounds = np.stack([picks, picks + np.abs(rng.normal(0, 1, 33)).astype(np.float32)], 1)
+    rules = ChannelRules(layer.rules.mode, bounds.astype(np.float32))
+    on = FusedEdgeConv(k, "l2", c, 33, w, rules, w)
+    cases.append(("y on the bounds", on, x, idx))
+    # the exact plan: NaN, infinities, values whose sums overflow; duplicate points
+    for name, value in (("nan", np.nan), ("inf", np.inf), ("huge", 3e38)):
+        x = points(3)
+        idx = l2_knn(x, k)
+        x[5, 1] = value
+        x[17, 0] = -value
+        cases.append((f"exact {name}", _float_layer(rng, 3, 40), x, idx))
+    x = points(3)
+    x[50:60] = x[3]
+    cases.append(("duplicates", _float_layer(rng, 3, 33), x, l2_knn(x, k)))
+    return cases
+
+
+def _l2_cases():
+    """(name, points, k) for the L2 k-NN: the grid's shapes and ties, and all-pairs ones."""
+    rng = np.random.default_rng(12)
+    sizes = ((63, 7), (64, 1), (65, 20), (333, 7), (333, 40), (1024, 20), (2000, 20))
+    cases = [(f"uniform n={n} k={k}", rng.uniform(-1, 1, (n, 3)), k) for n, k in sizes]
+    sphere = rng.normal(0, 1, (1500, 3))
+    cases.append(("sphere", sphere / np.linalg.norm(sphere, axis=1, keepdims=True), 20))
+    plane = rng.uniform(-1, 1, (800, 3))
+    plane[:, 2] = 0.5
+    cases.append(("plane", plane, 20))
+    line = np.zeros((400, 3))
+    line[:, 0] = rng.uniform(0, 1, 400)
+    cases.append(("line", line, 10))
+    cases.append(("one point", np.full((200, 3), 0.25), 13))
+    dup = rng.uniform(-1, 1, (700, 3))
+    dup[100:400] = dup[5]
+    cases.append(("duplicates", dup, 20))
+    lattice = np.stack(np.meshgrid(*[np.arange(9)] * 3), -1).reshape(-1, 3) * 0.1
+    cases.append(("lattice (exact ties)", lattice, 20))
+    outliers = rng.uniform(-1, 1, (900, 3))
+    outliers[:3] *= 1e6
+    cases.append(("outliers", outliers, 20))
+    cases.append(("large", rng.uniform(-1e7, 1e7, (500, 3)), 20))
+    cases.append(("tiny", rng.uniform(-1e-20, 1e-20, (500, 3)), 20))
+    cases.append(("far from 0, small extent", rng.uniform(1000, 1000.001, (500, 3)), 20))
+    clusters = np.concatenate([rng.normal(0, 1e-4, (400, 3)), rng.normal(5, 1, (400, 3))])
+    cases.append(("clusters", clusters, 20))
+    cases.append(("5 channels", rng.uniform(-1, 1, (300, 5)), 9))
+    cases.append(("huge (all pairs)", rng.uniform(-1, 1, (300, 3)) * np.float32(1e16), 9))
+    return [(name, x.astype(np.float32), k) for name, x, k in cases]
+
+
+@pytest.fixture(scope="module")
+def fused_cases():
+    return _float_edgeconv_cases(), _l2_cases()
+
+
+def _l2_native(x, k):
+    lib = library()
+    lib.bgnn_l2_knn_scratch.restype = ctypes.c_size_t
+    n, c = x.shape
+    scratch = np.zeros(lib.bgnn_l2_knn_scratch(n, c, k, lib.bgnn_parallel_threads()), np.float32)
+    out = np.zeros((n, k), np.int32)
+    lib.bgnn_l2_knn(ptr(np.ascontiguousarray(x)), n, c, k, ptr(out), ptr(scratch))
+    return out
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_float_edgeconv_layouts_and_plans_equal_reference(pool_threads, threads, fused_cases):
+    pool_threads(threads)
+    for name, layer, x, idx in fused_cases[0]:
+        got = _run_edgeconv(layer, x, idx)
+        np.testing.assert_array_equal(got, _reference(layer, x, idx), err_msg=name)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_l2_knn_grid_and_all_pairs_equal_reference(pool_threads, threads, fused_cases):
+    pool_threads(threads)
+    for name, x, k in fused_cases[1]:
+        np.testing.assert_array_equal(_l2_native(x, k), l2_knn(x, k), err_msg=name)
+
+
+def _through_kernel_tests(arch, cases, folder):
+    """Every case through kernel_tests' `fused` mode (one process, under qemu for aarch64)."""
+    from tests.targets.kernels import compile_and_run_kernel_tests, kernel_tests_binary
+
+    edgeconv, knn = cases
+    parts = [np.int32(len(edgeconv) + len(knn)).tobytes()]
+    for _, layer, x, idx in edgeconv:
+        n, k = idx.shape
+        parts += [np.array([0, n, k, layer.channels_in, layer.channels_out], np.int32).tobytes()]
+        for a, t in ((x, np.float32), (idx, np.int32), (layer.weights, np.float32),
+                     (layer.rules.mode, np.int32), (layer.rules.bounds, np.float32)):  # fmt: skip
+            parts.append(np.ascontiguousarray(a, t).tobytes())
+    for _, x, k in knn:
+        parts += [np.array([1, x.shape[0], x.shape[1], k], np.int32).tobytes(), x.tobytes()]
+    src, dst = folder / f"fused-{arch}.bin", folder / f"fused-{arch}.out"
+    src.write_bytes(b"".join(parts))
+    if arch == "x86_64":  # a baseline build, run here without qemu
+        done = subprocess.run(
+            [str(kernel_tests_binary(arch)), "fused", "scalar", str(src), str(dst)],
+            capture_output=True, text=True, timeout=300, check=False,
+        )  # fmt: skip
+    else:
+        done = compile_and_run_kernel_tests(arch, "fused", "scalar", str(src), str(dst))
+    assert done.returncode == 0, done.stdout + done.stderr
+    flat, at, got = np.fromfile(dst, np.int32), 0, []
+    for _, layer, x, _ in edgeconv:
+        size = len(x) * -(-layer.channels_out // 32)
+        got.append(_unpack(flat[at : at + size].reshape(len(x), -1), layer.channels_out))
+        at += size
+    for _, x, k in knn:
+        got.append(flat[at : at + len(x) * k].reshape(len(x), k))
+        at += len(x) * k
+    assert at == flat.size
+    return got
+
+
+@pytest.mark.parametrize("arch", ["native", "x86_64", "aarch64"])
+def test_fused_float_kernels_on_every_build(arch, fused_cases, tmp_path):
+    """native: AVX2 here; x86_64: a baseline build (no AVX: the plain C paths); aarch64:
+    NEON under qemu."""
+    got = iter(_through_kernel_tests(arch, fused_cases, tmp_path))
+    for name, layer, x, idx in fused_cases[0]:
+        np.testing.assert_array_equal(
+            next(got), _reference(layer, x, idx), err_msg=f"{arch} {name}"
+        )
+    for name, x, k in fused_cases[1]:
+        np.testing.assert_array_equal(next(got), l2_knn(x, k), err_msg=f"{arch} {name}")

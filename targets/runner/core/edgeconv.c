@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "edgeconv_float.h"
 #include "parallel.h"
 
 /* u_j + v_i must round exactly as written (no fused multiply-add), so that the bounds the
@@ -127,20 +128,7 @@ int bgnn_edgeconv_init(bgnn_edgeconv* e, int points, int k, int channels_in, int
     if (!ok) return 0;
     e->worker_bytes = align64(binary_worker_bytes(e));
   } else {
-    const size_t n = (size_t)channels_out * channels_in;
-    e->w_edge = malloc(sizeof(float) * n);
-    e->w_centre = malloc(sizeof(float) * n);
-    e->u = malloc(sizeof(float) * (size_t)points * channels_out);
-    if (!e->w_edge || !e->w_centre || !e->u) return 0;
-    const float* w = weights;
-    for (int c = 0; c < channels_out; ++c) /* transposed: [channels_in][channels_out] */
-      for (int i = 0; i < channels_in; ++i) {
-        const float we = w[(size_t)c * 2 * channels_in + i], wc = w[(size_t)c * 2 * channels_in + channels_in + i];
-        e->w_edge[(size_t)i * channels_out + c] = we;
-        e->w_centre[(size_t)i * channels_out + c] = wc - we;
-      }
-    /* per worker: max, min, v, flags, hit */
-    e->worker_bytes = 4 * align64(sizeof(float) * (size_t)channels_out) + align64((size_t)channels_out);
+    return bgnn_edgeconv_float_init(e, weights, bounds); /* edgeconv_float.c */
   }
   e->scratch = aligned_alloc(64, e->worker_bytes * (size_t)e->workers);
   return e->scratch != NULL;
@@ -154,9 +142,7 @@ void bgnn_edgeconv_free(bgnn_edgeconv* e) {
   free(e->per_edge);
   free(e->lanes);
   free(e->cuts);
-  free(e->w_edge);
-  free(e->w_centre);
-  free(e->u);
+  bgnn_edgeconv_float_free(e);
   free(e->scratch);
   memset(e, 0, sizeof(*e));
 }
@@ -265,74 +251,6 @@ static void binary_nodes(void* arg, int begin, int end, int worker) {
   }
 }
 
-/* ---- real inputs (the first layer) --------------------------------------------------------- */
-
-/* out[c] = sum_i w[i][c] * x[i], from i = 0 upwards (w transposed: [cin][n]). */
-static inline void dots(const float* restrict w, const float* restrict x, int cin, int n, float* restrict out) {
-  for (int c = 0; c < n; ++c) out[c] = 0.0f + x[0] * w[c];
-  for (int i = 1; i < cin; ++i) {
-    const float* restrict wi = w + (size_t)i * n;
-    const float xi = x[i];
-    for (int c = 0; c < n; ++c) out[c] += xi * wi[c];
-  }
-}
-
-static void float_u(void* arg, int begin, int end, int worker) {
-  (void)worker;
-  const run_ctx* ctx = arg;
-  const bgnn_edgeconv* e = ctx->e;
-  const int cin = e->channels_in, n = e->channels_out;
-  const float* x = ctx->x;
-  for (int j = begin; j < end; ++j) dots(e->w_edge, x + (size_t)j * cin, cin, n, e->u + (size_t)j * n);
-}
-
-static void float_nodes(void* arg, int begin, int end, int worker) {
-  const run_ctx* ctx = arg;
-  const bgnn_edgeconv* e = ctx->e;
-  const int cin = e->channels_in, n = e->channels_out, k = e->k, out_words = bgnn_words(n);
-  const float* x = ctx->x;
-  const size_t col = align64(sizeof(float) * (size_t)n);
-  unsigned char* base = e->scratch + (size_t)worker * e->worker_bytes;
-  float* restrict mx = (float*)base;
-  float* restrict mn = (float*)(base + col);
-  float* restrict v = (float*)(base + 2 * col);
-  int32_t* restrict flag = (int32_t*)(base + 3 * col);
-  unsigned char* hit = base + 4 * col;
-  const float *restrict lo = (const float*)e->lanes, *restrict hi = lo + n;
-  const int32_t *restrict m0 = e->lanes + 2 * (size_t)n, *restrict m1 = m0 + n, *restrict m2 = m1 + n,
-                *restrict m3 = m2 + n;
-  for (int i = begin; i < end; ++i) {
-    dots(e->w_centre, x + (size_t)i * cin, cin, n, v);
-    const int32_t* nb = ctx->idx + (size_t)i * k;
-    const float* u0 = e->u + (size_t)nb[0] * n;
-    for (int c = 0; c < n; ++c) mx[c] = mn[c] = u0[c];
-    for (int j = 1; j < k; ++j) {
-      const float* restrict u = e->u + (size_t)nb[j] * n;
-      for (int c = 0; c < n; ++c) { /* fmaxf, not a ternary: that became masked stores, slow */
-        mx[c] = fmaxf(mx[c], u[c]);
-        mn[c] = fminf(mn[c], u[c]);
-      }
-    }
-    for (int c = 0; c < n; ++c) flag[c] = 0;
-    for (int p = 0; p < e->n_per_edge; ++p) {
-      const int c = e->per_edge[p];
-      hit[p] = 0;
-      for (int j = 0; j < k; ++j) {
-        const float y = e->u[(size_t)nb[j] * n + c] + v[c];
-        hit[p] |= e->mode[c] == BGNN_RULE_ANY_INSIDE ? lo[c] <= y && y <= hi[c] : lo[c] < y && y < hi[c];
-      }
-      flag[c] = hit[p] ? -1 : 0;
-    }
-    for (int c = 0; c < n; ++c) {
-      const float ymax = mx[c] + v[c], ymin = mn[c] + v[c];
-      const int32_t outside = -((ymax >= hi[c]) | (ymin <= lo[c])), inside = -((ymin >= lo[c]) & (ymax <= hi[c]));
-      const int32_t holds = (m0[c] & outside) | (m1[c] & inside) | (m2[c] & flag[c]) | (m3[c] & ~flag[c]);
-      flag[c] = ~holds & 1;
-    }
-    pack_flags(flag, n, ctx->out + (size_t)i * out_words);
-  }
-}
-
 void bgnn_edgeconv_run(bgnn_edgeconv* e, const void* x, const int32_t* idx, uint32_t* out) {
   run_ctx ctx = {e, x, idx, out};
   if (e->binary) {
@@ -340,7 +258,6 @@ void bgnn_edgeconv_run(bgnn_edgeconv* e, const void* x, const int32_t* idx, uint
     bgnn_parallel_for((e->points + BGNN_BGEMM_ROWS - 1) / BGNN_BGEMM_ROWS, 1,
                       extremes ? binary_nodes_extremes : binary_nodes, &ctx);
   } else {
-    bgnn_parallel_for(e->points, 16, float_u, &ctx);
-    bgnn_parallel_for(e->points, 16, float_nodes, &ctx);
+    bgnn_edgeconv_float_run(e, x, idx, out);
   }
 }

@@ -51,10 +51,20 @@ typedef struct {
   int n_per_edge;
   int32_t* lanes;      /* the rules as columns of Cout: lo, hi (their bits), one mask per mode */
   int16_t* cuts;       /* binary form: ANY_OUTSIDE / ALL_INSIDE on counts, for bgnn_edge_extremes */
-  /* binary: repacked filter halves; float: W_e and W_c - W_e, [channels_out][channels_in] */
+  /* binary: repacked filter halves */
   bgnn_bgemm_filters edge, centre;
-  float *w_edge, *w_centre;
-  /* scratch: per worker, and u (float form) for every point */
+  /* float (edgeconv_float.c): channels padded to `cols` (a multiple of 8); the distinct
+   * rows of W_e (`patterns`, 0 if more than 8) and each channel's; W_e (by pattern or by
+   * channel) and W_c - W_e, transposed; the rules as rows of cols (lo, hi, a mask per
+   * mode); the fast plan's steps, then the exact plan's, and their counts; the fast
+   * plan's bound on |x|; u for every point */
+  int cols, patterns;
+  int32_t* pattern;
+  float *w_edge, *w_centre, *rules;
+  int32_t* steps;
+  int n_steps[2];
+  float x_bound;
+  /* scratch: per worker (binary form); u: see the float form above */
   int workers;
   size_t worker_bytes;
   unsigned char* scratch;

@@ -469,9 +469,9 @@ int bgnn_op_run(bgnn_op* op, const bgnn_tensor* in, bgnn_tensor* out) {
       const int32_t* idx = in[1].data;
       const size_t count = (size_t)in[1].dims[1] * in[1].dims[2];
       const int32_t n = x->dims[1];
-      uint32_t top = 0; /* the largest index as unsigned: a negative one is above any n (a vector max) */
-      for (size_t t = 0; t < count; ++t) top = (uint32_t)idx[t] > top ? (uint32_t)idx[t] : top;
-      for (size_t t = 0; t < count && top >= (uint32_t)n && ok; ++t)
+      uint32_t outside = 0; /* one branch-free pass (it vectorizes); the message needs a second */
+      for (size_t t = 0; t < count; ++t) outside |= (uint32_t)idx[t] >= (uint32_t)n;
+      for (size_t t = 0; t < count && ok && outside; ++t)
         if (idx[t] < 0 || idx[t] >= n) {
           snprintf(op->run_error, sizeof(op->run_error), "BgnnEdgeConv: neighbour index %d outside [0, %d)", idx[t], n);
           ok = 0;

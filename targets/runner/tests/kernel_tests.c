@@ -14,6 +14,7 @@
  *                                                 ITERS bgnn_embed_pool_run over N points
  *   kernel_tests edgeconv ISA IN OUT              binary BgnnEdgeConv cases from IN -> OUT
  *   kernel_tests bench-edge ISA BITS COUT N K ITERS  ITERS binary EdgeConvs of N points
+ *   kernel_tests fused ISA IN OUT                 float EdgeConv and L2 k-NN cases from IN -> OUT
  *
  * bgemm IN: int32 cases, then per case int32 rows, words32, channels_out, the rows (rows x
  * words32 uint32) and the filters (channels_out x words32); OUT: per case rows x
@@ -25,7 +26,12 @@
  * then per case int32 points, k, channels_in, channels_out, x (points x words(channels_in)),
  * indices (points x k), weights (channels_out x 2 x words(channels_in)), modes
  * (channels_out), bounds (channels_out x 2); OUT: per case points x words(channels_out)
- * words. The bench modes exist to be counted under qemu's instruction plugin or timed: they print a checksum (so that
+ * words. fused IN: int32 cases, then per case int32 kind: 0 (float EdgeConv) with int32
+ * n, k, channels_in, channels_out, then x (n x channels_in float), indices (n x k int32),
+ * weights (channels_out x 2 channels_in float), modes (channels_out int32) and bounds
+ * (channels_out x 2 float), writing the packed output (n x words(channels_out) uint32);
+ * or 1 (L2 k-NN) with int32 n, channels, k, then x (n x channels float), writing the
+ * indices (n x k int32). The bench modes exist to be counted under qemu's instruction plugin or timed: they print a checksum (so that
  * nothing is optimised away) and the seconds the passes took.
  */
 #include <math.h>
@@ -41,6 +47,7 @@
 #include "../core/edgeconv.h"
 #include "../core/embed_pool.h"
 #include "../core/hamming_knn.h"
+#include "../core/l2_knn.h"
 #include "../core/xor_popcount.h"
 
 static uint64_t g_state = 0x9e3779b97f4a7c15ull;
@@ -598,6 +605,51 @@ static int bench_edgeconv(int bits, int cout, int n, int k, long iters) {
   return 0;
 }
 
+static int read_n(FILE* in, void* p, size_t bytes) { return fread(p, 1, bytes, in) == bytes; }
+
+static int fused_file(const char* in_path, const char* out_path) {
+  FILE *in = fopen(in_path, "rb"), *out = fopen(out_path, "wb");
+  int32_t cases, kind;
+  if (!in || !out || !read_i32(in, &cases)) return 2;
+  for (int32_t c = 0; c < cases; ++c) {
+    if (!read_i32(in, &kind)) return 2;
+    if (kind == 0) {
+      int32_t d[4];
+      if (!read_n(in, d, sizeof(d))) return 2;
+      const int n = d[0], k = d[1], cin = d[2], cout = d[3], words = bgnn_words(cout);
+      float* x = xmalloc(sizeof(float) * (size_t)n * cin);
+      int32_t* idx = xmalloc(sizeof(int32_t) * (size_t)n * k);
+      float* w = xmalloc(sizeof(float) * (size_t)cout * 2 * cin);
+      int32_t* mode = xmalloc(sizeof(int32_t) * (size_t)cout);
+      float* bounds = xmalloc(sizeof(float) * 2 * (size_t)cout);
+      uint32_t* y = xmalloc(sizeof(uint32_t) * (size_t)n * words);
+      if (!read_n(in, x, sizeof(float) * (size_t)n * cin) || !read_n(in, idx, sizeof(int32_t) * (size_t)n * k) ||
+          !read_n(in, w, sizeof(float) * (size_t)cout * 2 * cin) || !read_n(in, mode, sizeof(int32_t) * (size_t)cout) ||
+          !read_n(in, bounds, sizeof(float) * 2 * (size_t)cout))
+        return 2;
+      bgnn_edgeconv e;
+      if (!bgnn_edgeconv_init(&e, n, k, cin, cout, 0, w, mode, bounds, 1)) return 3;
+      bgnn_edgeconv_run(&e, x, idx, y);
+      bgnn_edgeconv_free(&e);
+      fwrite(y, sizeof(uint32_t), (size_t)n * words, out);
+      free(x), free(idx), free(w), free(mode), free(bounds), free(y);
+    } else {
+      int32_t d[3];
+      if (!read_n(in, d, sizeof(d))) return 2;
+      const int n = d[0], ch = d[1], k = d[2];
+      float* x = xmalloc(sizeof(float) * (size_t)n * ch);
+      float* scratch = xmalloc(sizeof(float) * bgnn_l2_knn_scratch(n, ch, k, 1));
+      int32_t* idx = xmalloc(sizeof(int32_t) * (size_t)n * k);
+      if (!read_n(in, x, sizeof(float) * (size_t)n * ch)) return 2;
+      bgnn_l2_knn(x, n, ch, k, idx, scratch);
+      fwrite(idx, sizeof(int32_t), (size_t)n * k, out);
+      free(x), free(scratch), free(idx);
+    }
+  }
+  fclose(in);
+  return fclose(out) == 0 ? 0 : 2;
+}
+
 int main(int argc, char** argv) {
   const bgnn_isa picked = bgnn_dispatch_init();
   if (argc > 1) {
@@ -607,6 +659,7 @@ int main(int argc, char** argv) {
       return 2;
     }
     if (strcmp(argv[1], "bgemm") == 0 && argc == 5) return bgemm_file(argv[3], argv[4]);
+    if (strcmp(argv[1], "fused") == 0 && argc == 5) return fused_file(argv[3], argv[4]);
     if (strcmp(argv[1], "bench") == 0 && argc == 7)
       return bench_bgemm(atoi(argv[3]), atoi(argv[4]), atoi(argv[5]), atol(argv[6]));
     if (strcmp(argv[1], "bench-knn") == 0 && argc == 7)
