@@ -51,7 +51,7 @@ def verify(
     config: ConfigOption = None,
 ) -> None:
     """Run MODEL through the runner on TARGET and compare with the host interpreter."""
-    from bgnn_deploy.errors import BgnnDeployError
+    from bgnn_deploy.converters.convert import VerificationError
     from bgnn_deploy.targets.profiles import get_target
     from bgnn_deploy.targets.verify import verify_model
 
@@ -75,6 +75,6 @@ def verify(
         )
     if not result.ok:
         with user_errors():
-            raise BgnnDeployError(
+            raise VerificationError(
                 f"the runner's outputs on {result.target} disagree with the host beyond rounding"
             )
