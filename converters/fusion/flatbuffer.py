@@ -1,12 +1,14 @@
 """Write the fused BinDGCNN: our bit-domain ops up to the pooled features, LCE's head after.
 
 The portable LCE flatbuffer is the starting point. Everything before the pooled vector
-(concat of global max and mean of the embedding) is replaced by BgnnL2Knn, then per
-layer BgnnHammingKnn + BgnnEdgeConv on bit-packed features, and one BgnnEmbedPool
-writing the same pooled tensor; the head (BatchNorm, LceQuantize, LceBconv2d, ...)
+(concat of global max and mean of the embedding) is replaced by one BgnnEdgeConv on the
+points that finds its own L2 neighbours (option ``k``), then per layer BgnnHammingKnn +
+BgnnEdgeConv on bit-packed features, and one BgnnEmbedPool writing the same pooled
+tensor; the head (BatchNorm, LceQuantize, LceBconv2d, ...)
 stays exactly as LCE converted it. Tensors, buffers and op codes the removed part used
 are dropped. With ``debug`` the k-NN indices and node features stay model outputs under
-their names (``knn<i>``, ``nodes<i>`` as ±1 floats through LceDequantize), for parity.
+their names (``knn<i>``, ``nodes<i>`` as ±1 floats through LceDequantize), for parity;
+the first layer's k-NN is then a BgnnL2Knn of its own.
 """
 
 from __future__ import annotations
@@ -196,38 +198,34 @@ def fuse_model(portable: bytes, plan: FusedPlan, *, debug: bool = False) -> byte
     x, features = points, []
     for i, layer in enumerate(plan.layers):
         knn_name = f"knn{i}"
-        idx = (
-            outputs[knn_name]
-            if debug
-            else fb.add_tensor(f"bgnn/{knn_name}", (1, n, layer.k), np.int32)
-        )
-        if layer.knn == "l2":
-            front.append(
-                fb.custom_op("BgnnL2Knn", [x], [idx], {"k": layer.k, "tie_rule": "lower_index"})
-            )
+        options = {"channels_in": layer.channels_in, "channels_out": layer.channels_out}
+        # the first layer (L2 k-NN of the points) is one op that finds its own neighbours;
+        # the debug graph keeps the k-NN an op of its own, for its knn0 output
+        own_knn = layer.knn == "l2" and i == 0 and not debug
+        neighbours = []
+        if own_knn:
+            options.update(k=layer.k, tie_rule="lower_index")
         else:
-            front.append(
-                fb.custom_op(
-                    "BgnnHammingKnn", [x], [idx], {"k": layer.k, "tie_rule": "lower_index"}
-                )
+            idx = (
+                outputs[knn_name]
+                if debug
+                else fb.add_tensor(f"bgnn/{knn_name}", (1, n, layer.k), np.int32)
             )
+            knn_op = "BgnnL2Knn" if layer.knn == "l2" else "BgnnHammingKnn"
+            front.append(
+                fb.custom_op(knn_op, [x], [idx], {"k": layer.k, "tie_rule": "lower_index"})
+            )
+            neighbours = [idx]
         words = -(-layer.channels_out // 32)
         out = fb.add_tensor(f"bgnn/nodes{i}_packed", (1, n, words), np.int32)
         inputs = [
             x,
-            idx,
+            *neighbours,
             fb.constant(f"bgnn/edgeconv{i}/weights", layer.weights),
             fb.constant(f"bgnn/edgeconv{i}/modes", layer.rules.mode.astype(np.int32)),
             fb.constant(f"bgnn/edgeconv{i}/bounds", layer.rules.bounds),
         ]
-        front.append(
-            fb.custom_op(
-                "BgnnEdgeConv",
-                inputs,
-                [out],
-                {"channels_in": layer.channels_in, "channels_out": layer.channels_out},
-            )
-        )
+        front.append(fb.custom_op("BgnnEdgeConv", inputs, [out], options))
         if debug:
             front.append(fb.custom_op("LceDequantize", [out], [outputs[f"nodes{i}"]], {}))
         x = out

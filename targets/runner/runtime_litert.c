@@ -162,10 +162,13 @@ static LiteRtStatus k_init(void* user, const void* data, size_t size) {
 static LiteRtStatus k_layouts(void* user, size_t n_in, const LiteRtLayout* in, size_t n_out, LiteRtLayout* out) {
   node_state* n = user;
   bgnn_tensor views[kMaxIo], result;
+  char error[sizeof(g_kernel_error)];
   for (size_t i = 0; i < n_in && i < kMaxIo; ++i) views[i] = layout_view(&in[i], 0, NULL);
-  if (!n->op || n_out < 1 ||
-      bgnn_op_output_shape(n->op, (int)n_in, views, &result, g_kernel_error, sizeof(g_kernel_error)) != 0)
+  if (!n->op || n_out < 1 || bgnn_op_output_shape(n->op, (int)n_in, views, &result, error, sizeof(error)) != 0) {
+    /* LiteRt may ask again with other layouts after a failure: the first reason is the one */
+    if (!g_kernel_error[0]) snprintf(g_kernel_error, sizeof(g_kernel_error), "%s", n->op ? error : "no op");
     return 1;
+  }
   memset(&out[0], 0, sizeof(out[0]));
   out[0].rank = (unsigned)result.rank;
   for (int d = 0; d < result.rank; ++d) out[0].dimensions[d] = result.dims[d];

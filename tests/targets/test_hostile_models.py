@@ -70,3 +70,24 @@ def test_preparing_any_mutation_of_a_model_raises_only_our_error(converted):
             prepare_for_litert(bytes(data[:length]))
 
     check()
+
+
+@pytest.mark.parametrize(
+    ("k", "message"), [(0, "k=0 must be >= 1"), (334, "k=334 outside [1, 333]")]
+)
+def test_a_first_layer_asking_for_impossible_neighbours_is_refused(fused, tmp_path, k, message):
+    """The fused first layer finds its own L2 neighbours (BgnnEdgeConv with option k); a
+    model asking for none, or for more than the cloud has, is refused in prepare."""
+    from flatbuffers import flexbuffers
+
+    model = read_model((fused["root"] / "fused" / "binary.tflite").read_bytes())
+    op = next(op for op, _ in _lce_ops(model, "BgnnEdgeConv"))
+    options = flexbuffers.Loads(bytes(bytearray(op.customOptions)))
+    assert options["k"] == 7  # the model's own: the first layer
+    op.customOptions = list(flexbuffers.Dumps({**options, "k": k}))
+    bad = tmp_path / "bad-k.tflite"
+    bad.write_bytes(aligned_pack(model))
+    for target in ("local", "qemu-aarch64"):
+        with pytest.raises(RunnerError) as err:
+            run_runner(build_runner(target), bad, num_runs=1, warmup_runs=0)
+        assert "BgnnEdgeConv" in str(err.value) and message in str(err.value), target

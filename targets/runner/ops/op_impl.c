@@ -43,6 +43,7 @@ struct bgnn_op {
   bgnn_edgeconv edgeconv;
   bgnn_embed_pool embed;
   int fused_ready;
+  int32_t* own_idx; /* BgnnEdgeConv with option k: the L2 k-NN of its points, computed by it */
   char run_error[160];
   /* Facts a runtime that asks ops for output shapes (LiteRt) cannot derive; bgnn-deploy
    * adds them to the options when it prepares a model for LiteRt (-1: absent). */
@@ -94,6 +95,11 @@ bgnn_op* bgnn_op_create(bgnn_op_kind kind, const uint8_t* options, size_t size) 
       snprintf(op->options_error, sizeof(op->options_error), "attribute tie_rule='%s' unsupported", rule);
   } else if (kind == BGNN_OP_EDGECONV) {
     OPTION(&m, "channels_in", channels_in) OPTION(&m, "channels_out", channels_out)
+    const char* rule = NULL; /* option k: 4 inputs, the neighbours the op's own L2 k-NN */
+    if (bgnn_flexmap_int(&m, "k", &op->k) == 0 && op->k < 1 && !op->options_error[0])
+      snprintf(op->options_error, sizeof(op->options_error), "attribute k=%lld must be >= 1", (long long)op->k);
+    if (bgnn_flexmap_string(&m, "tie_rule", &rule) == 0 && strcmp(rule, "lower_index") != 0)
+      snprintf(op->options_error, sizeof(op->options_error), "attribute tie_rule='%s' unsupported", rule);
   } else if (kind == BGNN_OP_EMBEDPOOL) {
     OPTION(&m, "channels_out", channels_out) OPTION(&m, "inputs", fused_inputs)
     if (!op->options_error[0] && (op->fused_inputs < 1 || op->fused_inputs > BGNN_EMBED_MAX_INPUTS))
@@ -116,6 +122,7 @@ void bgnn_op_destroy(bgnn_op* op) {
   free(op->packed);
   free(op->scratch);
   free(op->l2_scratch);
+  free(op->own_idx);
   bgnn_bgemm_free(&op->filters);
   if (op->fused_ready) {
     if (op->kind == BGNN_OP_EDGECONV) bgnn_edgeconv_free(&op->edgeconv);
@@ -238,8 +245,11 @@ static int dims_are(const bgnn_tensor* t, int rank, const int32_t* dims) {
 }
 
 static int prepare_edgeconv(bgnn_op* op, int n_in, const bgnn_tensor* in, const bgnn_tensor* y, char* error, size_t size) {
-  if (n_in != 5) FAIL("needs 5 inputs (x, indices, weights, modes, bounds), got %d", n_in);
-  const bgnn_tensor *x = &in[0], *idx = &in[1], *w = &in[2], *mode = &in[3], *bounds = &in[4];
+  const int own = op->k > 0; /* option k: the neighbours are the L2 k-NN of x, no input */
+  if (own && n_in != 4) FAIL("with option k it needs 4 inputs (points, weights, modes, bounds), got %d", n_in);
+  if (!own && n_in != 5) FAIL("needs 5 inputs (x, indices, weights, modes, bounds), got %d", n_in);
+  const bgnn_tensor *x = &in[0], *idx = own ? NULL : &in[1], *w = &in[2 - own], *mode = &in[3 - own],
+                    *bounds = &in[4 - own];
   const int64_t cin = op->channels_in, cout = op->channels_out;
   if (cin < 1 || cin > 65536 || cout < 1 || cout > 65536) FAIL("channels_in=%lld / channels_out=%lld outside [1, 65536]", (long long)cin, (long long)cout);
   if (x->rank != 3 || x->dims[0] != 1 || x->dims[1] < 1) FAIL("input must be [1, N, C] (float32) or [1, N, words] (int32)");
@@ -248,8 +258,12 @@ static int prepare_edgeconv(bgnn_op* op, int n_in, const bgnn_tensor* in, const 
   if (x->dims[2] != (binary ? bgnn_words((int)cin) : cin))
     FAIL("input has %d %s per row, channels_in=%lld needs %d", x->dims[2], binary ? "words" : "channels", (long long)cin,
          binary ? bgnn_words((int)cin) : (int)cin);
-  if (idx->type != BGNN_INT32 || idx->rank != 3 || idx->dims[0] != 1 || idx->dims[1] != n || idx->dims[2] < 1 || idx->dims[2] > n)
+  if (own && binary) FAIL("option k (its own L2 k-NN) needs float32 points");
+  if (own && op->k > n) FAIL("attribute k=%lld outside [1, %d]", (long long)op->k, n);
+  if (!own && (idx->type != BGNN_INT32 || idx->rank != 3 || idx->dims[0] != 1 || idx->dims[1] != n ||
+               idx->dims[2] < 1 || idx->dims[2] > n))
     FAIL("indices must be int32 [1, %d, k] with 1 <= k <= %d", n, n);
+  const int k = own ? (int)op->k : idx->dims[2];
   const int32_t wf[2] = {(int32_t)cout, 2 * (int32_t)cin}, wb[3] = {(int32_t)cout, 2, bgnn_words((int)cin)};
   if (!w->data || (binary ? !(w->type == BGNN_INT32 && dims_are(w, 3, wb)) : !(w->type == BGNN_FLOAT32 && dims_are(w, 2, wf))))
     FAIL(binary ? "weights must be int32 [%lld, 2, %d]" : "weights must be float32 [%lld, %d]", (long long)cout,
@@ -264,11 +278,18 @@ static int prepare_edgeconv(bgnn_op* op, int n_in, const bgnn_tensor* in, const 
   const int32_t yd[3] = {1, n, bgnn_words((int)cout)};
   if (y->type != BGNN_INT32 || !dims_are(y, 3, yd)) FAIL("output must be int32 [1, %d, %d]", n, bgnn_words((int)cout));
   if (op->fused_ready) bgnn_edgeconv_free(&op->edgeconv);
-  op->fused_ready = bgnn_edgeconv_init(&op->edgeconv, n, idx->dims[2], (int)cin, (int)cout, binary, w->data, mode->data,
+  op->fused_ready = bgnn_edgeconv_init(&op->edgeconv, n, k, (int)cin, (int)cout, binary, w->data, mode->data,
                                        bounds->data, bgnn_parallel_threads());
   if (!op->fused_ready) {
     bgnn_edgeconv_free(&op->edgeconv);
     FAIL("allocation failed");
+  }
+  if (own) {
+    free(op->own_idx);
+    free(op->l2_scratch);
+    op->own_idx = malloc(sizeof(int32_t) * (size_t)n * k);
+    op->l2_scratch = malloc(sizeof(float) * bgnn_l2_knn_scratch(n, (int)cin, k, bgnn_parallel_threads()));
+    if (!op->own_idx || !op->l2_scratch) FAIL("allocation failed");
   }
   return 0;
 }
@@ -465,6 +486,11 @@ int bgnn_op_run(bgnn_op* op, const bgnn_tensor* in, bgnn_tensor* out) {
       bgnn_l2_knn(x->data, x->dims[1], x->dims[2], (int)op->k, y->data, op->l2_scratch);
       break;
     case BGNN_OP_EDGECONV: {
+      if (op->own_idx) { /* its own L2 k-NN: indices in range by construction */
+        bgnn_l2_knn(x->data, x->dims[1], x->dims[2], (int)op->k, op->own_idx, op->l2_scratch);
+        bgnn_edgeconv_run(&op->edgeconv, x->data, op->own_idx, y->data);
+        break;
+      }
       /* indices come from another op of the model: a corrupt model must not read outside x */
       const int32_t* idx = in[1].data;
       const size_t count = (size_t)in[1].dims[1] * in[1].dims[2];
