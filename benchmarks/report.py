@@ -128,8 +128,9 @@ k-NN and the float DGCNN at the paper's sizes (1024 points, k=20, EdgeConv
 (256 points, k=10), BatchNorm statistics from 16 synthetic clouds, converted by
 `bgnn-deploy convert` (`convert_checkpoint`, parity checked on one cloud) three ways:
 the portable LCE form with the builtin k-NN graph, with the fused Hamming k-NN
-(`--knn fused`) and with our fused bit-domain ops (`--fuse`: BgnnL2Knn, BgnnHammingKnn
-on packed features, BgnnEdgeConv, BgnnEmbedPool, then LCE's head). Speed does not
+(`--knn fused`) and with our fused bit-domain ops (`--fuse`: the first BgnnEdgeConv with
+its own L2 k-NN, BgnnHammingKnn on packed features and BgnnEdgeConv per later layer,
+BgnnEmbedPool, then LCE's head). Speed does not
 depend on training; accuracy is not measured here."""
 
 
