@@ -59,7 +59,8 @@ logging.getLogger("paramiko").addHandler(logging.NullHandler())
 #: ``sh -c _WRAPPER bgnn-watch CMD...``: CMD's stdin is /dev/null; a watchdog (a shell of
 #: its own, whose arguments do not hold CMD's, so that ``pkill -f`` on CMD's spares it)
 #: reads the channel's stdin, which ends only when the session does, and then stops CMD.
-#: The exit status is CMD's, 128+N when a signal N killed it.
+#: The exit status is CMD's, 128+N when a signal N killed it; a SIGTERM to the wrapper
+#: (``pkill -f`` matches it too) is passed on to CMD, whose status it still reports.
 _WRAPPER = r"""exec 3<&0
 "$@" 3<&- </dev/null &
 c=$!
@@ -67,8 +68,13 @@ sh -c 'while read -r _; do :; done; kill -TERM "$1"; sleep 2; kill -KILL "$1"' \
   bgnn-watchdog "$c" <&3 >/dev/null 2>&1 &
 w=$!
 exec 3<&-
+trap 'kill -TERM "$c" 2>/dev/null' TERM
 wait "$c"
 s=$?
+while kill -0 "$c" 2>/dev/null; do
+  wait "$c"
+  s=$?
+done
 kill "$w" 2>/dev/null
 exit "$s"
 """
@@ -82,8 +88,10 @@ exit 0
 """
 
 #: Holds the board's run lock ($1) for as long as the session lives (its stdin is open):
-#: prints "busy" and waits up to $2 s when another session holds it, then "locked".
-_LOCK = r"""exec 9>>"$1" || exit 2
+#: prints "busy" and waits up to $2 s when another session holds it, then "locked";
+#: "no-flock" on a board without flock(1).
+_LOCK = r"""command -v flock >/dev/null 2>&1 || { echo no-flock; exit 0; }
+exec 9>>"$1" || exit 2
 if ! flock -n 9; then
   echo busy
   flock -w "$2" 9 || exit 75
@@ -328,7 +336,8 @@ class SshConnection(Connection):
     def lock_board(self, *, wait_s: float = 60, waiting=None) -> None:
         """Hold the board's run lock (``run.lock`` in its folder, with flock) until the
         connection closes or is lost; ``waiting(message)`` is told when another session
-        holds it. After ``wait_s`` s of waiting: :class:`TransportError`."""
+        holds it. After ``wait_s`` s of waiting: :class:`TransportError`. A board without
+        flock(1) is not locked."""
         if self._board_lock is not None:
             return
         client = self._open()
@@ -340,19 +349,23 @@ class SshConnection(Connection):
             channel.exec_command(shlex.join(["sh", "-c", _LOCK, "bgnn-lock", lock, f"{wait_s:g}"]))
             reader = channel.makefile("rb")
             line = reader.readline().decode(errors="replace").strip()
-            if line == "busy":
+            waited = line == "busy"
+            if waited:
                 if waiting is not None:
                     waiting(f"waiting up to {wait_s:g} s for another run on {self.target.name}")
                 line = reader.readline().decode(errors="replace").strip()
         except (OSError, EOFError, paramiko.SSHException) as e:
             self._raise_if_interrupted()
             raise self._lost("while taking the board's run lock", e) from None
+        if line == "no-flock":
+            channel.close()
+            return
         if line != "locked":
             channel.close()
             raise TransportError(
                 f"{self.target.name} is busy: another run has held {lock} for more than "
                 f"{wait_s:g} s"
-                if line in ("", "busy")
+                if waited
                 else f"cannot take the run lock {lock} on {self.target.name}",
                 hint="two runs at once on one board corrupt each other's timings; wait for "
                 "the other run (or stop it), then run again",

@@ -204,8 +204,8 @@ def test_interrupted_upload_leaves_nothing_that_looks_complete(
             raise OSError("connection lost")  # ...but the transfer is not confirmed
 
         monkeypatch.setattr(conn._sftp, "put", broken_put)
-        with pytest.raises(OSError):
-            conn.put(path)
+        with pytest.raises(TransportError, match=r"cannot send runner\.bin"):
+            conn.put(path)  # the transport's own error, never paramiko's or OSError
         monkeypatch.setattr(conn._sftp, "put", real_put)
         remote, sent = conn.put(path)  # a retry sends it again: nothing counted as done
         assert sent
