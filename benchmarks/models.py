@@ -10,8 +10,8 @@ the library call behind that command), with its parity check on one cloud:
   EdgeConv 64-64-128-256, embedding 1024, MLP 512-256, 40 classes), converted with the
   builtin k-NN, with the fused ``BgnnHammingKnn`` op (``--knn fused``) and with our
   bit-domain ops (``--fuse``: the first BgnnEdgeConv with its own L2 k-NN, then
-  BgnnHammingKnn on packed features and BgnnEdgeConv, BgnnEmbedPool, then LCE's head); and the float DGCNN (``dgcnn``) at the
-  same sizes, the paper's baseline.
+  BgnnHammingKnn on packed features and BgnnEdgeConv, BgnnEmbedPool, then LCE's head);
+  and the float DGCNN (``dgcnn``) at the same sizes, the paper's baseline.
 - ``demo``: the same at ``make demo``'s sizes (256 points, k=10).
 
 Conversions are cached under ``out/bench/models`` by a hash of the configuration and of

@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import uuid
@@ -138,12 +139,13 @@ def _run(
     if done.exit_code != 0:
         said = done.stderr.strip()[-500:]
         if not result and (done.exit_code < 0 or done.exit_code > 128):
+            # the local target reports -N, the SSH transport's wrapper 128+N
             signal_no = -done.exit_code if done.exit_code < 0 else done.exit_code - 128
             raise RunnerError(
-                f"the runner was killed on {target.name} by signal {signal_no}"
-                + (" (SIGKILL: often the out-of-memory killer)" if signal_no == 9 else "")
+                f"the runner was killed on {target.name} by {_signal_name(signal_no)}"
                 + (f"; the board said: {said}" if said else ""),
                 result={"stage": "crash", "signal": signal_no},
+                hint="free memory on the board or run a smaller model" if signal_no == 9 else None,
             )
         message = result.get("error") or said or f"exit code {done.exit_code}"
         stage = result.get("stage", "unknown")
@@ -153,6 +155,18 @@ def _run(
     result["emulated"] = bool(target.emulated)
     result["target"] = target.name
     return result
+
+
+def _signal_name(number: int) -> str:
+    """``signal 9 (SIGKILL: often the out-of-memory killer)``; Linux numbers, which the
+    boards share with this host for the signals that end a process."""
+    try:
+        name = signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+    if number == signal.SIGKILL:
+        name += ": often the out-of-memory killer"
+    return f"signal {number} ({name})"
 
 
 def _prepared(model: Path, runtime: str) -> Path:

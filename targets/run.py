@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ from bgnn_deploy.targets.check import collect_facts
 from bgnn_deploy.targets.energy import EnergyWindow, Probe, get_probe
 from bgnn_deploy.targets.execute import run_runner
 from bgnn_deploy.targets.profiles import TargetProfile
-from bgnn_deploy.targets.transport import connect
+from bgnn_deploy.targets.transport import Connection, connect
 
 from bgnn_deploy.errors import BgnnDeployError, CheckpointError, ConfigError, RunInterrupted
 from bgnn_deploy.results import ResultsStore
@@ -71,9 +72,15 @@ def run_models(
     idle_seconds: float = 2.0,
     store: ResultsStore | None = None,
     progress: Callable[[str], None] | None = None,
+    board_wait_s: float = 60,
+    on_connect: Callable[[Connection], None] | None = None,
 ) -> RunReport:
     """Measure ``model`` (and its float baseline) on ``target``; with ``store``, the
-    completed run is appended to the results store and gets its ``run_id``."""
+    completed run is appended to the results store and gets its ``run_id``.
+
+    The run holds the board's run lock while it measures, so that two runs never share a
+    board; it waits up to ``board_wait_s`` s for another one to finish. ``on_connect`` is
+    given the connection once it exists (:func:`run_on_targets` stops runs through it)."""
     say = progress or (lambda _m: None)
     model = Path(model)
     if not model.is_file():
@@ -108,6 +115,8 @@ def run_models(
             warmup_runs=warmup_runs,
             profile_ops=profile_ops,
             accept_new_host_key=accept_new_host_key,
+            board_wait_s=board_wait_s,
+            on_connect=on_connect,
         )
     except KeyboardInterrupt:
         stopped = RunInterrupted(f"interrupted: the run on {report.target} was stopped")
@@ -147,11 +156,16 @@ def _measure(
     accept_new_host_key,
     probe: Probe | None = None,
     idle_seconds: float = 2.0,
+    board_wait_s: float = 60,
+    on_connect: Callable[[Connection], None] | None = None,
 ) -> None:
     """Append each run to ``report`` as it completes, so a later failure loses nothing."""
     medians: dict[tuple[str, int], float] = {}
     target = build.target.name
     with connect(build.target, accept_new_host_key=accept_new_host_key) as conn:
+        if on_connect is not None:
+            on_connect(conn)
+        conn.lock_board(wait_s=board_wait_s, waiting=say)
         report.facts = collect_facts(conn)
         idle = _idle_power(probe, conn, report, idle_seconds, say) if probe else None
         for n in threads:
@@ -231,20 +245,59 @@ def _energy(active: EnergyWindow, idle: EnergyWindow, result: dict) -> dict:
     }
 
 
+class _Stop:
+    """Stops the runs of :func:`run_on_targets` from the main thread: every connection they
+    opened is interrupted, and one opened later is interrupted at once."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._connections: list[Connection] = []
+        self._stopped = False
+
+    def watch(self, conn: Connection) -> None:
+        with self._lock:
+            self._connections.append(conn)
+            stopped = self._stopped
+        if stopped:
+            conn.interrupt()
+
+    def __call__(self) -> None:
+        with self._lock:
+            self._stopped = True
+            connections = list(self._connections)
+        for conn in connections:
+            conn.interrupt()
+
+
 def run_on_targets(
     targets: list[str | TargetProfile], model, **kwargs
 ) -> list[RunReport | BaseException]:
     """`run_models` on several targets at once, in parallel threads: one report (or the
-    error, with whatever it measured as ``partial_report``) per target, in order."""
-    from concurrent.futures import ThreadPoolExecutor
+    error, with whatever it measured as ``partial_report``) per target, in order.
+
+    Ctrl-C (KeyboardInterrupt in the calling thread) stops every run still going (their
+    commands on the boards too); those are :class:`RunInterrupted` errors in the list,
+    with what they measured, and the runs that had completed are kept."""
+    from concurrent.futures import ThreadPoolExecutor, wait
 
     kwargs.pop("progress", None)
+    stop = _Stop()
     with ThreadPoolExecutor(max_workers=len(targets)) as pool:
-        futures = [pool.submit(run_models, model, t, **kwargs) for t in targets]
+        futures = [
+            pool.submit(run_models, model, t, on_connect=stop.watch, **kwargs) for t in targets
+        ]
+        try:
+            wait(futures)
+        except KeyboardInterrupt:
+            stop()
         outcomes: list[RunReport | BaseException] = []
-        for future in futures:
+        for future, t in zip(futures, targets, strict=True):
             try:
                 outcomes.append(future.result())
             except BgnnDeployError as e:
                 outcomes.append(e)
+            except KeyboardInterrupt:  # not from a worker: a second Ctrl-C while stopping
+                stop()
+                name = getattr(t, "name", t)
+                outcomes.append(RunInterrupted(f"interrupted: the run on {name} was stopped"))
     return outcomes

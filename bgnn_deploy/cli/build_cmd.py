@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from bgnn_deploy.cli.errors import err_console, user_errors
+from bgnn_deploy.cli.errors import err_console, sigterm_as_ctrl_c, user_errors
 from bgnn_deploy.cli.options import ConfigOption
 
 
@@ -55,7 +55,11 @@ def verify(
     from bgnn_deploy.targets.profiles import get_target
     from bgnn_deploy.targets.verify import verify_model
 
-    with user_errors(), err_console.status(f"running {model.name} on {target}"):
+    with (
+        user_errors(),
+        sigterm_as_ctrl_c(),
+        err_console.status(f"running {model.name} on {target}"),
+    ):
         result = verify_model(
             model,
             get_target(target, config=config),

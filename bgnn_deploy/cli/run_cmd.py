@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from bgnn_deploy.cli.errors import err_console, user_errors
+from bgnn_deploy.cli.errors import err_console, sigterm_as_ctrl_c, user_errors
 from bgnn_deploy.cli.options import ConfigOption, finite, parse_int_list
 
 
@@ -43,6 +43,15 @@ def run(
     accept_new_host_key: Annotated[
         bool, typer.Option(help="Trust and record an unknown SSH host key (never a changed one).")
     ] = False,
+    board_wait: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            callback=finite,
+            envvar="BGNN_DEPLOY_BOARD_WAIT",
+            help="Seconds to wait for another run on the board to end before giving up.",
+        ),
+    ] = 60.0,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     config: ConfigOption = None,
 ) -> None:
@@ -63,6 +72,7 @@ def run(
         energy=energy,
         energy_probe=energy_probe,
         idle_seconds=idle_secs,
+        board_wait_s=board_wait,
     )
     from bgnn_deploy.results import ResultsStore
 
@@ -70,12 +80,16 @@ def run(
         profiles = [get_target(name, config=config) for name in target]
         options["store"] = ResultsStore(db) if store else None
     if len(profiles) > 1:
-        with user_errors(), err_console.status(f"running on {', '.join(target)} in parallel"):
+        with (
+            user_errors(),
+            sigterm_as_ctrl_c(),
+            err_console.status(f"running on {', '.join(target)} in parallel"),
+        ):
             outcomes = run_on_targets(profiles, model, **options)
         _render_many(outcomes, as_json, profile_ops)
         return
     try:
-        with err_console.status("starting") as status:
+        with sigterm_as_ctrl_c(), err_console.status("starting") as status:
             report = run_models(
                 model, profiles[0], progress=lambda msg: status.update(msg), **options
             )

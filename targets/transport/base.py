@@ -68,3 +68,11 @@ class Connection:
 
     def kill(self, marker: str) -> None:
         """Stop processes on the target whose command line contains ``marker``."""
+
+    def interrupt(self) -> None:
+        """Stop the commands running now, from any thread; they and every later call raise
+        :class:`~bgnn_deploy.errors.RunInterrupted`."""
+
+    def lock_board(self, *, wait_s: float = 60, waiting=None) -> None:
+        """Hold the target's run lock until the connection closes (so that two runs do not
+        share a board); ``waiting(message)`` is told when it has to wait."""

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.targets.sshd import start_board
+
 
 @pytest.fixture(scope="session")
 def converted(tmp_path_factory):
@@ -126,4 +128,23 @@ def keras_dense(tmp_path_factory):
         flatbuffer = tf.lite.TFLiteConverter.from_keras_model(keras).convert()
     path = tmp_path_factory.mktemp("keras") / "dense.tflite"
     path.write_bytes(flatbuffer)
+    return path
+
+
+@pytest.fixture(scope="module")
+def board(tmp_path_factory):
+    """A loopback SSH board (see ``tests/targets/sshd.py``), one per test module."""
+    board = start_board(tmp_path_factory.mktemp("board"))
+    yield board
+    board.process.terminate()
+    board.process.wait(5)
+
+
+@pytest.fixture
+def targets_file(tmp_path, monkeypatch, board):
+    """The targets file tests write the board's profile to; no ~/.ssh/config, no known host."""
+    path = tmp_path / "targets.toml"
+    monkeypatch.setenv("BGNN_DEPLOY_TARGETS", str(path))
+    monkeypatch.setenv("BGNN_DEPLOY_SSH_CONFIG", str(tmp_path / "no-ssh-config"))
+    board.known_hosts.unlink(missing_ok=True)
     return path

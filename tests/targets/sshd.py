@@ -65,8 +65,13 @@ class TestBoard:
 
 def start_board(root: Path, *, sftp_start_dir: Path | None = None) -> TestBoard:
     """Start sshd; ``sftp_start_dir`` gives SFTP sessions their own starting folder, which
-    bgnn-deploy takes as the board's home (a private blob cache, e.g. for cold runs)."""
+    bgnn-deploy takes as the board's home (a private blob cache, e.g. for cold runs).
+
+    The board's shells get an empty HOME of their own (``root/home``) and a plain PATH, so
+    that this machine's shell start-up files (which may run slow tools, or wait on a lock
+    a killed process left) never run on the board."""
     root.mkdir(parents=True, exist_ok=True)
+    (root / "home").mkdir(exist_ok=True)
     Path("/run/sshd").mkdir(parents=True, exist_ok=True)
     host_key = keygen(root / "host_key")
     client_key = keygen(root / "client_key")
@@ -80,6 +85,7 @@ def start_board(root: Path, *, sftp_start_dir: Path | None = None) -> TestBoard:
         f"AuthorizedKeysFile {authorized}\nPidFile {root / 'sshd.pid'}\n"
         "PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\n"
         "PermitRootLogin prohibit-password\nStrictModes no\n"
+        f"SetEnv HOME={root / 'home'} PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin\n"
         "Subsystem sftp internal-sftp"
         + (f" -d {sftp_start_dir}" if sftp_start_dir is not None else "")
         + "\n"

@@ -13,24 +13,7 @@ import pytest
 from bgnn_deploy.targets.profiles import get_target
 from bgnn_deploy.targets.transport import RemoteCommandError, TransportError, connect
 
-from tests.targets.sshd import free_port, keygen, start_board
-
-
-@pytest.fixture(scope="module")
-def board(tmp_path_factory):
-    board = start_board(tmp_path_factory.mktemp("board"))
-    yield board
-    board.process.terminate()
-    board.process.wait(5)
-
-
-@pytest.fixture
-def targets_file(tmp_path, monkeypatch, board):
-    path = tmp_path / "targets.toml"
-    monkeypatch.setenv("BGNN_DEPLOY_TARGETS", str(path))
-    monkeypatch.setenv("BGNN_DEPLOY_SSH_CONFIG", str(tmp_path / "no-ssh-config"))
-    board.known_hosts.unlink(missing_ok=True)
-    return path
+from tests.targets.sshd import free_port, keygen
 
 
 def test_unknown_host_key_is_refused_with_its_fingerprint(board, targets_file):
@@ -221,8 +204,8 @@ def test_interrupted_upload_leaves_nothing_that_looks_complete(
             raise OSError("connection lost")  # ...but the transfer is not confirmed
 
         monkeypatch.setattr(conn._sftp, "put", broken_put)
-        with pytest.raises(OSError):
-            conn.put(path)
+        with pytest.raises(TransportError, match=r"cannot send runner\.bin"):
+            conn.put(path)  # the transport's own error, never paramiko's or OSError
         monkeypatch.setattr(conn._sftp, "put", real_put)
         remote, sent = conn.put(path)  # a retry sends it again: nothing counted as done
         assert sent
