@@ -162,7 +162,8 @@ static LiteRtStatus k_init(void* user, const void* data, size_t size) {
 static LiteRtStatus k_layouts(void* user, size_t n_in, const LiteRtLayout* in, size_t n_out, LiteRtLayout* out) {
   node_state* n = user;
   bgnn_tensor views[kMaxIo], result;
-  for (size_t i = 0; i < n_in && i < kMaxIo; ++i) views[i] = layout_view(&in[i], 0, NULL);
+  if (n_in > kMaxIo) return 1; /* op_impl would read views past the ones filled */
+  for (size_t i = 0; i < n_in; ++i) views[i] = layout_view(&in[i], 0, NULL);
   if (!n->op || n_out < 1 ||
       bgnn_op_output_shape(n->op, (int)n_in, views, &result, g_kernel_error, sizeof(g_kernel_error)) != 0)
     return 1;
