@@ -12,7 +12,7 @@ DEMO_MODEL := $(OUT)/bin-dgcnn-bf2.pt
 DEMO_TRAIN_FLAGS := --points 256 --k 10 --widths 32,32,64,128 --emb 256 --mlp 256,128 \
 	--knn hamming --dropout 0.3 --epochs 12 --samples 512 --test-samples 128 --seed 0
 
-.PHONY: demo test bench lint system-deps venv clean
+.PHONY: demo test bench lint sanitize fuzz system-deps venv clean
 
 DEMO_CONVERTED := $(OUT)/converted/report.json $(OUT)/converted-fast/report.json
 # out/demo is the demo's own: a re-run (a newer model, `make -B`) writes over its earlier
@@ -64,6 +64,17 @@ $(BENCH_STAMP): $(STAMP)
 	$(BIN)/python -m pip install -q -e '.[dev,bench]'
 	@rm -f $(VENV)/.bench-* && touch $@
 
+# The runner's native code under ASan + UBSan (tests/targets/fuzzing.py): the kernel tests,
+# and the op fuzzer's committed corpus and regressions replayed. Under a minute, once built.
+sanitize: system-deps venv
+	$(BIN)/python -m tests.targets.fuzzing sanitize
+
+# The op fuzzer (targets/runner/fuzz/fuzz_ops.c) for FUZZ_SECS seconds; new inputs and any
+# crashing one go to out/fuzz/. `make test` fuzzes for a bounded time too.
+FUZZ_SECS ?= 600
+fuzz: system-deps venv
+	$(BIN)/python -m tests.targets.fuzzing fuzz --seconds $(FUZZ_SECS) --work out/fuzz
+
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -72,7 +83,8 @@ venv: $(STAMP)
 
 # System packages: only what is missing, so a second run does nothing. qemu-user and
 # the arm64 cross libc/libstdc++ run the aarch64 runner here (the emulated board);
-# openssh-server's sshd on 127.0.0.1 is the tests' SSH board.
+# openssh-server's sshd on 127.0.0.1 is the tests' SSH board; clang builds the sanitized
+# native tests.
 APT := $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get
 system-deps:
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), sys.version' \
@@ -85,6 +97,9 @@ system-deps:
 		echo "== installing qemu-user, the arm64 cross libraries and openssh-server (apt)"; \
 		$(APT) update -q && DEBIAN_FRONTEND=noninteractive $(APT) install -y -q \
 			qemu-user libc6-arm64-cross libstdc++6-arm64-cross openssh-server; }
+	@command -v clang >/dev/null || { \
+		echo "== installing clang (apt): ASan, UBSan and libFuzzer for make sanitize / fuzz"; \
+		$(APT) update -q && DEBIAN_FRONTEND=noninteractive $(APT) install -y -q clang; }
 
 # torch is pinned and installed first: an unpinned resolve would pull a CUDA build.
 $(STAMP): pyproject.toml | system-deps

@@ -38,7 +38,8 @@ int bgnn_flexmap_open(const uint8_t* buf, size_t len, bgnn_flexmap* m) {
   m->key_width = (int)read_uint(buf + m->values - 2 * m->width, m->width);
   if (koff > kfield || m->key_width < 1 || m->key_width > 8) return -1;
   m->keys = kfield - koff;
-  if (!in_range(m, m->values, m->count * (m->width + 1)) || !in_range(m, m->keys, m->count * m->key_width))
+  /* count <= len first: the products below cannot wrap around */
+  if (m->count > len || !in_range(m, m->values, m->count * (m->width + 1)) || !in_range(m, m->keys, m->count * m->key_width))
     return -1;
   return 0;
 }
@@ -72,7 +73,7 @@ int bgnn_flexmap_string(const bgnn_flexmap* m, const char* key, const char** val
   if (type != FBT_STRING && type != FBT_KEY) return -1;
   const size_t at = m->values + (size_t)i * m->width;
   const uint64_t off = read_uint(m->buf + at, m->width);
-  if (off > at) return -1;
+  if (off > at || !memchr(m->buf + (at - off), '\0', m->len - (at - off))) return -1; /* unterminated */
   *value = (const char*)m->buf + (at - off);
   return 0;
 }

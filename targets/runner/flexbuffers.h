@@ -19,7 +19,8 @@ typedef struct {
 int bgnn_flexmap_open(const uint8_t* buf, size_t len, bgnn_flexmap* map);
 /* 0 and *value set when `key` exists with an integer/bool value; -1 otherwise. */
 int bgnn_flexmap_int(const bgnn_flexmap* map, const char* key, int64_t* value);
-/* 0 and a pointer to the NUL-terminated string; -1 when absent or not a string. */
+/* 0 and a pointer to the NUL-terminated string; -1 when absent, not a string, or without
+ * a NUL before the end of the buffer. */
 int bgnn_flexmap_string(const bgnn_flexmap* map, const char* key, const char** value);
 
 #endif

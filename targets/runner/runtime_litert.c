@@ -163,7 +163,11 @@ static LiteRtStatus k_layouts(void* user, size_t n_in, const LiteRtLayout* in, s
   node_state* n = user;
   bgnn_tensor views[kMaxIo], result;
   char error[sizeof(g_kernel_error)];
-  for (size_t i = 0; i < n_in && i < kMaxIo; ++i) views[i] = layout_view(&in[i], 0, NULL);
+  if (n_in > kMaxIo) { /* op_impl would read views past the ones filled */
+    if (!g_kernel_error[0]) snprintf(g_kernel_error, sizeof(g_kernel_error), "a custom node has more than %d inputs", kMaxIo);
+    return 1;
+  }
+  for (size_t i = 0; i < n_in; ++i) views[i] = layout_view(&in[i], 0, NULL);
   if (!n->op || n_out < 1 || bgnn_op_output_shape(n->op, (int)n_in, views, &result, error, sizeof(error)) != 0) {
     /* LiteRt may ask again with other layouts after a failure: the first reason is the one */
     if (!g_kernel_error[0]) snprintf(g_kernel_error, sizeof(g_kernel_error), "%s", n->op ? error : "no op");

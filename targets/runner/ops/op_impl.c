@@ -146,14 +146,29 @@ static long rows_of(const bgnn_tensor* t) {
 
 static int last(const bgnn_tensor* t) { return t->rank ? t->dims[t->rank - 1] : 1; }
 
+/* Window extent (k - 1) * dilation + 1 along one axis: it must fit in an int, and a VALID
+ * window (padding 1) must fit in the input. */
+static int window_fits(const bgnn_op* op, const char* axis, int64_t in, int64_t k, int64_t stride, int64_t dil,
+                       char* error, size_t size) {
+  if (stride < 1 || stride > 65536 || dil < 1 || dil > 65536) FAIL("strides and dilations must be in [1, 65536]");
+  if (k < 1 || k > 65536) FAIL("%s window %lld outside [1, 65536]", axis, (long long)k);
+  const int64_t extent = (k - 1) * dil + 1;
+  if (op->padding == 1 && extent > in) FAIL("VALID %s window %lld is larger than the input's %lld", axis, (long long)extent, (long long)in);
+  return 0;
+}
+
 /* Geometry of a conv or pool from its input dims and attributes. */
 static int conv_geometry(bgnn_op* op, const bgnn_tensor* x, const bgnn_tensor* f, char* error, size_t size) {
+  if (op->padding != 0 && op->padding != 1) FAIL("attribute padding=%d unsupported", (int)op->padding);
   if (op->kind == BGNN_OP_BCONV2D) {
     if (x->rank != 4 || f->rank != 4) FAIL("input and filter must be 4-D");
     for (int d = 0; d < 4; ++d)
       if (x->dims[d] < 1 || f->dims[d] < 1) FAIL("input and filter dims must be positive");
     if (op->pad_values != 0 && op->pad_values != 1) FAIL("attribute pad_values=%d unsupported", (int)op->pad_values);
-    if (op->padding != 0 && op->padding != 1) FAIL("attribute padding=%d unsupported", (int)op->padding);
+    if (op->channels_in < 1 || op->channels_in > (1 << 24)) FAIL("attribute channels_in=%lld outside [1, 2^24]", (long long)op->channels_in);
+    if (window_fits(op, "height", x->dims[1], f->dims[1], op->stride_h, op->dil_h, error, size) ||
+        window_fits(op, "width", x->dims[2], f->dims[2], op->stride_w, op->dil_w, error, size))
+      return -1;
     if (f->dims[3] != x->dims[3])
       FAIL("attribute groups>1 unsupported (filter words %d, input words %d)", f->dims[3], x->dims[3]);
     bgnn_bconv2d_params* p = &op->conv;
@@ -174,8 +189,9 @@ static int conv_geometry(bgnn_op* op, const bgnn_tensor* x, const bgnn_tensor* f
   if (x->rank != 4) FAIL("input must be 4-D");
   for (int d = 0; d < 4; ++d)
     if (x->dims[d] < 1) FAIL("input dims must be positive");
-  if (op->filter_h < 1 || op->filter_w < 1 || op->stride_h < 1 || op->stride_w < 1)
-    FAIL("filter and strides must be >= 1");
+  if (window_fits(op, "height", x->dims[1], op->filter_h, op->stride_h, 1, error, size) ||
+      window_fits(op, "width", x->dims[2], op->filter_w, op->stride_w, 1, error, size))
+    return -1;
   bgnn_bconv2d_params g = {.in_h = x->dims[1], .in_w = x->dims[2], .kernel_h = (int)op->filter_h,
                            .kernel_w = (int)op->filter_w, .stride_h = (int)op->stride_h,
                            .stride_w = (int)op->stride_w, .dilation_h = 1, .dilation_w = 1};
@@ -186,10 +202,23 @@ static int conv_geometry(bgnn_op* op, const bgnn_tensor* x, const bgnn_tensor* f
   return 0;
 }
 
+/* A view a model can give any op: a rank in [0, BGNN_MAX_RANK] (the dims a view holds)
+ * and no negative dim. */
+static int check_view(const bgnn_op* op, const bgnn_tensor* t, const char* what, int i, char* error, size_t size) {
+  if (t->rank < 0 || t->rank > BGNN_MAX_RANK) FAIL("%s %d has rank %d", what, i, t->rank);
+  for (int d = 0; d < t->rank; ++d)
+    if (t->dims[d] < 0) FAIL("%s %d has dim %d = %d", what, i, d, t->dims[d]);
+  return 0;
+}
+
 int bgnn_op_output_shape(bgnn_op* op, int n_in, const bgnn_tensor* in, bgnn_tensor* out, char* error, size_t size) {
   if (op->options_error[0]) FAIL("%s", op->options_error);
   if (n_in < 1) FAIL("no inputs");
+  for (int i = 0; i < n_in; ++i)
+    if (check_view(op, &in[i], "input", i, error, size)) return -1;
   const bgnn_tensor* x = &in[0];
+  if ((op->kind == BGNN_OP_QUANTIZE || op->kind == BGNN_OP_DEQUANTIZE) && x->rank < 1)
+    FAIL("input must have a channel axis (rank >= 1)");
   *out = (bgnn_tensor){NULL, BGNN_INT32, x->rank, {0}};
   memcpy(out->dims, x->dims, sizeof(out->dims));
   switch (op->kind) {
@@ -345,8 +374,8 @@ int bgnn_op_prepare(bgnn_op* op, int n_in, const bgnn_tensor* in, const bgnn_ten
   if (n_in < 1) FAIL("no inputs");
   const bgnn_tensor *x = &in[0], *y = &out[0];
   for (int i = 0; i < n_in; ++i)
-    if (in[i].rank < 0 || in[i].rank > BGNN_MAX_RANK) FAIL("input %d has rank %d", i, in[i].rank);
-  if (y->rank < 0 || y->rank > BGNN_MAX_RANK) FAIL("output has rank %d", y->rank);
+    if (check_view(op, &in[i], "input", i, error, size)) return -1;
+  if (check_view(op, y, "output", 0, error, size)) return -1;
   switch (op->kind) {
     case BGNN_OP_QUANTIZE:
       if (x->type != BGNN_FLOAT32) FAIL("input type %d unsupported (float32 only)", x->type);
@@ -403,7 +432,8 @@ int bgnn_op_prepare(bgnn_op* op, int n_in, const bgnn_tensor* in, const bgnn_ten
       op->packed_input = x->type == BGNN_INT32;
       const int rows = x->dims[1], words = op->packed_input ? x->dims[2] : bgnn_words(x->dims[2]);
       if (op->k < 1 || op->k > rows) FAIL("attribute k=%d outside [1, %d]", (int)op->k, rows);
-      if (y->type != BGNN_INT32 || y->rank != 3 || y->dims[2] != op->k) FAIL("output must be int32 [1, N, k]");
+      const int32_t yd[3] = {1, rows, (int32_t)op->k};
+      if (y->type != BGNN_INT32 || !dims_are(y, 3, yd)) FAIL("output must be int32 [1, %d, %d]", rows, (int)op->k);
       free(op->packed);
       free(op->scratch);
       op->packed = malloc(sizeof(uint32_t) * (size_t)rows * words);
@@ -417,7 +447,7 @@ int bgnn_op_prepare(bgnn_op* op, int n_in, const bgnn_tensor* in, const bgnn_ten
       const int rows = x->dims[1];
       if (op->k < 1 || op->k > rows) FAIL("attribute k=%d outside [1, %d]", (int)op->k, rows);
       const int32_t yd[3] = {1, rows, (int32_t)op->k};
-      if (y->type != BGNN_INT32 || !dims_are(y, 3, yd)) FAIL("output must be int32 [1, N, k]");
+      if (y->type != BGNN_INT32 || !dims_are(y, 3, yd)) FAIL("output must be int32 [1, %d, %d]", rows, (int)op->k);
       free(op->l2_scratch);
       op->l2_scratch = malloc(sizeof(float) * bgnn_l2_knn_scratch(rows, x->dims[2], (int)op->k, bgnn_parallel_threads()));
       if (!op->l2_scratch) FAIL("allocation failed");
