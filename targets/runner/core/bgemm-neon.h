@@ -19,30 +19,35 @@ enum { LAYOUT_ONE_WORD = 1, LAYOUT_CHUNKS = 2 };
   "ld1 {v16.16b, v17.16b, v18.16b, v19.16b}, [%[F]], #64\n\t" \
   "ld1 {v20.16b, v21.16b, v22.16b, v23.16b}, [%[F]], #64\n\t"
 
-/* Row X against v16-v23: 8 EOR + 8 CNT into T0..T7, then the ADDP tree into T0. */
-#define EOR_CNT_TREE(X, T0, T1, T2, T3, T4, T5, T6, T7)                          \
-  "eor " T0 ".16b, v16.16b, " X ".16b\n\t"                                      \
-  "eor " T1 ".16b, v17.16b, " X ".16b\n\t"                                      \
-  "eor " T2 ".16b, v18.16b, " X ".16b\n\t"                                      \
-  "eor " T3 ".16b, v19.16b, " X ".16b\n\t"                                      \
-  "cnt " T0 ".16b, " T0 ".16b\n\t"                                               \
-  "eor " T4 ".16b, v20.16b, " X ".16b\n\t"                                      \
-  "cnt " T1 ".16b, " T1 ".16b\n\t"                                               \
-  "eor " T5 ".16b, v21.16b, " X ".16b\n\t"                                      \
-  "cnt " T2 ".16b, " T2 ".16b\n\t"                                               \
-  "eor " T6 ".16b, v22.16b, " X ".16b\n\t"                                      \
-  "cnt " T3 ".16b, " T3 ".16b\n\t"                                               \
-  "eor " T7 ".16b, v23.16b, " X ".16b\n\t"                                      \
-  "cnt " T4 ".16b, " T4 ".16b\n\t"                                               \
-  "addp " T0 ".16b, " T0 ".16b, " T1 ".16b\n\t"                                  \
-  "cnt " T5 ".16b, " T5 ".16b\n\t"                                               \
-  "cnt " T6 ".16b, " T6 ".16b\n\t"                                               \
-  "addp " T2 ".16b, " T2 ".16b, " T3 ".16b\n\t"                                  \
-  "cnt " T7 ".16b, " T7 ".16b\n\t"                                               \
-  "addp " T4 ".16b, " T4 ".16b, " T5 ".16b\n\t"                                  \
-  "addp " T0 ".16b, " T0 ".16b, " T2 ".16b\n\t"                                  \
-  "addp " T6 ".16b, " T6 ".16b, " T7 ".16b\n\t"                                  \
-  "addp " T4 ".16b, " T4 ".16b, " T6 ".16b\n\t"                                  \
+/* Row X against the filters F0..F7: 8 EOR + 8 CNT into T0..T7, then the ADDP tree into
+ * T0 (the 16 bytes of F_m's counts land, summed, in bytes 2m and 2m+1). */
+#define EOR_CNT_TREE_OF(X, F0, F1, F2, F3, F4, F5, F6, F7, T0, T1, T2, T3, T4, T5, T6, T7) \
+  "eor " T0 ".16b, " F0 ".16b, " X ".16b\n\t"                                 \
+  "eor " T1 ".16b, " F1 ".16b, " X ".16b\n\t"                                 \
+  "eor " T2 ".16b, " F2 ".16b, " X ".16b\n\t"                                 \
+  "eor " T3 ".16b, " F3 ".16b, " X ".16b\n\t"                                 \
+  "cnt " T0 ".16b, " T0 ".16b\n\t"                                             \
+  "eor " T4 ".16b, " F4 ".16b, " X ".16b\n\t"                                 \
+  "cnt " T1 ".16b, " T1 ".16b\n\t"                                             \
+  "eor " T5 ".16b, " F5 ".16b, " X ".16b\n\t"                                 \
+  "cnt " T2 ".16b, " T2 ".16b\n\t"                                             \
+  "eor " T6 ".16b, " F6 ".16b, " X ".16b\n\t"                                 \
+  "cnt " T3 ".16b, " T3 ".16b\n\t"                                             \
+  "eor " T7 ".16b, " F7 ".16b, " X ".16b\n\t"                                 \
+  "cnt " T4 ".16b, " T4 ".16b\n\t"                                             \
+  "addp " T0 ".16b, " T0 ".16b, " T1 ".16b\n\t"                                \
+  "cnt " T5 ".16b, " T5 ".16b\n\t"                                             \
+  "cnt " T6 ".16b, " T6 ".16b\n\t"                                             \
+  "addp " T2 ".16b, " T2 ".16b, " T3 ".16b\n\t"                                \
+  "cnt " T7 ".16b, " T7 ".16b\n\t"                                             \
+  "addp " T4 ".16b, " T4 ".16b, " T5 ".16b\n\t"                                \
+  "addp " T0 ".16b, " T0 ".16b, " T2 ".16b\n\t"                                \
+  "addp " T6 ".16b, " T6 ".16b, " T7 ".16b\n\t"                                \
+  "addp " T4 ".16b, " T4 ".16b, " T6 ".16b\n\t"                                \
   "addp " T0 ".16b, " T0 ".16b, " T4 ".16b\n\t"
+
+/* Row X against the filters LOAD_FILTERS put in v16-v23. */
+#define EOR_CNT_TREE(X, T0, T1, T2, T3, T4, T5, T6, T7) \
+  EOR_CNT_TREE_OF(X, "v16", "v17", "v18", "v19", "v20", "v21", "v22", "v23", T0, T1, T2, T3, T4, T5, T6, T7)
 
 #endif

@@ -27,6 +27,7 @@
 #if defined(__aarch64__)
 #include <assert.h>
 
+#include "bgemm-neon.h"
 #include "edge_extremes.h"
 
 /* The row of index register J into v0, by 32-bit words per row. */
@@ -52,32 +53,10 @@
   "b.ne 2b\n"                                          \
   "3:\n\t"
 
-/* v0 against the filters F0..F7: 8 EOR + 8 CNT into T0..T7, then the ADDP tree into T0
- * (byte 2m and 2m+1: the low and high 64 bits of F_m's counts, summed). */
+/* v0 against the filters F0..F7 (bgemm-neon.h): byte 2m and 2m+1 of T0 hold the low and
+ * high 64 bits of F_m's counts, summed. */
 #define TREE(F0, F1, F2, F3, F4, F5, F6, F7, T0, T1, T2, T3, T4, T5, T6, T7) \
-  "eor " T0 ".16b, " F0 ".16b, v0.16b\n\t"                                     \
-  "eor " T1 ".16b, " F1 ".16b, v0.16b\n\t"                                     \
-  "eor " T2 ".16b, " F2 ".16b, v0.16b\n\t"                                     \
-  "eor " T3 ".16b, " F3 ".16b, v0.16b\n\t"                                     \
-  "cnt " T0 ".16b, " T0 ".16b\n\t"                                             \
-  "eor " T4 ".16b, " F4 ".16b, v0.16b\n\t"                                     \
-  "cnt " T1 ".16b, " T1 ".16b\n\t"                                             \
-  "eor " T5 ".16b, " F5 ".16b, v0.16b\n\t"                                     \
-  "cnt " T2 ".16b, " T2 ".16b\n\t"                                             \
-  "eor " T6 ".16b, " F6 ".16b, v0.16b\n\t"                                     \
-  "cnt " T3 ".16b, " T3 ".16b\n\t"                                             \
-  "eor " T7 ".16b, " F7 ".16b, v0.16b\n\t"                                     \
-  "cnt " T4 ".16b, " T4 ".16b\n\t"                                             \
-  "addp " T0 ".16b, " T0 ".16b, " T1 ".16b\n\t"                                \
-  "cnt " T5 ".16b, " T5 ".16b\n\t"                                             \
-  "cnt " T6 ".16b, " T6 ".16b\n\t"                                             \
-  "addp " T2 ".16b, " T2 ".16b, " T3 ".16b\n\t"                                \
-  "cnt " T7 ".16b, " T7 ".16b\n\t"                                             \
-  "addp " T4 ".16b, " T4 ".16b, " T5 ".16b\n\t"                                \
-  "addp " T0 ".16b, " T0 ".16b, " T2 ".16b\n\t"                                \
-  "addp " T6 ".16b, " T6 ".16b, " T7 ".16b\n\t"                                \
-  "addp " T4 ".16b, " T4 ".16b, " T6 ".16b\n\t"                                \
-  "addp " T0 ".16b, " T0 ".16b, " T4 ".16b\n\t"
+  EOR_CNT_TREE_OF("v0", F0, F1, F2, F3, F4, F5, F6, F7, T0, T1, T2, T3, T4, T5, T6, T7)
 
 #define TREE_A TREE("v16", "v17", "v18", "v19", "v20", "v21", "v22", "v23", "v5", "v6", "v7", "v8", "v9", "v10", "v11", "v12")
 #define TREE_B TREE("v24", "v25", "v26", "v27", "v28", "v29", "v30", "v31", "v5", "v6", "v7", "v8", "v9", "v10", "v11", "v12")
