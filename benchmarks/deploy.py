@@ -25,16 +25,23 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from benchmarks.stats import Spread
+from bgnn_deploy.results.records import Measurement, RunnerResult
 
 __all__ = ["measure_deploy", "overheads"]
+
+
+def _startup_ms(r: RunnerResult) -> float:
+    """The runner's own time before the timed runs: start-up, first run, warm-up."""
+    return (r.init_ms or 0.0) + (r.first_ms or 0.0) + (r.warmup_ms or 0.0)
+
 
 BOARD = "bench-board"
 
 
-def overheads(wall_s: float, results: list[dict]) -> dict:
-    """Split one run's wall time using the runner JSONs of its models."""
-    timed = sum(r["latency_ms"]["mean"] * r["latency_ms"]["runs"] for r in results) / 1e3
-    runner = timed + sum(r["init_ms"] + r["first_ms"] + r["warmup_ms"] for r in results) / 1e3
+def overheads(wall_s: float, results: list[Measurement]) -> dict:
+    """Split one run's wall time using the runner results of its models."""
+    timed = sum(m.latency.mean * m.latency.runs for m in results) / 1e3
+    runner = timed + sum(_startup_ms(m.result) for m in results) / 1e3
     return {
         "wall_s": wall_s,
         "timed_runs_s": timed,

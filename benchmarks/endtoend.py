@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 from benchmarks.machine import cpu_snapshot, others_busy
 from benchmarks.models import NetworkSet
 from benchmarks.stats import Spread, interleaved, ratio_spread
-from benchmarks.timing import RunnerSide
+from benchmarks.timing import RunnerSide, ops_profile
 
 if TYPE_CHECKING:
     from bgnn_deploy.targets.build import RunnerBuild
@@ -59,7 +59,7 @@ class _RssSide:
 
     def __call__(self) -> float:
         value = self.side()
-        self.rss_kb.append(self.side.last.get("peak_rss_kb", -1))
+        self.rss_kb.append(self.side.last.peak_rss_kb or -1)
         return value
 
 
@@ -115,11 +115,11 @@ def measure_host(
             role: ratio_spread(values[role], values["dgcnn_float"]).to_dict()
             for role in (*BINARY_ROLES, "bf2_float")
         },
-        "fuse_ops_profile": profiles["fuse"].get("ops", {}),
-        "fuse_profile_ms": profiles["fuse"]["latency_ms"]["mean"],
-        "fused_ops_profile": profiles["fused"].get("ops", {}),
-        "isa": profiles["fuse"].get("isa"),
-        "runtime": profiles["fuse"].get("runtime"),
+        "fuse_ops_profile": ops_profile(profiles["fuse"]),
+        "fuse_profile_ms": profiles["fuse"].latency.mean,
+        "fused_ops_profile": ops_profile(profiles["fused"]),
+        "isa": profiles["fuse"].isa,
+        "runtime": profiles["fuse"].runtime,
     }
 
 
@@ -168,8 +168,8 @@ def measure_threads(
             role: ratio_spread(values["dgcnn_float@2"], values[f"{role}@2"]).to_dict()
             for role in ("fuse", "fused")
         },
-        fuse_ops_profile={t: p.get("ops", {}) for t, p in profiles.items()},
-        fuse_profile_ms={t: p["latency_ms"]["mean"] for t, p in profiles.items()},
+        fuse_ops_profile={t: ops_profile(p) for t, p in profiles.items()},
+        fuse_profile_ms={t: p.latency.mean for t, p in profiles.items()},
     )
     return out
 
@@ -207,10 +207,10 @@ def measure_emulated(
                 profile_ops=role == "fuse",
                 timeout=1800,
             )
-            out["isa"], out["runtime"] = result.get("isa"), result.get("runtime")
+            out["isa"], out["runtime"] = result.isa, result.runtime
             if role == "fuse":
-                out["fuse_ops_profile"][str(t)] = result.get("ops", {})
-            return float(result["latency_ms"]["median"])
+                out["fuse_ops_profile"][str(t)] = ops_profile(result)
+            return result.latency.median
 
         return run
 

@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from benchmarks.stats import interleaved, ratio_spread
-from benchmarks.timing import RunnerSide
+from benchmarks.timing import RunnerSide, ops_profile
 
 if TYPE_CHECKING:
     from bgnn_deploy.targets.build import RunnerBuild
@@ -368,9 +368,9 @@ def measure_fused_layers(
                 "float_ms": values["float"],
                 "runs_per_invocation": {"fused": fused.runs, "float": float_.runs},
                 "speedup": ratio_spread(values["float"], values["fused"]).to_dict(),
-                "fused_ops_profile": fused.last.get("ops", {}),
-                "float_ops_profile": float_.last.get("ops", {}),
-                "isa": fused.last.get("isa"),
+                "fused_ops_profile": ops_profile(fused.last),
+                "float_ops_profile": ops_profile(float_.last),
+                "isa": fused.last.isa,
                 "checked": "BgnnEdgeConv output == NumPy reference, bit for bit",
             }
         )

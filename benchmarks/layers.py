@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from benchmarks.stats import interleaved, ratio_spread
-from benchmarks.timing import RunnerSide
+from benchmarks.timing import RunnerSide, ops_profile
 
 if TYPE_CHECKING:
     from bgnn_deploy.targets.build import RunnerBuild
@@ -157,9 +157,9 @@ def measure_layers(
                 "float_ms": values["float"],
                 "runs_per_invocation": {"binary": binary.runs, "float": float_.runs},
                 "speedup": ratio_spread(values["float"], values["binary"]).to_dict(),
-                "binary_ops_profile": binary.last.get("ops", {}),
+                "binary_ops_profile": ops_profile(binary.last),
                 "ops": {"binary": ops_of(m.binary), "float": ops_of(m.float)},
-                "isa": binary.last.get("isa"),
+                "isa": binary.last.isa,
             }
         )
     return rows

@@ -2,7 +2,7 @@
 
 A runner side is one invocation of ``run_runner`` (our runner as ``bgnn-deploy run``
 executes it) whose median over its timed runs is the round's value; the full runner JSON
-of the last invocation is kept for the raw figures. In-process sides (FAISS, LCE's
+of the last invocation is kept (a RunnerResult) for the raw figures. In-process sides (FAISS, LCE's
 interpreter) are timed with ``perf_counter`` around the call, median over the calls.
 """
 
@@ -21,7 +21,9 @@ from benchmarks.stats import runs_for
 if TYPE_CHECKING:
     from bgnn_deploy.targets.build import RunnerBuild
 
-__all__ = ["RunnerSide", "median_call_ms", "pinned_to_one_cpu"]
+    from bgnn_deploy.results.records import RunnerResult
+
+__all__ = ["RunnerSide", "median_call_ms", "ops_profile", "pinned_to_one_cpu"]
 
 
 class RunnerSide:
@@ -44,10 +46,10 @@ class RunnerSide:
         self.build, self.model, self.input_path = build, Path(model), input_path
         self.profile_ops, self.threads = profile_ops, threads
         probe = self.invoke(3)  # also the warm-up: LiteRt preparation cached, pages hot
-        self.runs = runs_for(probe["latency_ms"]["median"], budget_s, hi=max_runs)
-        self.last: dict = probe
+        self.runs = runs_for(probe.latency.median, budget_s, hi=max_runs)
+        self.last: RunnerResult = probe
 
-    def invoke(self, runs: int) -> dict:
+    def invoke(self, runs: int) -> RunnerResult:
         return self._run(
             self.build,
             self.model,
@@ -60,7 +62,12 @@ class RunnerSide:
 
     def __call__(self) -> float:
         self.last = self.invoke(self.runs)
-        return float(self.last["latency_ms"]["median"])
+        return self.last.latency.median
+
+
+def ops_profile(result: RunnerResult) -> dict:
+    """The runner's op profile as it printed it (``{}`` without --profile-ops), for the JSON."""
+    return result.to_dict().get("ops", {})
 
 
 def median_call_ms(fn: Callable[[], object], calls: int) -> float:

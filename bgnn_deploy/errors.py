@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bgnn_deploy.results.records import RunReport
 
 
 class BgnnDeployError(Exception):
@@ -19,12 +22,16 @@ class BgnnDeployError(Exception):
 
     exit_code = 2
     #: What a measuring command (``run``) had measured when this error stopped it: the
-    #: partial report, printed and kept; None for every other error.
-    partial_report: Any = None
+    #: partial report, printed and kept; None for every other error. ``run`` sets it on
+    #: any error that stops a run.
+    partial_report: RunReport | None = None
 
-    def __init__(self, message: str, *, hint: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, hint: str | None = None, partial_report: RunReport | None = None
+    ) -> None:
         super().__init__(message)
         self.hint = hint
+        self.partial_report = partial_report
 
 
 class RunInterrupted(BgnnDeployError):

@@ -1,4 +1,5 @@
-"""Run the runner on a target and read its JSON (local transport; SSH comes with `run`)."""
+"""Run the runner on a target (through its transport) and read its JSON once, into a
+:class:`~bgnn_deploy.results.records.RunnerResult`."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import signal
 import subprocess
 import tempfile
 import uuid
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +19,7 @@ from bgnn_deploy.targets.build import RunnerBuild
 from bgnn_deploy.targets.transport import Connection, connect
 
 from bgnn_deploy.errors import BgnnDeployError
+from bgnn_deploy.results.records import RecordError, RunnerResult
 
 __all__ = ["RunnerError", "read_outputs", "run_runner"]
 
@@ -24,13 +27,19 @@ _NUMPY_TYPES = {1: np.float32, 2: np.int32, 4: np.int64, 9: np.int8}
 
 
 class RunnerError(BgnnDeployError):
-    """The runner failed on the target; carries its JSON (with the stage that failed)."""
+    """The runner failed on the target. ``result`` is the runner's error JSON (``error``,
+    ``stage``, ``exit_code``), or ``{"stage": "crash", "signal": N}`` for a runner killed
+    by a signal; ``stage`` is its stage."""
 
     exit_code = 3
 
     def __init__(self, message: str, *, result: dict | None = None, hint: str | None = None):
         super().__init__(message, hint=hint)
-        self.result = result or {}
+        self.result: dict = result or {}
+
+    @property
+    def stage(self) -> str:
+        return str(self.result.get("stage", "unknown"))
 
 
 def run_runner(
@@ -46,9 +55,9 @@ def run_runner(
     min_secs: float = 0.0,
     timeout: float = 600,
     conn: Connection | None = None,
-) -> dict:
-    """One runner invocation on the build's target; returns the runner's JSON object, with
-    ``emulated`` and ``target`` from the profile. Files the target lacks are sent first
+) -> RunnerResult:
+    """One runner invocation on the build's target; returns what it printed, labelled
+    ``emulated`` as the profile says. Files the target lacks are sent first
     (content-addressed: unchanged ones are not sent again)."""
     with contextlib.nullcontext(conn) if conn is not None else connect(build.target) as conn:
         return _run(
@@ -79,7 +88,7 @@ def _run(
     profile_ops: bool,
     min_secs: float,
     timeout: float,
-) -> dict:
+) -> RunnerResult:
     target = build.target
     launcher = list(target.launcher)
     if launcher and target.transport == "local" and shutil.which(launcher[0]) is None:
@@ -134,8 +143,7 @@ def _run(
         raise RunnerError(
             f"the runner did not finish within {timeout:.0f} s on {target.name}"
         ) from None
-    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
-    result = json.loads(lines[-1]) if lines else {}
+    result = _last_json_object(done.stdout)
     if done.exit_code != 0:
         said = done.stderr.strip()[-500:]
         if not result and (done.exit_code < 0 or done.exit_code > 128):
@@ -150,11 +158,41 @@ def _run(
         message = result.get("error") or said or f"exit code {done.exit_code}"
         stage = result.get("stage", "unknown")
         raise RunnerError(f"runner failed on {target.name} ({stage}): {message}", result=result)
+    if not result:
+        raise RunnerError(
+            f"the runner on {target.name} exited 0 but printed no result"
+            + (f"; it said: {done.stdout.strip()[-300:]}" if done.stdout.strip() else ""),
+            hint=_NOT_OUR_RESULT,
+        )
+    try:
+        parsed = RunnerResult.parse(result, where=f"the runner's JSON on {target.name}")
+    except RecordError as e:
+        raise RunnerError(
+            str(e),
+            result=result,
+            hint=_NOT_OUR_RESULT,
+        ) from None
     if remote_output is not None:
         conn.get(remote_output, Path(output_path))
-    result["emulated"] = bool(target.emulated)
-    result["target"] = target.name
-    return result
+    return replace(parsed, emulated=bool(target.emulated))
+
+
+_NOT_OUR_RESULT = (
+    "the runner bgnn-deploy builds always prints one: report this as a bug, with the board's "
+    "output above; a runner binary damaged in the build cache is rebuilt after removing it"
+)
+
+
+def _last_json_object(stdout: str) -> dict:
+    """The runner's last JSON line (it prints one), or {} when there is none."""
+    for line in reversed(stdout.splitlines()):
+        if line.startswith("{"):
+            try:
+                value = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            return value if isinstance(value, dict) else {}
+    return {}
 
 
 def _signal_name(number: int) -> str:
@@ -193,15 +231,22 @@ def _prepared(model: Path, runtime: str) -> Path:
     return out
 
 
-def read_outputs(result: dict, path: Path) -> list[np.ndarray]:
-    """Split the runner's --output file into arrays, using the shapes in its JSON."""
+def read_outputs(result: RunnerResult, path: Path) -> list[np.ndarray]:
+    """Split the runner's --output file into arrays, using the shapes it reported."""
     data = path.read_bytes()
     arrays, offset = [], 0
-    for out in result["outputs"]:
-        dtype = _NUMPY_TYPES.get(out["type"])
+    for out in result.outputs:
+        dtype = _NUMPY_TYPES.get(out.type)
         if dtype is None:
-            raise RunnerError(f"output {out['name']} has an unsupported type code {out['type']}")
-        chunk = data[offset : offset + out["bytes"]]
-        arrays.append(np.frombuffer(chunk, dtype=dtype).reshape(out["shape"]))
-        offset += out["bytes"]
+            raise RunnerError(f"output {out.name} has an unsupported type code {out.type}")
+        chunk = data[offset : offset + out.bytes]
+        if len(chunk) != out.bytes or out.bytes != np.dtype(dtype).itemsize * int(
+            np.prod(out.shape, dtype=np.int64)
+        ):
+            raise RunnerError(
+                f"output {out.name}: the runner wrote {len(chunk)} bytes for "
+                f"{list(out.shape)} {np.dtype(dtype).name}"
+            )
+        arrays.append(np.frombuffer(chunk, dtype=dtype).reshape(out.shape))
+        offset += out.bytes
     return arrays

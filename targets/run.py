@@ -13,7 +13,6 @@ import hashlib
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from bgnn_deploy.targets.build import build_runner
@@ -25,32 +24,9 @@ from bgnn_deploy.targets.transport import Connection, connect
 
 from bgnn_deploy.errors import BgnnDeployError, CheckpointError, ConfigError, RunInterrupted
 from bgnn_deploy.results import ResultsStore
+from bgnn_deploy.results.records import Energy, Measurement, RunEnergy, RunnerResult, RunReport
 
 __all__ = ["RunReport", "run_models", "run_on_targets"]
-
-
-@dataclass
-class RunReport:
-    target: str
-    emulated: bool
-    results: list[dict] = field(default_factory=list)
-    speedup: dict[str, float] = field(default_factory=dict)  # per thread count
-    run_id: str | None = None
-    energy: dict | None = None  # with --energy: the probe, idle power, or why not available
-    facts: dict = field(default_factory=dict)  # arch, cpu, glibc, kernel, governor, cores
-
-    def to_dict(self) -> dict:
-        single = self.speedup.get(str(min((r["threads"] for r in self.results), default=1)))
-        return {
-            "target": self.target,
-            "emulated": self.emulated,
-            "results": self.results,
-            "speedup": single,
-            "speedup_by_threads": self.speedup,
-            "run_id": self.run_id,
-            "energy": self.energy,
-            "facts": self.facts,
-        }
 
 
 def _sha256(path: Path) -> str:
@@ -119,9 +95,9 @@ def run_models(
             on_connect=on_connect,
         )
     except KeyboardInterrupt:
-        stopped = RunInterrupted(f"interrupted: the run on {report.target} was stopped")
-        stopped.partial_report = report  # what was measured before is kept
-        raise stopped from None
+        # what was measured before is kept
+        message = f"interrupted: the run on {report.target} was stopped"
+        raise RunInterrupted(message, partial_report=report) from None
     except BgnnDeployError as e:
         e.partial_report = report
         raise
@@ -136,7 +112,7 @@ def run_models(
             "baseline": str(baseline) if baseline is not None else None,
         }
         try:
-            report.run_id = store.add_run(report.to_dict(), facts=report.facts, flags=flags)
+            report.run_id = store.add_run(report, flags=flags)
         except BgnnDeployError as e:  # the store failed: the measurements are still printed
             e.partial_report = report
             raise
@@ -190,23 +166,24 @@ def _measure(
                         with contextlib.suppress(Exception):
                             probe.stop(conn)
                     raise
+                energy = None
                 if idle is not None:
-                    timed = result.get("timed_window_boottime_s")
                     try:
-                        active = probe.stop(conn, tuple(timed) if timed else None)
-                        result["energy"] = _energy(active, idle, result)
+                        active = probe.stop(conn, result.timed_window_boottime_s)
+                        energy = _energy(active, idle, result)
                     except ConfigError as e:  # keep the latency; say why energy is missing
-                        result["energy"] = {"available": False, "reason": str(e)}
-                result.update(
-                    {
-                        "model": str(path.resolve()),
-                        "model_sha256": _sha256(path),
-                        "threads": n,
-                        "role": role,
-                    }
+                        energy = Energy(available=False, reason=str(e))
+                measurement = Measurement(
+                    result=result,
+                    role=role,
+                    model=str(path.resolve()),
+                    model_sha256=_sha256(path),
+                    threads=n,
+                    target=target,
+                    energy=energy,
                 )
-                report.results.append(result)
-                medians[(role, n)] = result["latency_ms"]["median"]
+                report.results.append(measurement)
+                medians[(role, n)] = result.latency.median
             if ("float", n) in medians and medians[("binary", n)] > 0:
                 report.speedup[str(n)] = medians[("float", n)] / medians[("binary", n)]
 
@@ -215,34 +192,35 @@ def _idle_power(probe: Probe, conn, report: RunReport, seconds: float, say) -> E
     """Mean power while the target idles, or None (with the reason in the report)."""
     reason = probe.unavailable(conn)
     if reason is not None:
-        report.energy = {"available": False, "probe": probe.name, "reason": reason}
+        report.energy = RunEnergy(available=False, probe=probe.name, reason=reason)
         return None
     say(f"measuring idle power for {seconds:g} s")
     probe.start(conn)
     time.sleep(seconds)
     idle = probe.stop(conn)
-    report.energy = {
-        "available": True,
-        "probe": probe.name,
-        "idle_power_w": idle.mean_power_w,
-        "idle_samples": idle.samples,
-        "source": idle.source,
-    }
+    report.energy = RunEnergy(
+        available=True,
+        probe=probe.name,
+        idle_power_w=idle.mean_power_w,
+        idle_samples=idle.samples,
+        source=idle.source,
+    )
     return idle
 
 
-def _energy(active: EnergyWindow, idle: EnergyWindow, result: dict) -> dict:
+def _energy(active: EnergyWindow, idle: EnergyWindow, result: RunnerResult) -> Energy:
     """Energy per inference: power above idle, times the median latency (W x ms = mJ)."""
     above_idle = max(active.mean_power_w - idle.mean_power_w, 0.0)
-    return {
-        "active_power_w": active.mean_power_w,
-        "idle_power_w": idle.mean_power_w,
-        "energy_per_inference_mj": above_idle * result["latency_ms"]["median"],
-        "sampling_rate_hz": active.rate_hz,
-        "samples": active.samples,
-        "window_s": active.seconds,
-        "source": active.source,
-    }
+    return Energy(
+        available=True,
+        active_power_w=active.mean_power_w,
+        idle_power_w=idle.mean_power_w,
+        energy_per_inference_mj=above_idle * result.latency.median,
+        sampling_rate_hz=active.rate_hz,
+        samples=active.samples,
+        window_s=active.seconds,
+        source=active.source,
+    )
 
 
 class _Stop:

@@ -66,22 +66,24 @@ def show(run_id: str, db: DbOption = None, as_json: JsonOption = False) -> None:
     with user_errors():
         run = store.get_run(run_id)
     if as_json:
-        typer.echo(json.dumps(run))
+        typer.echo(json.dumps(run.to_dict()))
         return
     console = Console()
-    label = " (EMULATED)" if run["emulated"] else ""
-    console.print(f"[bold]{run['run_id']}[/] on {run['target']}{label}, {run['created']}")
-    console.print(f"facts: {json.dumps(run['facts'])}")
-    console.print(f"flags: {json.dumps(run['flags'])}")
-    for r in run["results"]:
-        lat = r["latency_ms"]
+    report = run.report
+    label = " (EMULATED)" if report.emulated else ""
+    created = run.created.isoformat(timespec="seconds")
+    console.print(f"[bold]{run.run_id}[/] on {report.target}{label}, {created}")
+    console.print(f"facts: {json.dumps(report.facts)}")
+    console.print(f"flags: {json.dumps(dict(run.flags))}")
+    for m in report.results:
+        rss = m.result.peak_rss_kb
         console.print(
-            f"  {r['role']:<7} {r['threads']} thr  median {lat['median']:.2f} ms  "
-            f"p90 {lat['p90']:.2f} ms  peak RSS {r['peak_rss_kb'] / 1024:.1f} MiB  "
-            f"{r['model']}"
+            f"  {m.role:<7} {m.threads} thr  median {m.latency.median:.2f} ms  "
+            f"p90 {m.latency.p90:.2f} ms  peak RSS "
+            f"{f'{rss / 1024:.1f} MiB' if rss is not None else 'unknown'}  {m.model}"
         )
-    if run.get("speedup"):
-        console.print(f"speedup binary vs float: {run['speedup']:.2f}x")
+    if report.single_thread_speedup:
+        console.print(f"speedup binary vs float: {report.single_thread_speedup:.2f}x")
 
 
 @app.command()

@@ -142,41 +142,41 @@ def _render(report, as_json: bool, profile_ops: bool) -> None:
     table = Table(title=f"{report.target}{label}")
     for col in ("model", "threads", "median ms", "p90 ms", "min ms", "init ms", "peak RSS MiB"):
         table.add_column(col, justify="left" if col == "model" else "right")
-    for r in report.results:
-        lat = r["latency_ms"]
+    for m in report.results:
+        r, lat = m.result, m.latency
         table.add_row(
-            r["role"],
-            str(r["threads"]),
-            f"{lat['median']:.2f}",
-            f"{lat['p90']:.2f}",
-            f"{lat['min']:.2f}",
-            f"{r['init_ms']:.1f}",
-            f"{r['peak_rss_kb'] / 1024:.1f}",
+            m.role,
+            str(m.threads),
+            f"{lat.median:.2f}",
+            f"{lat.p90:.2f}",
+            f"{lat.min:.2f}",
+            f"{r.init_ms:.1f}" if r.init_ms is not None else "-",
+            f"{r.peak_rss_kb / 1024:.1f}" if r.peak_rss_kb is not None else "-",
         )
     console = Console()
     console.print(table)
-    for role, path in {r["role"]: r["model"] for r in report.results}.items():
+    for role, path in {m.role: m.model for m in report.results}.items():
         console.print(f"[dim]{role}: {path}[/]")
     if report.run_id:
         console.print(f"[dim]stored as run {report.run_id}[/]")
     for n, speedup in report.speedup.items():
         kind = "emulated " if report.emulated else ""
         console.print(f"{kind}speedup binary vs float, {n} thread(s): [bold]{speedup:.2f}x[/]")
-    if report.energy is not None and not report.energy["available"]:
-        console.print(f"energy: not available ({report.energy['reason']})")
+    if report.energy is not None and not report.energy.available:
+        console.print(f"energy: not available ({report.energy.reason})")
     elif report.energy is not None:
-        console.print(f"energy measured: {report.energy.get('source', report.energy['probe'])}")
-    for r in report.results:
-        e = r.get("energy")
-        if e is not None and not e.get("available", True):
-            console.print(f"{r['role']}: energy not available ({e['reason']})")
+        console.print(f"energy measured: {report.energy.source or report.energy.probe}")
+    for m in report.results:
+        e = m.energy
+        if e is not None and not e.available:
+            console.print(f"{m.role}: energy not available ({e.reason})")
         elif e is not None:
             console.print(
-                f"{r['role']}: {e['energy_per_inference_mj']:.3f} mJ per inference "
-                f"({e['active_power_w']:.2f} W active, {e['idle_power_w']:.2f} W idle, "
-                f"{e['samples']} samples at {e['sampling_rate_hz']:.1f} Hz)"
+                f"{m.role}: {e.energy_per_inference_mj:.3f} mJ per inference "
+                f"({e.active_power_w:.2f} W active, {e.idle_power_w:.2f} W idle, "
+                f"{e.samples} samples at {e.sampling_rate_hz:.1f} Hz)"
             )
     if profile_ops:
-        for r in report.results:
-            ops = ", ".join(f"{k} {v['ms_per_run']:.2f} ms" for k, v in r.get("ops", {}).items())
-            console.print(f"{Path(r['model']).name}: {ops}")
+        for m in report.results:
+            ops = ", ".join(f"{k} {v.ms_per_run:.2f} ms" for k, v in m.result.ops.items())
+            console.print(f"{Path(m.model).name}: {ops}")

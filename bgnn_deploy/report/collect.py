@@ -1,8 +1,9 @@
 """Stored runs as tidy records for the report: runs, their measurements, and pairs.
 
 The report reads the store only through :class:`~bgnn_deploy.results.ResultsStore`
-(``list_runs``, ``get_run``), so SQL stays in the store module. A :class:`Measurement`
-is one model at one thread count in one run (the runner's JSON, flattened); a
+(``list_runs``, ``get_run``), so SQL stays in the store module, and gets typed records
+(:mod:`bgnn_deploy.results.records`) from it. A :class:`Measurement` is one model at one
+thread count in one run, with its run's id, time and target beside it; a
 :class:`Pair` puts the binary model and its float baseline of the same run and thread
 count side by side, which is the unit every "binary vs float" view compares.
 
@@ -20,7 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from bgnn_deploy.errors import ConfigError
-from bgnn_deploy.results import ResultsStore
+from bgnn_deploy.results import ResultsStore, records
+from bgnn_deploy.results.records import Energy, RunEnergy
 
 __all__ = [
     "Measurement",
@@ -65,7 +67,7 @@ class Measurement:
     peak_rss_kb: int | None
     model_bytes: int | None  # of the file the runner loaded (see `loaded_prepared_copy`)
     loaded_prepared_copy: bool  # the LiteRt API loads a prepared copy, not the file itself
-    energy: Mapping[str, Any] | None  # figures, or {"available": False, "reason": ...}
+    energy: Energy | None  # the figure or why there is none; None: run without --energy
     ops_ms: Mapping[str, float]  # ms per run by op; empty unless run with --profile-ops
     runtime: str | None = None  # the runtime library's version
     isa: str | None = None  # the kernel variant the runner picked (scalar, neon, avx2, ...)
@@ -79,9 +81,7 @@ class Measurement:
 
     @property
     def energy_mj(self) -> float | None:
-        if self.energy is None or self.energy.get("available") is False:
-            return None
-        return self.energy.get("energy_per_inference_mj")
+        return self.energy.mj if self.energy is not None else None
 
 
 @dataclass(frozen=True)
@@ -92,7 +92,7 @@ class Run:
     created: _dt.datetime
     target: str
     emulated: bool
-    energy: Mapping[str, Any] | None  # None: run without --energy
+    energy: RunEnergy | None  # None: run without --energy
     flags: Mapping[str, Any]
     facts: Mapping[str, Any]
     measurements: tuple[Measurement, ...]
@@ -101,17 +101,16 @@ class Run:
         """A sentence on this run's energy: the probe that measured it, or why there is none."""
         if self.energy is None:
             return "not measured (run without --energy)"
-        if self.energy.get("available") is False:
-            return f"not available: {self.energy.get('reason', 'no reason stored')}"
+        if not self.energy.available:
+            return self.energy.status()
         reasons = [
-            m.energy["reason"]
+            m.energy.reason or "no reason stored"
             for m in self.measurements
-            if m.energy is not None and m.energy.get("available") is False
+            if m.energy is not None and not m.energy.available
         ]
         if reasons and all(m.energy_mj is None for m in self.measurements):
             return f"not available: {reasons[0]}"
-        source = self.energy.get("source") or self.energy.get("probe", "?")
-        return f"measured ({source})"
+        return self.energy.status()
 
 
 @dataclass(frozen=True)
@@ -159,47 +158,40 @@ class ModelSize:
     source: str  # where the size comes from, or why it is unknown
 
 
-def _created(text: str) -> _dt.datetime:
-    created = _dt.datetime.fromisoformat(text)
-    return created if created.tzinfo else created.replace(tzinfo=_dt.UTC)
-
-
-def _measurement(run: Mapping[str, Any], r: Mapping[str, Any], created) -> Measurement:
-    ops = r.get("ops") or {}
-    latency = {k: float(v) for k, v in r["latency_ms"].items() if k != "runs"}
+def _measurement(run: records.StoredRun, m: records.Measurement) -> Measurement:
+    r = m.result
     return Measurement(
-        run_id=run["run_id"],
-        created=created,
-        target=run["target"],
-        emulated=bool(run["emulated"]),
-        role=r["role"],
-        model=r["model"],
-        model_sha256=r["model_sha256"],
-        threads=int(r["threads"]),
-        latency_ms=latency,
-        timed_runs=r["latency_ms"].get("runs"),
-        peak_rss_kb=r.get("peak_rss_kb") if (r.get("peak_rss_kb") or -1) > 0 else None,
-        model_bytes=r.get("model_bytes"),
-        loaded_prepared_copy=r.get("runtime_api") == "litert",
-        energy=r.get("energy"),
-        ops_ms={name: float(v["ms_per_run"]) for name, v in ops.items()},
-        runtime=r.get("runtime"),
-        isa=r.get("isa"),
-        runs_ms=tuple(float(v) for v in r.get("runs_ms", ())),
+        run_id=run.run_id,
+        created=run.created,
+        target=run.report.target,
+        emulated=run.report.emulated,
+        role=m.role,
+        model=m.model,
+        model_sha256=m.model_sha256,
+        threads=m.threads,
+        latency_ms=r.latency.stats(),
+        timed_runs=r.latency.runs,
+        peak_rss_kb=r.peak_rss_kb,
+        model_bytes=r.model_bytes,
+        loaded_prepared_copy=r.runtime_api == "litert",
+        energy=m.energy,
+        ops_ms={name: op.ms_per_run for name, op in r.ops.items()},
+        runtime=r.runtime,
+        isa=r.isa,
+        runs_ms=r.runs_ms,
     )
 
 
-def _run(stored: Mapping[str, Any]) -> Run:
-    created = _created(stored["created"])
+def _run(stored: records.StoredRun) -> Run:
     return Run(
-        run_id=stored["run_id"],
-        created=created,
-        target=stored["target"],
-        emulated=bool(stored["emulated"]),
-        energy=stored.get("energy"),
-        flags=stored.get("flags") or {},
-        facts=stored.get("facts") or {},
-        measurements=tuple(_measurement(stored, r, created) for r in stored["results"]),
+        run_id=stored.run_id,
+        created=stored.created,
+        target=stored.report.target,
+        emulated=stored.report.emulated,
+        energy=stored.report.energy,
+        flags=stored.flags,
+        facts=stored.report.facts,
+        measurements=tuple(_measurement(stored, m) for m in stored.report.results),
     )
 
 

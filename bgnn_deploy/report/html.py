@@ -87,8 +87,8 @@ def _energy_cell(pair: Pair) -> str:
         role = f'<span class="{escape(m.role)}">{escape(m.role)}</span>'
         if m.energy_mj is not None:
             cells.append(f"{role} {m.energy_mj:.3g}")
-        elif m.energy is not None and m.energy.get("available") is False:
-            cells.append(f"{role} not available: {escape(str(m.energy.get('reason', '?')))}")
+        elif m.energy is not None and not m.energy.available:
+            cells.append(f"{role} not available: {escape(m.energy.reason or '?')}")
     if any(m.energy_mj is not None for m in pair.measurements):
         return "<br>".join(cells)
     return escape(pair.run.energy_status())

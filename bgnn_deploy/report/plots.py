@@ -382,10 +382,10 @@ def _energy_reasons(runs: Sequence[Run]) -> str:
             by_status.setdefault(run.energy_status(), []).append(run.run_id)
             continue
         for m in run.measurements:
-            if m.energy_mj is None and m.energy is not None and "reason" in m.energy:
+            if m.energy_mj is None and m.energy is not None and m.energy.reason:
                 parts.append(
                     f"run {m.run_id} {m.role}, {m.threads} thread(s): "
-                    f"not available: {m.energy['reason']}"
+                    f"not available: {m.energy.reason}"
                 )
     for status, ids in by_status.items():
         if len(ids) == 1:

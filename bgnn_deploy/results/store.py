@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from bgnn_deploy.errors import BgnnDeployError, ConfigError
+from bgnn_deploy.results.records import RunReport, StoredRun
 
 __all__ = ["SCHEMA_VERSION", "ResultsStore", "default_db_path"]
 
@@ -114,47 +115,47 @@ class ResultsStore:
     def close(self) -> None:
         self.db.close()
 
-    def add_run(self, report: dict, *, facts: dict, flags: dict) -> str:
-        """Store one `run` report; returns its new run_id."""
+    def add_run(self, report: RunReport, *, flags: dict) -> str:
+        """Store one `run` report (its facts, the run's ``flags``); returns its new run_id.
+        The report itself is left as it was."""
         run_id = _dt.datetime.now(_dt.UTC).strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
-        report = {**report, "run_id": run_id}
         try:
-            self._insert(run_id, report, facts, flags)
+            self._insert(run_id, report, flags)
         except sqlite3.DatabaseError as e:
             raise self._unusable(e) from None
         return run_id
 
-    def _insert(self, run_id: str, report: dict, facts: dict, flags: dict) -> None:
+    def _insert(self, run_id: str, report: RunReport, flags: dict) -> None:
+        stored = {**report.to_dict(), "run_id": run_id}
         with self._lock, self.db:  # all or nothing
             self.db.execute(
                 "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     run_id,
                     _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-                    report["target"],
-                    int(bool(report["emulated"])),
-                    json.dumps(facts),
+                    report.target,
+                    int(report.emulated),
+                    json.dumps(report.facts),
                     json.dumps(flags),
-                    report.get("speedup"),
-                    json.dumps(report.get("energy")),
-                    json.dumps(report),
+                    stored["speedup"],
+                    json.dumps(stored["energy"]),
+                    json.dumps(stored),
                 ),
             )
-            for r in report["results"]:
-                energy = (r.get("energy") or {}).get("energy_per_inference_mj")
+            for m, as_json in zip(report.results, stored["results"], strict=True):
                 self.db.execute(
                     "INSERT INTO measurements VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         run_id,
-                        r["role"],
-                        r["model"],
-                        r["model_sha256"],
-                        r["threads"],
-                        r.get("runtime"),
-                        r["latency_ms"]["median"],
-                        r.get("peak_rss_kb"),
-                        energy,
-                        json.dumps(r),
+                        m.role,
+                        m.model,
+                        m.model_sha256,
+                        m.threads,
+                        m.result.runtime,
+                        m.latency.median,
+                        m.result.peak_rss_kb,
+                        m.energy.mj if m.energy is not None else None,
+                        json.dumps(as_json),
                     ),
                 )
 
@@ -168,7 +169,8 @@ class ResultsStore:
         )
         return [dict(row) | {"emulated": bool(row["emulated"])} for row in rows]
 
-    def get_run(self, run_id: str) -> dict[str, Any]:
+    def get_run(self, run_id: str) -> StoredRun:
+        """The stored run, read back into its records (:class:`RecordError` if damaged)."""
         found = self._rows(
             "SELECT report, facts, flags, created FROM runs WHERE run_id = ?", (run_id,)
         )
@@ -179,24 +181,26 @@ class ResultsStore:
                 f"no run '{run_id}' in {self.path}",
                 hint=f"recent runs: {', '.join(known)}" if known else None,
             )
-        return {
-            **json.loads(row[0]),
-            "facts": json.loads(row[1]),
-            "flags": json.loads(row[2]),
-            "created": row[3],
-        }
+        where = f"run {run_id} in {self.path}"
+        try:
+            report, facts, flags = (json.loads(text) for text in row[:3])
+        except json.JSONDecodeError as e:
+            raise self._unusable(f"{where} is not JSON ({e})") from None
+        return StoredRun.from_dict(
+            {**report, "facts": facts, "flags": flags, "created": row[3]}, where=where
+        )
 
     def compare(self, a: str, b: str) -> list[dict[str, Any]]:
         """Median latency of B relative to A for each (role, threads) both runs measured."""
         first, second = self.get_run(a), self.get_run(b)
 
-        def medians(run):
-            return {(r["role"], r["threads"]): r for r in run["results"]}
+        def by_key(run: StoredRun):
+            return {(m.role, m.threads): m for m in run.report.results}
 
-        left, right = medians(first), medians(second)
+        left, right = by_key(first), by_key(second)
         rows = []
         for key in sorted(set(left) & set(right)):
-            la, lb = left[key]["latency_ms"]["median"], right[key]["latency_ms"]["median"]
+            la, lb = left[key].latency.median, right[key].latency.median
             rows.append(
                 {
                     "role": key[0],
@@ -204,9 +208,9 @@ class ResultsStore:
                     "a_ms": la,
                     "b_ms": lb,
                     "b_over_a": lb / la if la else None,
-                    "same_model": left[key]["model_sha256"] == right[key]["model_sha256"],
-                    "a_peak_rss_kb": left[key].get("peak_rss_kb"),
-                    "b_peak_rss_kb": right[key].get("peak_rss_kb"),
+                    "same_model": left[key].model_sha256 == right[key].model_sha256,
+                    "a_peak_rss_kb": left[key].result.peak_rss_kb,
+                    "b_peak_rss_kb": right[key].result.peak_rss_kb,
                 }
             )
         return rows

@@ -20,14 +20,6 @@ from tests.models.paper_fixtures import (
 )
 
 
-def assert_user_error(result, message: str) -> None:
-    assert result.exit_code == 2, result.output
-    lines = result.stderr.strip().splitlines()
-    assert lines[0].startswith("error: "), result.stderr
-    assert message in result.stderr, result.stderr
-    assert "Traceback" not in result.output + result.stderr
-
-
 def test_help_lists_the_commands(cli):
     result = cli("--help")
     assert result.exit_code == 0
@@ -130,47 +122,47 @@ def test_evaluate_paper_checkpoint_gives_the_paper_codes_logits(cli, tmp_path, a
     np.testing.assert_allclose(np.load(logits), np.asarray(fx["logits"]), rtol=1e-4, atol=1e-4)
 
 
-def test_missing_model_file(cli, tmp_path):
-    assert_user_error(cli("evaluate", tmp_path / "missing.pt"), "model file not found")
+def test_missing_model_file(cli, tmp_path, user_error):
+    user_error(cli("evaluate", tmp_path / "missing.pt"), "model file not found")
 
 
-def test_not_a_checkpoint(cli, tmp_path):
+def test_not_a_checkpoint(cli, tmp_path, user_error):
     path = tmp_path / "readme.pt"
     path.write_text("not a model")
-    assert_user_error(cli("evaluate", path), "not a readable PyTorch checkpoint")
+    user_error(cli("evaluate", path), "not a readable PyTorch checkpoint")
 
 
-def test_paper_checkpoint_without_arch(cli, tmp_path):
+def test_paper_checkpoint_without_arch(cli, tmp_path, user_error):
     path = tmp_path / "model.t7"
     torch.save({"module.bn1.weight": torch.ones(64)}, path)
     result = cli("evaluate", path)
-    assert_user_error(result, "plain state_dict")
+    user_error(result, "plain state_dict")
     assert "hint: " in result.stderr
 
 
-def test_wrong_architecture_for_paper_checkpoint(cli, tmp_path):
+def test_wrong_architecture_for_paper_checkpoint(cli, tmp_path, user_error):
     path = tmp_path / "model.t7"
     torch.save({"module.bn1.weight": torch.ones(64)}, path)
-    assert_user_error(cli("evaluate", path, "--arch", "dgcnn"), "checkpoint does not fit dgcnn")
+    user_error(cli("evaluate", path, "--arch", "dgcnn"), "checkpoint does not fit dgcnn")
 
 
-def test_wrong_arch_for_our_checkpoint(cli, small_model):
+def test_wrong_arch_for_our_checkpoint(cli, small_model, user_error):
     result = cli("evaluate", small_model, "--arch", "dgcnn")
-    assert_user_error(result, "holds a bin-dgcnn-bf2 model")
+    user_error(result, "holds a bin-dgcnn-bf2 model")
 
 
-def test_unknown_architecture_suggests(cli, tmp_path):
+def test_unknown_architecture_suggests(cli, tmp_path, user_error):
     result = cli("train", "bin-dgcnn-bf3", "--epochs", "0", "-o", tmp_path / "m.pt")
-    assert_user_error(result, "unknown architecture 'bin-dgcnn-bf3'")
+    user_error(result, "unknown architecture 'bin-dgcnn-bf3'")
     assert "did you mean" in result.stderr
 
 
-def test_bad_widths(cli, tmp_path):
+def test_bad_widths(cli, tmp_path, user_error):
     result = cli("train", "dgcnn", "--widths", "64,x", "-o", tmp_path / "m.pt")
-    assert_user_error(result, "--widths takes comma-separated integers")
+    user_error(result, "--widths takes comma-separated integers")
 
 
-def test_missing_data(cli, tmp_path):
+def test_missing_data(cli, tmp_path, user_error):
     result = cli(
         "train",
         "dgcnn",
@@ -182,10 +174,10 @@ def test_missing_data(cli, tmp_path):
         "-o",
         tmp_path / "m.pt",
     )
-    assert_user_error(result, "data not found")
+    user_error(result, "data not found")
 
 
-def test_more_labels_than_classes(cli, tmp_path):
+def test_more_labels_than_classes(cli, tmp_path, user_error):
     import h5py
 
     with h5py.File(tmp_path / "d.h5", "w") as f:
@@ -204,4 +196,4 @@ def test_more_labels_than_classes(cli, tmp_path):
         "-o",
         tmp_path / "m.pt",
     )
-    assert_user_error(result, "labels up to 5")
+    user_error(result, "labels up to 5")

@@ -10,7 +10,6 @@ import pytest
 from bgnn_deploy.data import load_dataset
 from bgnn_deploy.models import ModelConfig
 from bgnn_deploy.training import evaluate_model
-from tests.cli.test_cli import assert_user_error
 from tests.converters.conftest import calibrated_checkpoint
 
 CFG = ModelConfig(
@@ -97,16 +96,16 @@ def test_inspect_table(cli, converted_cli):
     assert result.exit_code == 0 and "channels_in" in result.stdout
 
 
-def test_inspect_bad_files(cli, tmp_path, converted_cli):
+def test_inspect_bad_files(cli, tmp_path, converted_cli, user_error):
     root, _, _ = converted_cli
-    assert_user_error(cli("inspect", tmp_path / "none.tflite"), "model file not found")
+    user_error(cli("inspect", tmp_path / "none.tflite"), "model file not found")
     text = tmp_path / "a.tflite"
     text.write_text("hello world")
-    assert_user_error(cli("inspect", text), "not a TFLite flatbuffer")
+    user_error(cli("inspect", text), "not a TFLite flatbuffer")
     data = (root / "out" / "binary.tflite").read_bytes()
     cut = tmp_path / "cut.tflite"
     cut.write_bytes(data[: len(data) // 3])
-    assert_user_error(cli("inspect", cut), "truncated")
+    user_error(cli("inspect", cut), "truncated")
 
 
 def test_evaluate_tflite_matches_pytorch_accuracy(cli, converted_cli):
@@ -127,13 +126,11 @@ def test_evaluate_tflite_matches_pytorch_accuracy(cli, converted_cli):
     assert json.loads(result.stdout)["accuracy"] == pytest.approx(reference.accuracy)
 
 
-def test_convert_user_errors(cli, tmp_path):
-    assert_user_error(
-        cli("convert", tmp_path / "nope.pt", "-o", tmp_path / "o"), "model file not found"
-    )
+def test_convert_user_errors(cli, tmp_path, user_error):
+    user_error(cli("convert", tmp_path / "nope.pt", "-o", tmp_path / "o"), "model file not found")
     junk = tmp_path / "junk.pt"
     junk.write_bytes(b"PK\x03\x04 truncated zip")
-    assert_user_error(cli("convert", junk, "-o", tmp_path / "o"), "not a readable")
+    user_error(cli("convert", junk, "-o", tmp_path / "o"), "not a readable")
     assert not (tmp_path / "o").exists()
 
 

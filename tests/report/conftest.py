@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 
 from bgnn_deploy.cli.main import app
 from bgnn_deploy.results import ResultsStore
+from bgnn_deploy.results.records import RunReport
 
 NO_RAPL = "no RAPL package counters under /sys/class/powercap on local"
 TOO_FEW = "2 samples in the timed window; need at least 3"
@@ -145,7 +146,7 @@ def add_run(
         "facts": {"arch": "aarch64", "cpu": "Cortex-A76", "glibc": "2.36", "cores": 4},
     }
     flags = {"threads": list(medians), "num_runs": 20, "profile_ops": profile}
-    return store.add_run(report, facts=report["facts"], flags=flags)
+    return store.add_run(RunReport.from_dict(report), flags=flags)
 
 
 def make_models(folder: Path) -> dict:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import sqlite3
@@ -11,30 +12,25 @@ import pytest
 
 from bgnn_deploy.errors import BgnnDeployError, ConfigError
 from bgnn_deploy.results import ResultsStore
+from bgnn_deploy.results.records import Latency, Measurement, RunnerResult, RunReport
 from bgnn_deploy.results.store import SCHEMA_VERSION
 
 
-def report(target="board", median=(10.0, 20.0), sha=("a" * 64, "b" * 64)):
+def report(target="board", median=(10.0, 20.0), sha=("a" * 64, "b" * 64), facts=None):
     results = []
     for role, ms, digest in zip(("binary", "float"), median, sha, strict=True):
+        latency = Latency(min=ms * 0.9, median=ms, mean=ms, p90=ms * 1.1, max=ms * 1.2, runs=5)
+        result = RunnerResult(runtime="rt", arch="aarch64", latency=latency, peak_rss_kb=2048)
         results.append(
-            {
-                "role": role,
-                "model": f"/m/{role}.tflite",
-                "model_sha256": digest,
-                "threads": 1,
-                "runtime": "rt",
-                "peak_rss_kb": 2048,
-                "latency_ms": {"median": ms, "p90": ms * 1.1},
-            }
+            Measurement(result, role, f"/m/{role}.tflite", digest, threads=1, target=target)
         )
-    return {
-        "target": target,
-        "emulated": False,
-        "results": results,
-        "speedup": median[1] / median[0],
-        "energy": None,
-    }
+    return RunReport(
+        target,
+        emulated=False,
+        results=results,
+        speedup={"1": median[1] / median[0]},
+        facts=facts or {},
+    )
 
 
 def test_new_store_has_the_current_schema(tmp_path):
@@ -60,7 +56,7 @@ def test_a_database_with_a_damaged_page_is_one_error_line(cli, user_error, tmp_p
     path = tmp_path / "r.sqlite"
     store = ResultsStore(path)
     for _ in range(40):  # enough rows for several pages
-        store.add_run(report(), facts={"cpu": "x" * 200}, flags={})
+        store.add_run(report(facts={"cpu": "x" * 200}), flags={})
     store.close()
     data = bytearray(path.read_bytes())
     page = 4096 * 2
@@ -76,15 +72,16 @@ def test_a_database_with_a_damaged_page_is_one_error_line(cli, user_error, tmp_p
 
 def test_runs_are_appended_never_overwritten(tmp_path):
     store = ResultsStore(tmp_path / "r.sqlite")
-    a = store.add_run(report(), facts={"arch": "aarch64"}, flags={"num_runs": 5})
-    b = store.add_run(report(median=(8.0, 20.0)), facts={"arch": "aarch64"}, flags={})
-    assert a != b
+    first = report(facts={"arch": "aarch64"})
+    a = store.add_run(first, flags={"num_runs": 5})
+    b = store.add_run(report(median=(8.0, 20.0), facts={"arch": "aarch64"}), flags={})
+    assert a != b and first.run_id is None  # the caller's report is left as it was
     runs = store.list_runs()
     assert [r["run_id"] for r in runs] == [a, b]
     assert runs[0]["latency_ms_median"] == 10.0 and runs[1]["speedup"] == pytest.approx(2.5)
     shown = store.get_run(a)
-    assert shown["facts"] == {"arch": "aarch64"} and shown["flags"] == {"num_runs": 5}
-    assert shown["run_id"] == a and len(shown["results"]) == 2
+    assert shown.report.facts == {"arch": "aarch64"} and shown.flags == {"num_runs": 5}
+    assert shown.run_id == a and shown.report.results == first.results  # the same records
     rows = store.compare(a, b)
     binary = next(r for r in rows if r["role"] == "binary")
     assert binary["b_over_a"] == pytest.approx(0.8) and binary["same_model"]
@@ -94,9 +91,10 @@ def test_runs_are_appended_never_overwritten(tmp_path):
 def test_an_interrupted_append_leaves_nothing(tmp_path):
     store = ResultsStore(tmp_path / "r.sqlite")
     broken = report()
-    del broken["results"][1]["latency_ms"]  # the second measurement cannot be written
-    with pytest.raises(KeyError):
-        store.add_run(broken, facts={}, flags={})
+    # the second measurement cannot be written (measurements.model is NOT NULL)
+    broken.results[1] = dataclasses.replace(broken.results[1], model=None)
+    with pytest.raises(BgnnDeployError):
+        store.add_run(broken, flags={})
     assert store.list_runs() == [] and store.measurements() == []
 
 
@@ -109,8 +107,8 @@ def test_unknown_run(tmp_path):
 def test_results_cli(cli, tmp_path):
     db = tmp_path / "r.sqlite"
     store = ResultsStore(db)
-    a = store.add_run(report(), facts={}, flags={})
-    b = store.add_run(report(target="other"), facts={}, flags={})
+    a = store.add_run(report(), flags={})
+    b = store.add_run(report(target="other"), flags={})
     store.close()
     listed = json.loads(cli("results", "list", "--db", db, "--json").stdout)
     assert [(r["run_id"], r["target"]) for r in listed] == [(a, "board"), (b, "other")]

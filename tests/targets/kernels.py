@@ -6,6 +6,7 @@ import ctypes
 import hashlib
 import os
 import platform
+import re
 import subprocess
 import sys
 from functools import cache
@@ -63,6 +64,24 @@ class BgemmFilters(ctypes.Structure):
 
 # types.h's bgnn_isa, by the names bgnn_isa_name gives them (kernels.inc lists the variants)
 ISAS = {"scalar": 0, "neon": 1, "avx2": 2, "avx512": 3}
+# the variants kernels.inc builds for this host
+HOST_ISAS = ["scalar", "neon"] if platform.machine() == "aarch64" else ["scalar", "avx2", "avx512"]
+
+
+def cpu_flags() -> set[str]:
+    text = Path("/proc/cpuinfo").read_text()
+    found = re.search(r"^(flags|Features)\s*:(.*)$", text, re.M)
+    return set(found[2].split()) if found else set()
+
+
+def cpu_has(isa: str) -> bool:
+    flags = cpu_flags()
+    return {
+        "scalar": True,
+        "neon": platform.machine() == "aarch64",
+        "avx2": {"avx2", "popcnt"} <= flags,
+        "avx512": {"avx512f", "avx512_vpopcntdq"} <= flags,
+    }[isa]
 
 
 def bgemm(lib: ctypes.CDLL, x: np.ndarray, filters: np.ndarray, rows_per_block: int) -> np.ndarray:

@@ -15,13 +15,14 @@ from bgnn_deploy.converters.fusion.reference import edge_conv, embed_pool, l2_kn
 from bgnn_deploy.converters.fusion.rules import ChannelRules
 
 from tests.targets.kernels import (
+    HOST_ISAS,
     ISAS,
+    cpu_has,
     edgeconv_through_kernel_tests,
     embed_through_kernel_tests,
     library,
     ptr,
 )
-from tests.targets.test_kernels import HOST_ISAS, cpu_has
 
 
 def _unpack(words: np.ndarray, channels: int) -> np.ndarray:

@@ -8,13 +8,13 @@ import platform
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 from bgnn_deploy.targets.toolchain.compiler import RUNNER_DIR
 
 from tests.targets.kernels import (
+    HOST_ISAS,
     ISAS,
     QEMU,
     BconvParams,
@@ -23,6 +23,7 @@ from tests.targets.kernels import (
     bgemm,
     bgemm_through_kernel_tests,
     compile_and_run_kernel_tests,
+    cpu_has,
     kernel_tests_binary,
     library,
     ptr,
@@ -33,28 +34,10 @@ RNG = np.random.default_rng(0)
 BGEMM_ROWS = int(
     re.search(r"#define BGNN_BGEMM_ROWS (\d+)", (RUNNER_DIR / "core" / "bgemm.h").read_text())[1]
 )
-# the variants kernels.inc builds for this host
-HOST_ISAS = ["scalar", "neon"] if platform.machine() == "aarch64" else ["scalar", "avx2", "avx512"]
 # channel counts around word sizes, filter counts around tile widths (tests/kernel_tests.c
 # sweeps a wider grid against a naive count)
 BITS = [1, 31, 32, 33, 63, 64, 65, 127, 128, 129, 255, 256, 257, 511, 512, 513]
 FILTERS = [1, 7, 8, 9, 63, 64, 65, 256]
-
-
-def cpu_flags() -> set[str]:
-    text = Path("/proc/cpuinfo").read_text()
-    found = re.search(r"^(flags|Features)\s*:(.*)$", text, re.M)
-    return set(found[2].split()) if found else set()
-
-
-def cpu_has(isa: str) -> bool:
-    flags = cpu_flags()
-    return {
-        "scalar": True,
-        "neon": platform.machine() == "aarch64",
-        "avx2": {"avx2", "popcnt"} <= flags,
-        "avx512": {"avx512f", "avx512_vpopcntdq"} <= flags,
-    }[isa]
 
 
 def automatic_isa() -> str:
@@ -586,8 +569,8 @@ def test_runner_reports_the_isa_that_ran_and_each_gives_the_same_outputs(
             input_path=tmp_path / "x.raw",
             output_path=out,
         )
-        assert result["isa"] == (forced if forced and has(forced) else auto), forced
-        outputs[result["isa"]] = out.read_bytes()
+        assert result.isa == (forced if forced and has(forced) else auto), forced
+        outputs[result.isa] = out.read_bytes()
     assert len(set(outputs.values())) == 1, sorted(outputs)  # bit for bit, whatever ran
 
 

@@ -10,7 +10,7 @@ import pytest
 from bgnn_deploy.targets.build import RunnerBuild
 from bgnn_deploy.targets.execute import RunnerError, run_runner
 
-from tests.cli.test_cli import assert_user_error
+from bgnn_deploy.results.records import RunnerResult
 
 
 def test_json_interface_and_profile(qemu_build, converted):
@@ -21,26 +21,20 @@ def test_json_interface_and_profile(qemu_build, converted):
         warmup_runs=1,
         profile_ops=True,
     )
-    for key in (
-        "runtime",
-        "arch",
-        "emulated",
-        "init_ms",
-        "first_ms",
-        "latency_ms",
-        "peak_rss_kb",
-        "ops",
-    ):
-        assert key in result, key
-    lat = result["latency_ms"]
-    assert lat["runs"] == 3 and lat["min"] <= lat["median"] <= lat["max"]
-    assert {"mean", "std", "p90", "p95", "p99"} <= set(lat)
-    assert len(result["runs_ms"]) == 3  # each timed run, in order
-    assert (min(result["runs_ms"]), max(result["runs_ms"])) == (lat["min"], lat["max"])
-    assert result["emulated"] is True and result["arch"] == "aarch64"
-    assert result["ops"]["LceBconv2d"]["calls_per_run"] == 4  # 2 edge layers + embed + 1 head
-    assert "builtin (LiteRT)" in result["ops"]
-    assert result["peak_rss_kb"] >= result["peak_rss_kb_after_init"] > 0
+    # every field the runner prints is read, none left unset
+    assert result.runtime and result.init_ms > 0 and result.first_ms > 0
+    assert result.warmup_ms > 0 and result.model_bytes > 0 and result.num_threads == 1
+    lat = result.latency
+    assert lat.runs == 3 and lat.min <= lat.median <= lat.max
+    assert None not in (lat.mean, lat.std, lat.p90, lat.p95, lat.p99)
+    assert len(result.runs_ms) == 3  # each timed run, in order
+    assert (min(result.runs_ms), max(result.runs_ms)) == (lat.min, lat.max)
+    assert result.emulated is True and result.arch == "aarch64" and result.isa == "neon"
+    assert result.ops["LceBconv2d"].calls_per_run == 4  # 2 edge layers + embed + 1 head
+    assert "builtin (LiteRT)" in result.ops
+    assert result.peak_rss_kb >= result.peak_rss_kb_after_init > 0
+    assert result.outputs[0].shape == (1, 4) and result.outputs[0].bytes == 16
+    assert RunnerResult.parse(result.to_dict()) == result  # what the store keeps reads back
 
 
 def test_min_secs_keeps_running_past_num_runs(converted):
@@ -49,9 +43,9 @@ def test_min_secs_keeps_running_past_num_runs(converted):
     result = run_runner(
         build_runner("local"), converted / "builtin" / "binary.tflite", num_runs=1, min_secs=0.3
     )
-    start, end = result["timed_window_boottime_s"]
-    assert end - start >= 0.3 - 1e-3 and result["latency_ms"]["runs"] > 1  # clocks read apart
-    assert len(result["runs_ms"]) == result["latency_ms"]["runs"]
+    start, end = result.timed_window_boottime_s
+    assert end - start >= 0.3 - 1e-3 and result.latency.runs > 1  # clocks read apart
+    assert len(result.runs_ms) == result.latency.runs
 
 
 def test_fused_knn_runs_and_matches_builtin(qemu_build, converted, tmp_path):
@@ -87,12 +81,12 @@ def test_outputs_identical_for_any_thread_count_under_qemu(qemu_build, converted
             input_path=tmp_path / "x.raw",
             output_path=tmp_path / f"{threads}.raw",
         )
-        assert result["num_threads"] == threads and result["emulated"] is True
+        assert result.num_threads == threads and result.emulated is True
         outs.add((tmp_path / f"{threads}.raw").read_bytes())
     assert len(outs) == 1
 
 
-def test_verify_cli_on_emulated_board(cli, converted):
+def test_verify_cli_on_emulated_board(cli, converted, user_error):
     for name in ("binary", "float"):
         result = cli(
             "verify",
@@ -108,7 +102,7 @@ def test_verify_cli_on_emulated_board(cli, converted):
         assert report["samples"] == 2 and report["argmax_agreement"] == 1.0
         assert report["max_abs_diff"] < 1e-4 and report["emulated"] is True
     fused = converted / "fused" / "binary.tflite"
-    assert_user_error(cli("verify", fused, "--target", "qemu-aarch64"), "uses BgnnHammingKnn")
+    user_error(cli("verify", fused, "--target", "qemu-aarch64"), "uses BgnnHammingKnn")
     result = cli(
         "verify",
         fused,

@@ -106,4 +106,4 @@ def test_op_matches_lce_interpreter(qemu_build, tmp_path, name):
     got = read_outputs(result, tmp_path / "y.raw")[0]
     want = Interpreter(flatbuffer).predict(x)
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5 * max(1.0, np.abs(want).max()))
-    assert result["emulated"] is True and result["arch"] == "aarch64"
+    assert result.emulated is True and result.arch == "aarch64"

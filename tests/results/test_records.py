@@ -1,0 +1,212 @@
+"""The typed records: the runner's JSON read once, every field checked, and the same
+records written to and read back from the store (issue 12, item 6)."""
+
+from __future__ import annotations
+
+import copy
+import json
+import sqlite3
+
+import numpy as np
+import pytest
+from bgnn_deploy.targets.execute import RunnerError, read_outputs, run_runner
+
+from bgnn_deploy.results import ResultsStore
+from bgnn_deploy.results.records import (
+    Energy,
+    Measurement,
+    RecordError,
+    RunnerResult,
+    RunReport,
+    StoredRun,
+)
+
+
+def test_the_runner_json_reads_back_field_for_field(runner_json):
+    result = RunnerResult.parse(runner_json)
+    assert result.latency.median == 0.6 and result.latency.runs == 3
+    assert result.outputs[0].shape == (1, 4) and result.ops["LceBconv2d"].calls_per_run == 4
+    assert result.ops["builtin (LiteRT)"].calls_per_run is None
+    assert result.timed_window_boottime_s == (100.25, 100.5)
+    assert result.to_dict() == runner_json  # nothing lost, nothing added
+
+
+def _set(obj: dict, path: str, value) -> dict:
+    out = copy.deepcopy(obj)
+    *parents, last = path.split(".")
+    node = out
+    for key in parents:
+        node = node[key]
+    if value is KeyError:
+        del node[last]
+    else:
+        node[last] = value
+    return out
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "said"),
+    [
+        ("latency_ms.median", KeyError, "latency_ms.median is missing"),
+        ("latency_ms.runs", 2.5, "latency_ms.runs is float, expected an integer"),
+        ("latency_ms.min", float("nan"), "latency_ms.min is float, expected a finite number"),
+        ("latency_ms", [0.6], "latency_ms is list, expected an object"),
+        ("runtime", KeyError, "runtime is missing"),
+        ("runs_ms", [0.5, "x"], "runs_ms.1 is str, expected a number"),
+        ("emulated", "no", "emulated is str, expected true or false"),
+        ("peak_rss_kb", 9.5, "peak_rss_kb is float, expected an integer"),
+        ("timed_window_boottime_s", [1.0], "timed_window_boottime_s has 1 numbers, not 2"),
+        ("ops.LceBconv2d", 3, "ops.LceBconv2d is int, expected an object"),
+        ("ops.LceBconv2d", {"calls_per_run": 4}, "ops.LceBconv2d.ms_per_run is missing"),
+        (
+            "outputs",
+            [{"name": "logits", "type": 1, "bytes": 16, "shape": "1x4"}],
+            "outputs[0].shape is str, expected a list of integers",
+        ),
+        ("outputs", [{"name": "logits", "type": 1, "bytes": 16}], "outputs[0].shape is missing"),
+    ],
+)
+def test_a_field_of_the_wrong_type_is_named(runner_json, path, value, said):
+    with pytest.raises(RecordError) as err:
+        RunnerResult.parse(_set(runner_json, path, value), where="W")
+    assert str(err.value) == f"W: {said}"
+
+
+def test_a_runner_that_cannot_read_its_peak_memory_has_none(runner_json):
+    result = RunnerResult.parse(_set(runner_json, "peak_rss_kb", -1))
+    assert result.peak_rss_kb is None and "peak_rss_kb" not in result.to_dict()
+
+
+def test_run_runner_returns_the_parsed_result(fake_runner, runner_json, tmp_path):
+    model = tmp_path / "m.tflite"
+    model.write_bytes(b"model")
+    noisy = f"bgnn-runner: starting\n{{not json\n{json.dumps(runner_json)}"
+    result = run_runner(fake_runner(noisy), model, num_runs=3)
+    assert result == RunnerResult.parse(runner_json)
+
+
+@pytest.mark.parametrize(
+    ("stdout", "said"),
+    [
+        ({"runtime": "2.20.0", "arch": "x86_64"}, "latency_ms is missing"),
+        ("all good", "exited 0 but printed no result; it said: all good"),
+        ("[1, 2]", "exited 0 but printed no result"),
+    ],
+)
+def test_a_result_that_cannot_be_read_is_a_runner_error(fake_runner, tmp_path, stdout, said):
+    model = tmp_path / "m.tflite"
+    model.write_bytes(b"model")
+    with pytest.raises(RunnerError) as err:
+        run_runner(fake_runner(stdout), model, num_runs=1)
+    assert said in str(err.value) and err.value.exit_code == 3 and "bug" in err.value.hint
+
+
+def test_run_with_an_unreadable_result_is_one_error_line(cli, fake_runner, tmp_path, monkeypatch):
+    import bgnn_deploy.targets.run as run_module
+
+    build = fake_runner({"runtime": "2.20.0", "arch": "x86_64", "latency_ms": {"min": "0"}})
+    monkeypatch.setattr(run_module, "build_runner", lambda target: build)
+    model = tmp_path / "m.tflite"
+    model.write_bytes(b"model")
+    db = tmp_path / "r.sqlite"
+    result = cli("run", model, "--target", "local", "--db", db)
+    assert result.exit_code == 3, result.output
+    assert result.stderr.startswith("error: the runner's JSON on local: latency_ms.min is str")
+    assert result.stderr.count("error: ") == 1 and "Traceback" not in result.output
+    assert ResultsStore(db).list_runs() == []
+
+
+def _measurement(runner_json, **extra) -> dict:
+    fields = {"role": "binary", "model": "/m/b.tflite", "model_sha256": "a" * 64, "threads": 1}
+    return {**runner_json, **fields, **extra}
+
+
+def test_a_run_report_round_trips_through_the_store(runner_json, tmp_path):
+    energy = {
+        "available": True,
+        "energy_per_inference_mj": 1.5,
+        "active_power_w": 4.0,
+        "idle_power_w": 3.0,
+        "sampling_rate_hz": 100.0,
+        "samples": 300,
+        "window_s": 3.0,
+        "source": "INA3221 VDD_IN",
+    }
+    report = RunReport(
+        "board",
+        emulated=False,
+        results=[
+            Measurement.from_dict(_measurement(runner_json, energy=energy), where="t", target="b"),
+            Measurement.from_dict(
+                _measurement(runner_json, role="float", energy={"available": False, "reason": "r"}),
+                where="t",
+                target="b",
+            ),
+        ],
+        speedup={"1": 2.0},
+        facts={"arch": "aarch64"},
+    )
+    assert report.results[0].energy == Energy(**energy) and report.results[0].energy.mj == 1.5
+    assert report.results[1].energy.mj is None and report.results[1].energy.reason == "r"
+    store = ResultsStore(tmp_path / "r.sqlite")
+    run_id = store.add_run(report, flags={"num_runs": 3})
+    stored = store.get_run(run_id)
+    assert stored.report.results == report.results and stored.report.speedup == report.speedup
+    assert stored.report.facts == report.facts and stored.run_id == run_id
+    assert StoredRun.from_dict(stored.to_dict(), where="again") == stored
+    listed = store.measurements()
+    assert [m["energy_per_inference_mj"] for m in listed] == [1.5, None]
+
+
+def test_a_run_stored_by_an_earlier_version_reads(tmp_path):
+    """Runs stored before runs_ms, isa, the op profile and per-measurement targets."""
+    old = {
+        "target": "rpi4",
+        "emulated": False,
+        "speedup": 1.7,
+        "energy": None,
+        "created": "2026-10-01T12:00:00+00:00",
+        "results": [
+            {
+                "role": "binary",
+                "model": "/m/b.tflite",
+                "model_sha256": "a" * 64,
+                "threads": 1,
+                "runtime": "2.16",
+                "arch": "aarch64",
+                "peak_rss_kb": 4000,
+                "latency_ms": {"min": 1, "median": 2, "mean": 2, "p90": 3, "max": 4, "runs": 5},
+            }
+        ],
+    }
+    run = StoredRun.from_dict(old, where="old run")
+    (m,) = run.report.results
+    assert m.target == "rpi4" and m.result.runs_ms == () and m.result.isa is None
+    assert run.created.tzinfo is not None and run.report.speedup == {}
+
+
+def test_a_damaged_stored_run_is_one_error_line(cli, user_error, runner_json, tmp_path):
+    db = tmp_path / "r.sqlite"
+    store = ResultsStore(db)
+    measurement = Measurement.from_dict(_measurement(runner_json), where="t", target="board")
+    run_id = store.add_run(RunReport("board", False, results=[measurement]), flags={})
+    store.close()
+    raw = sqlite3.connect(db)
+    stored = json.loads(raw.execute("SELECT report FROM runs").fetchone()[0])
+    stored["results"][0]["latency_ms"]["median"] = "fast"
+    with raw:
+        raw.execute("UPDATE runs SET report = ?", (json.dumps(stored),))
+    raw.close()
+    said = f"run {run_id} in {db}, results[0]: latency_ms.median is str, expected a number"
+    user_error(cli("results", "show", run_id, "--db", db), said)
+    user_error(cli("report", "-o", tmp_path / "rep", "--db", db), said)
+
+
+def test_an_output_file_shorter_than_its_shapes_is_named(runner_json, tmp_path):
+    result = RunnerResult.parse(runner_json)  # one float32 [1, 4] output: 16 bytes
+    path = tmp_path / "out.raw"
+    path.write_bytes(np.arange(4, dtype=np.float32).tobytes())
+    np.testing.assert_array_equal(read_outputs(result, path)[0], [[0, 1, 2, 3]])
+    path.write_bytes(b"\0" * 8)
+    with pytest.raises(RunnerError, match=r"output logits: the runner wrote 8 bytes for \[1, 4\]"):
+        read_outputs(result, path)
