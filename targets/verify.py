@@ -20,7 +20,7 @@ from bgnn_deploy.targets.profiles import TargetProfile
 from bgnn_deploy.targets.transport import connect
 
 from bgnn_deploy.data import load_clouds
-from bgnn_deploy.errors import CheckpointError, ConfigError
+from bgnn_deploy.errors import CheckpointError, ConfigError, RunInterrupted
 
 __all__ = ["VerifyResult", "verify_model"]
 
@@ -91,6 +91,14 @@ def verify_model(
     classes = info.outputs[0]["shape"][-1]
     clouds = load_clouds(data, num_points=num_points, samples=samples, classes=classes, seed=seed)
     build = build_runner(target)
+    try:
+        return _compare(build, model, host, clouds, uses_lce, accept_new_host_key)
+    except KeyboardInterrupt:  # the runner was stopped and the board cleaned up
+        raise RunInterrupted(f"interrupted: verify on {build.target.name} was stopped") from None
+
+
+def _compare(build, model: Path, host, clouds, uses_lce: bool, accept_new_host_key: bool):
+    """The runner on the target and the host interpreter on each cloud."""
     agree, max_diff, exact, rel_ok = [], 0.0, True, True
     with (
         tempfile.TemporaryDirectory(prefix="bgnn-verify-") as tmp,

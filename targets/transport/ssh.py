@@ -242,9 +242,11 @@ class SshConnection(Connection):
         return self._client
 
     def close(self) -> None:
-        if self._temps and self._client is not None and not self._dead and not self._interrupted:
-            with contextlib.suppress(Exception):  # best effort: never mask the real error
-                self.run(["rm", "-f", *self._temps], check=False, timeout=10)
+        # through SFTP, which an interrupt leaves open (it closes only the command channels)
+        if self._temps and self._sftp is not None and not self._dead:
+            for path in self._temps:
+                with contextlib.suppress(Exception):  # best effort: never mask the real error
+                    self._sftp.remove(path)  # (it may never have been written)
         self._temps = []
         for thing in (self._board_lock, self._sftp, self._client, self._jump):
             if thing is not None:

@@ -289,6 +289,25 @@ def test_sigterm_to_the_cli_stops_the_run_like_ctrl_c(trusted, converted, tmp_pa
         _wait_for(lambda: not _runners(watch, baseline), seconds=10)  # runner gone
 
 
+@pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGINT])
+def test_a_stopped_verify_leaves_the_board_clean(trusted, converted, tmp_path, how):
+    """verify stopped while the runner writes its outputs: exit 130, the runner gone and
+    none of the session's temp files (inputs, ``*-outputs.raw``) left on the board."""
+    model, _ = _unique_models(converted, tmp_path)
+    args = ["verify", model, "--target", "test-board", "--samples", "200"]
+    with connect(get_target("test-board")) as watch:
+        tmp = watch._remote("tmp")
+        before = set(watch.run(["sh", "-c", f"mkdir -p {tmp} && ls {tmp}"]).stdout.split())
+        code, _, err = _stop_cli_once_the_baselines_run(
+            args, _cli_env(trusted, tmp_path), watch, model, 1, how
+        )
+        assert code == 130, err
+        assert "interrupted" in err and "Traceback" not in err
+        _wait_for(lambda: not _runners(watch, model), seconds=10)  # runner gone
+        after = set(watch.run(["ls", tmp]).stdout.split())
+        assert after <= before, after - before
+
+
 def test_ctrl_c_with_several_targets_stops_them_all(board, trusted, converted, tmp_path):
     # the same board under two names with their own workdirs (and so their own run locks)
     trusted.write_text(board.profile() + board.profile("board-two", workdir=str(tmp_path / "two")))
