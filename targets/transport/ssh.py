@@ -202,6 +202,13 @@ class SshConnection(Connection):
                 hint=f"if the board was reinstalled: ssh-keygen -R '[{hostname}]:{port}' -f "
                 f"{self._known_hosts()}",
             ) from None
+        except paramiko.PasswordRequiredException:
+            # never asked for, taken or kept: passphrases stay with the user's agent
+            raise TransportError(
+                f"the key for {where} ({identity or 'from ~/.ssh'}) is protected by a "
+                "passphrase, which bgnn-deploy does not ask for",
+                hint=f"add it to ssh-agent once: ssh-add {identity or '~/.ssh/id_ed25519'}",
+            ) from None
         except paramiko.AuthenticationException:
             raise TransportError(
                 f"authentication failed for {where}",

@@ -56,6 +56,21 @@ def test_authentication_failure(board, targets_file, tmp_path):
         conn.run(["true"])
 
 
+def test_a_key_with_a_passphrase_is_refused_without_asking(board, targets_file, tmp_path):
+    """No passphrase is asked for, taken or kept: the user is sent to their agent."""
+    board.trust_host_key()
+    locked = tmp_path / "locked"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "s3cret-pass", "-f", locked],
+                   check=True)  # fmt: skip
+    targets_file.write_text(board.profile(identity_file=str(locked)))
+    with (
+        pytest.raises(TransportError, match="protected by a passphrase") as err,
+        connect(get_target("test-board")) as conn,
+    ):
+        conn.run(["true"])
+    assert f"ssh-add {locked}" in err.value.hint and "s3cret" not in str(err.value)
+
+
 def test_connection_refused(board, targets_file):
     targets_file.write_text(board.profile(port=free_port()))
     with (

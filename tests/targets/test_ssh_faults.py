@@ -110,6 +110,58 @@ def test_a_lost_connection_is_said_and_the_command_dies_with_it(trusted):
             conn.run(["true"])  # no paramiko error from a dead connection
 
 
+def _session_sshd(conn, pid: str) -> str:
+    """The sshd process serving the session that started ``pid`` (its nearest sshd parent)."""
+    while pid not in ("", "0", "1"):
+        pid = conn.run(["ps", "-o", "ppid=", "-p", pid]).stdout.strip()
+        if conn.run(["ps", "-o", "comm=", "-p", pid]).stdout.strip() == "sshd":
+            return pid
+    raise AssertionError("no sshd parent")
+
+
+def test_the_sessions_sshd_killed_is_a_lost_connection(trusted):
+    """The board's sshd for this session dies (a reboot, an OOM kill of sshd): the running
+    command is reported as a lost connection and stops with the session."""
+    marker = f"bgnn-test-{uuid.uuid4().hex[:8]}"
+    target = get_target("test-board")
+    with connect(target) as conn, connect(target) as other:
+        thread, box = _in_thread(
+            lambda: conn.run(["python3", "-c", "import time; time.sleep(120)", marker],
+                             check=False, timeout=60)
+        )  # fmt: skip
+        (pid, _), *_ = _wait_for(lambda: _processes(other, marker, start="python3"))
+        os.kill(int(_session_sshd(other, pid)), signal.SIGKILL)
+        thread.join(30)
+        assert not thread.is_alive()
+        error = box.get("error")
+        assert isinstance(error, TransportError), box
+        assert "lost the connection to test-board while 'python3' ran" in str(error)
+        _wait_for(lambda: not _processes(other, marker), seconds=10)
+
+
+def test_a_server_that_never_answers_times_out_as_one_error(board, tmp_path):
+    """A port that accepts the connection and then says nothing (a hung board)."""
+    from bgnn_deploy.targets.profiles import TargetProfile
+    from bgnn_deploy.targets.transport.ssh import SshConnection
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    try:
+        port = listener.getsockname()[1]
+        target = TargetProfile(name="silent", arch="x86_64", transport="ssh", host="127.0.0.1",
+                               port=port, user="root")  # fmt: skip
+        started = time.monotonic()
+        with (
+            pytest.raises(TransportError, match=f"cannot reach root@127.0.0.1:{port}"),
+            SshConnection(target, connect_timeout=1) as conn,
+        ):
+            conn.run(["true"])
+        assert time.monotonic() - started < 10
+    finally:
+        listener.close()
+
+
 def test_an_upload_cut_off_is_a_transport_error(trusted, tmp_path, monkeypatch):
     path = tmp_path / "big.bin"
     path.write_bytes(os.urandom(4 << 20))
