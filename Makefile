@@ -10,7 +10,7 @@ OUT := out/demo
 # trains on 2 cores in about two minutes.
 DEMO_MODEL := $(OUT)/bin-dgcnn-bf2.pt
 DEMO_TRAIN_FLAGS := --points 256 --k 10 --widths 32,32,64,128 --emb 256 --mlp 256,128 \
-	--knn hamming --dropout 0.3 --epochs 12 --samples 512 --test-samples 128 --seed 0
+	--knn-metric hamming --dropout 0.3 --epochs 12 --samples 512 --test-samples 128 --seed 0
 
 .PHONY: demo test bench lint sanitize fuzz system-deps venv clean
 

@@ -24,35 +24,31 @@ from typing import Any
 
 import numpy as np
 from bgnn_deploy.converters.backends.keras_lce import build_keras, convert_to_tflite
-from bgnn_deploy.converters.frontends.onnx_graphs import OnnxTraceRunner, from_onnx, is_onnx
-from bgnn_deploy.converters.frontends.torch_models import from_torch
+from bgnn_deploy.converters.frontends import frontend_for
+from bgnn_deploy.converters.frontends.base import Trace
 from bgnn_deploy.converters.fusion.flatbuffer import FUSED_OPS, fuse_model, head_model
 from bgnn_deploy.converters.fusion.plan import FusedPlan, plan_fusion
 from bgnn_deploy.converters.fusion.reference import run_front
-from bgnn_deploy.converters.ir import GraphModel, Sign
+from bgnn_deploy.converters.ir import Sign
 from bgnn_deploy.converters.knn_fusion import fuse_hamming_knn
-from bgnn_deploy.converters.onnx_export import export_onnx, run_onnx
+from bgnn_deploy.converters.onnx_export import run_onnx
 from bgnn_deploy.converters.parity import (
     ParityReport,
     compare_layers,
     finish,
     logit_stats,
-    torch_trace,
 )
 from bgnn_deploy.converters.tflite_model import summarize
 from bgnn_deploy.converters.tflite_runtime import HostInterpreter
 
 from bgnn_deploy.data import load_clouds
 from bgnn_deploy.errors import BgnnDeployError, ConfigError
-from bgnn_deploy.models.checkpoint import LoadedModel, load_checkpoint
-from bgnn_deploy.models.dgcnn import build_dgcnn
 from bgnn_deploy.outputs import check_output_dir, publish_dir
 
 __all__ = ["KNN_MODES", "ConversionReport", "VerificationError", "convert_checkpoint"]
 
 KNN_MODES = ("builtin", "fused")
 StepFn = Callable[[str], None]
-Trace = Callable[[np.ndarray], dict]
 
 
 class VerificationError(BgnnDeployError):
@@ -71,70 +67,6 @@ class ConversionReport:
     @property
     def verified(self) -> bool:
         return bool(self.data.get("verified"))
-
-
-@dataclass
-class _Source:
-    """What a frontend delivers: the description, and reference traces to check against
-    (``trace(cloud) -> {"logits", "knn<i>", "nodes<i>", "input<i>"}``)."""
-
-    description: GraphModel
-    arch: str
-    config: dict
-    trace: Trace
-    reference_name: str
-    num_points: int
-    classes: int
-    float_trace: Trace | None = None
-    export_onnx: Callable[[Path], None] | None = None
-
-
-def _float_reference(loaded: LoadedModel):
-    """The PyTorch model in float mode with the same weights: the float baseline's reference."""
-    cfg = loaded.config
-    if not cfg.is_binary:
-        return loaded.model
-    float_cfg = cfg.replace(
-        binary_weights=False,
-        binary_activations=False,
-        binary_head_weights=False,
-        binary_head_inputs=False,
-        knn="l2",
-    )
-    model = build_dgcnn(float_cfg)
-    model.load_state_dict(loaded.model.state_dict())
-    return model.eval()
-
-
-def _torch_source(model_path, arch, sizes) -> _Source:
-    loaded = load_checkpoint(model_path, arch=arch, sizes=sizes)
-    reference, float_reference = loaded.model, _float_reference(loaded)
-    binary = loaded.config.is_binary
-    return _Source(
-        description=from_torch(reference),
-        arch=loaded.config.arch,
-        config=loaded.config.to_dict(),
-        trace=lambda cloud: torch_trace(reference, cloud),
-        reference_name="PyTorch",
-        num_points=loaded.config.num_points,
-        classes=loaded.config.classes,
-        float_trace=lambda cloud: torch_trace(float_reference, cloud),
-        export_onnx=(lambda path: export_onnx(reference, path)) if binary else None,
-    )
-
-
-def _onnx_source(model_path) -> _Source:
-    graph = from_onnx(model_path)
-    runner = OnnxTraceRunner(model_path, graph)
-    return _Source(
-        description=graph.model,
-        arch=f"onnx:{Path(model_path).name}",
-        config={"source": str(model_path)},
-        trace=runner.trace,
-        reference_name="ONNX Runtime",
-        num_points=graph.model.num_points,
-        classes=graph.model.classes,
-    )
 
 
 def _judge(name, pairs, metrics, binary_layers, *, float_logits) -> ParityReport:
@@ -217,6 +149,7 @@ def convert_checkpoint(
     step: StepFn | None = None,
     overwrite: bool = False,
     fuse: bool = False,
+    frontend: str | None = None,
 ) -> ConversionReport:
     """Convert a model and prove the results against it. See the module docstring.
 
@@ -225,9 +158,18 @@ def convert_checkpoint(
     (never the model itself, nothing else: :mod:`bgnn_deploy.outputs`).
 
     ``fuse`` writes ``binary.tflite`` with our bit-domain ops (``converters/fusion``,
-    for our runner; it implies the fused k-NN) instead of the portable LCE form."""
+    for our runner; it implies the fused k-NN) instead of the portable LCE form.
+
+    ``frontend`` names the frontend that reads the model (``converters.frontends.
+    FRONTENDS``); by default the file's kind decides."""
     if knn not in KNN_MODES:
-        raise ConfigError(f"unknown --knn mode '{knn}' (valid: {', '.join(KNN_MODES)})")
+        raise ConfigError(
+            f"unknown --knn mode '{knn}' (valid: {', '.join(KNN_MODES)})",
+            hint="--knn says how the Hamming k-NN is written; the metric of a paper checkpoint "
+            f"is --knn-metric {knn}"
+            if knn in ("l2", "hamming")
+            else None,
+        )
     if samples < 1:
         raise ConfigError(f"--samples must be >= 1, got {samples}")
     say = step or (lambda _msg: None)
@@ -237,12 +179,7 @@ def convert_checkpoint(
     started = time.perf_counter()
 
     say("loading the model")
-    if is_onnx(model_path):
-        if arch is not None:
-            raise ConfigError("--arch is for paper checkpoints; an ONNX file describes itself")
-        source = _onnx_source(model_path)
-    else:
-        source = _torch_source(model_path, arch, sizes)
+    source = frontend_for(model_path, frontend)(Path(model_path), arch=arch, sizes=sizes)
     description = source.description
     clouds = load_clouds(
         data, num_points=source.num_points, samples=samples, classes=source.classes, seed=seed

@@ -15,9 +15,14 @@ from bgnn_deploy.cli.options import OverwriteDirOption
 
 
 def convert(
-    model: Annotated[Path, typer.Argument(help="Checkpoint (ours, or the paper's with --arch).")],
+    model: Annotated[
+        Path, typer.Argument(help="Checkpoint (ours, or the paper's with --arch) or .onnx.")
+    ],
     output: Annotated[Path, typer.Option("-o", "--output", help="Output folder.")],
     arch: Annotated[str | None, typer.Option(help="Architecture of a paper checkpoint.")] = None,
+    frontend: Annotated[
+        str | None, typer.Option(help="Reader of MODEL: pytorch or onnx [by the file's kind].")
+    ] = None,
     points: Annotated[int | None, typer.Option(min=1, help="Points per cloud [model's].")] = None,
     k: Annotated[int | None, typer.Option(min=1, help="Paper checkpoints: k [20].")] = None,
     emb: Annotated[
@@ -30,7 +35,11 @@ def convert(
         str | None, typer.Option("--knn-metric", help="Paper checkpoints: l2 or hamming.")
     ] = None,
     knn: Annotated[
-        str, typer.Option(help="Hamming k-NN as 'builtin' ops or one 'fused' custom op.")
+        str,
+        typer.Option(
+            help="Hamming k-NN as 'builtin' ops or one 'fused' custom op (the metric of a "
+            "paper checkpoint is --knn-metric)."
+        ),
     ] = "builtin",
     fuse: Annotated[
         bool,
@@ -68,6 +77,7 @@ def convert(
                 step=lambda msg: status.update(msg),
                 overwrite=overwrite,
                 fuse=fuse,
+                frontend=frontend,
             )
         except VerificationError:
             status.stop()

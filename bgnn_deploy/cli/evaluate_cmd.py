@@ -36,7 +36,12 @@ def evaluate(
     classes: Annotated[
         int | None, typer.Option(min=1, help="Paper checkpoints: classes [40].")
     ] = None,
-    knn: Annotated[str | None, typer.Option(help="Paper checkpoints: l2 or hamming [l2].")] = None,
+    knn: Annotated[
+        str | None,
+        typer.Option(
+            "--knn-metric", "--knn", help="Paper checkpoints: l2 or hamming [l2] (--knn: old name)."
+        ),
+    ] = None,
     split: Annotated[str, typer.Option(help="train or test.")] = "test",
     samples: Annotated[
         int | None, typer.Option(min=1, help="Evaluate only the first N clouds.")
@@ -68,6 +73,7 @@ def evaluate(
             )
             arch_name, source = model.name, "tflite, LCE host interpreter"
         else:
+            _check_readable_checkpoint(model)
             result, loaded, dataset = evaluate_checkpoint(
                 model, data, arch=arch, sizes=sizes, split=split, samples=samples, seed=seed
             )
@@ -117,3 +123,18 @@ def evaluate(
         )
     if logits_path is not None:
         console.print(f"logits written to {logits_path}")
+
+
+def _check_readable_checkpoint(model: Path) -> None:
+    """A file of another kind (ONNX, Keras, ...) is named for what it is."""
+    from bgnn_deploy.converters.frontends import frontend_for
+    from bgnn_deploy.errors import CheckpointError
+
+    frontend = frontend_for(model)
+    if frontend.name != "pytorch":
+        raise CheckpointError(
+            f"{model} is read by the {frontend.name} frontend ({frontend.summary}); evaluate "
+            "reads PyTorch checkpoints and .tflite files",
+            hint=f"convert it first (bgnn-deploy convert {model} -o DIR) and evaluate "
+            "DIR/binary.tflite",
+        )

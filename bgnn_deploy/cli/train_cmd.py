@@ -31,7 +31,14 @@ def train(
     classes: Annotated[
         int | None, typer.Option(min=1, help="Classes [default: 8 for synthetic, 40 otherwise].")
     ] = None,
-    knn: Annotated[str, typer.Option(help="k-NN metric of BF layers 2+: l2 or hamming.")] = "l2",
+    knn: Annotated[
+        str,
+        typer.Option(
+            "--knn-metric",
+            "--knn",
+            help="k-NN metric of BF layers 2+: l2 or hamming (--knn: old name).",
+        ),
+    ] = "l2",
     balance: Annotated[str, typer.Option(help="Balance before sign: none, mean, median.")] = "none",
     dropout: Annotated[
         float,

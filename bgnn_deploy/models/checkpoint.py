@@ -80,6 +80,16 @@ def _read(path: Path) -> Any:
         # Arbitrary bytes make torch.load fail in many ways (zip, pickle, KeyError in the
         # legacy unpickler, OSError on a cut zip): all mean "not a checkpoint we can read".
         text = str(e).strip()
+        if "weights_only" in text:  # never pass on torch's advice to unpickle anything
+            text = text.rpartition("WeightsUnpickler error:")[2].strip() or "not tensors"
+        if "Unsupported global" in text:
+            raise CheckpointError(
+                f"{path} holds Python objects beyond tensors and plain containers (a whole "
+                "pickled model or custom classes); bgnn-deploy reads weights only and never "
+                "runs code from a model file",
+                hint="save model.state_dict() instead (the paper's layout loads with --arch), "
+                "or export the model with torch.onnx.export",
+            ) from None
         first = text.splitlines()[0] if text else type(e).__name__
         raise CheckpointError(
             f"{path} is not a readable PyTorch checkpoint (truncated or another format?): {first}"

@@ -24,10 +24,11 @@ from pathlib import Path
 
 import numpy as np
 from bgnn_deploy.converters import ir
+from bgnn_deploy.converters.frontends.base import Frontend, Source
 
-from bgnn_deploy.errors import CheckpointError, ConversionError, UnsupportedOpError
+from bgnn_deploy.errors import CheckpointError, ConfigError, ConversionError, UnsupportedOpError
 
-__all__ = ["OnnxGraph", "OnnxTraceRunner", "from_onnx", "is_onnx"]
+__all__ = ["FRONTEND", "OnnxGraph", "OnnxTraceRunner", "from_onnx", "load_source"]
 
 _PASS_THROUGH = {"Identity", "Dropout", "Cast"}
 
@@ -391,11 +392,6 @@ def from_onnx(path: str | Path) -> OnnxGraph:
     return OnnxGraph(model, walker.knn_tensors, nodes, input_name, output_name)
 
 
-def is_onnx(path: str | Path) -> bool:
-    """ONNX files are protobufs with no magic number: go by the suffix."""
-    return Path(path).suffix.lower() == ".onnx"
-
-
 class OnnxTraceRunner:
     """ONNX Runtime on the source file, with each layer's k-NN indices and node features
     added as graph outputs: the reference for parity checks of an ONNX source."""
@@ -430,3 +426,27 @@ class OnnxTraceRunner:
             out[f"nodes{i}"] = values[nodes]
             out[f"input{i}"] = cloud if i == 0 else out[f"nodes{i - 1}"]
         return out
+
+
+def load_source(path, *, arch=None, sizes=None) -> Source:
+    if arch is not None:
+        raise ConfigError("--arch is for paper checkpoints; an ONNX file describes itself")
+    graph = from_onnx(path)
+    runner = OnnxTraceRunner(path, graph)
+    return Source(
+        description=graph.model,
+        arch=f"onnx:{Path(path).name}",
+        config={"source": str(path)},
+        trace=runner.trace,
+        reference_name="ONNX Runtime",
+        num_points=graph.model.num_points,
+        classes=graph.model.classes,
+    )
+
+
+FRONTEND = Frontend(
+    name="onnx",
+    summary="ONNX files of DGCNN-family networks (.onnx)",
+    formats=("onnx",),
+    load=load_source,
+)

@@ -1,8 +1,10 @@
-"""Frontend for our PyTorch reference models (checkpoints of ours or the paper's).
+"""Frontend for PyTorch checkpoints: ours, or the paper's state_dicts with ``--arch``.
 
-Walks the model's ``nn.Sequential`` stages module by module; a ``Binarize`` directly
-before a ``PointwiseConv`` becomes that Dense's ``binary_inputs``, as do the BF
-layers' XOR edge features and concatenated ±1 node features, which are ±1 already.
+The checkpoint is loaded into our PyTorch reference model, whose ``nn.Sequential``
+stages are walked module by module; a ``Binarize`` directly before a ``PointwiseConv``
+becomes that Dense's ``binary_inputs``, as do the BF layers' XOR edge features and
+concatenated ±1 node features, which are ±1 already. The references are the model
+itself and, for a binary model, the same weights in float mode (the float baseline's).
 """
 
 from __future__ import annotations
@@ -10,13 +12,17 @@ from __future__ import annotations
 import numpy as np
 import torch
 from bgnn_deploy.converters import ir
+from bgnn_deploy.converters.frontends.base import Frontend, Source
+from bgnn_deploy.converters.onnx_export import export_onnx
+from bgnn_deploy.converters.parity import torch_trace
 from torch import nn
 
 from bgnn_deploy.errors import UnsupportedOpError
 from bgnn_deploy.models.binary import Binarize, Center, LearnedScale, PointwiseConv
-from bgnn_deploy.models.dgcnn import DGCNN
+from bgnn_deploy.models.checkpoint import LoadedModel, load_checkpoint
+from bgnn_deploy.models.dgcnn import DGCNN, build_dgcnn
 
-__all__ = ["from_torch"]
+__all__ = ["FRONTEND", "from_torch", "load_source"]
 
 
 def _np(t: torch.Tensor | None) -> np.ndarray | None:
@@ -95,3 +101,46 @@ def from_torch(model: DGCNN, name: str | None = None) -> ir.GraphModel:
         head=head,
         meta={"arch": cfg.arch, "config": cfg.to_dict()},
     )
+
+
+def _float_reference(loaded: LoadedModel) -> DGCNN:
+    """The PyTorch model in float mode with the same weights: the float baseline's reference."""
+    cfg = loaded.config
+    if not cfg.is_binary:
+        return loaded.model
+    float_cfg = cfg.replace(
+        binary_weights=False,
+        binary_activations=False,
+        binary_head_weights=False,
+        binary_head_inputs=False,
+        knn="l2",
+    )
+    model = build_dgcnn(float_cfg)
+    model.load_state_dict(loaded.model.state_dict())
+    return model.eval()
+
+
+def load_source(path, *, arch=None, sizes=None) -> Source:
+    loaded = load_checkpoint(path, arch=arch, sizes=sizes)
+    reference, float_reference = loaded.model, _float_reference(loaded)
+    binary = loaded.config.is_binary
+    return Source(
+        description=from_torch(reference),
+        arch=loaded.config.arch,
+        config=loaded.config.to_dict(),
+        trace=lambda cloud: torch_trace(reference, cloud),
+        reference_name="PyTorch",
+        num_points=loaded.config.num_points,
+        classes=loaded.config.classes,
+        float_trace=lambda cloud: torch_trace(float_reference, cloud),
+        export_onnx=(lambda out: export_onnx(reference, out)) if binary else None,
+    )
+
+
+FRONTEND = Frontend(
+    name="pytorch",
+    summary="PyTorch checkpoints (ours, or the paper's state_dicts with --arch)",
+    formats=("pytorch", "unknown"),
+    load=load_source,
+    takes_arch=True,
+)

@@ -1,6 +1,10 @@
 from __future__ import annotations
 
+import json
+
+import numpy as np
 import pytest
+import torch
 
 SMALL = [
     "--points",
@@ -56,3 +60,31 @@ def tiny_checkpoint_bytes(tmp_path_factory) -> bytes:
     path = tmp_path_factory.mktemp("tiny") / "model.pt"
     save_checkpoint(model, path)
     return path.read_bytes()
+
+
+@pytest.fixture(scope="session")
+def foreign_models(tmp_path_factory):
+    """Model files of formats no frontend reads, each made by its own library: a Keras
+    .h5 and .keras, a SavedModel folder, a .tflite, a safetensors file, a .npy, and a
+    whole pickled torch module (torch.save(model))."""
+    import struct
+
+    from bgnn_deploy.converters.quiet import native_stderr_silenced
+
+    folder = tmp_path_factory.mktemp("foreign")
+    with native_stderr_silenced():
+        import tensorflow as tf
+
+        inputs = tf.keras.Input((8,))
+        keras = tf.keras.Model(inputs, tf.keras.layers.Dense(3)(inputs))
+        keras.save(folder / "model.h5")
+        keras.save(folder / "model.keras")
+        tf.saved_model.save(keras, str(folder / "saved_model"))
+        (folder / "model.tflite").write_bytes(
+            tf.lite.TFLiteConverter.from_keras_model(keras).convert()
+        )
+    header = json.dumps({"w": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}}).encode()
+    (folder / "model.safetensors").write_bytes(struct.pack("<Q", len(header)) + header + bytes(8))
+    np.save(folder / "weights.npy", np.zeros(3, np.float32))
+    torch.save(torch.nn.Linear(3, 2), folder / "whole_module.pt")
+    return folder

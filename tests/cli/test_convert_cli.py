@@ -135,16 +135,16 @@ def test_convert_user_errors(cli, tmp_path, user_error):
 
 
 def test_failed_parity_exits_1_with_the_report(cli, converted_cli, tmp_path, monkeypatch):
-    from bgnn_deploy.converters import convert as convert_module
+    from bgnn_deploy.converters.frontends import torch_models as torch_frontend
 
-    real = convert_module.torch_trace
+    real = torch_frontend.torch_trace
 
     def wrong(model, points):
         trace = real(model, points)
         trace["knn1"] = trace["knn1"][..., ::-1].copy()  # a reference with other neighbours
         return trace
 
-    monkeypatch.setattr(convert_module, "torch_trace", wrong)
+    monkeypatch.setattr(torch_frontend, "torch_trace", wrong)
     root, _, _ = converted_cli
     result = cli("convert", root / "model.pt", "-o", tmp_path / "o", "--samples", "1")
     assert result.exit_code == 1, result.output

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from bgnn_deploy.converters import convert as convert_module
 from bgnn_deploy.converters.convert import VerificationError, convert_checkpoint
+from bgnn_deploy.converters.frontends import torch_models as torch_frontend
 
 from bgnn_deploy.errors import CheckpointError, ConfigError, ConversionError
 from bgnn_deploy.models import ModelConfig
@@ -39,7 +39,7 @@ def test_error_midway_leaves_no_output_and_keeps_previous(ckpt, tmp_path, monkey
     def broken(*args, **kwargs):
         raise ConversionError("simulated converter crash")
 
-    monkeypatch.setattr(convert_module, "export_onnx", broken)
+    monkeypatch.setattr(torch_frontend, "export_onnx", broken)
     with pytest.raises(ConversionError, match="simulated"):
         convert_checkpoint(ckpt, out, samples=1, overwrite=True)
     assert [p.name for p in out.iterdir()] == ["keep.txt"]
@@ -47,14 +47,14 @@ def test_error_midway_leaves_no_output_and_keeps_previous(ckpt, tmp_path, monkey
 
 
 def test_failed_parity_is_reported_and_raises(ckpt, tmp_path, monkeypatch):
-    real = convert_module.torch_trace
+    real = torch_frontend.torch_trace
 
     def wrong_reference(model, points):
         trace = real(model, points)
         trace["logits"] = -trace["logits"]  # a reference that disagrees on every argmax
         return trace
 
-    monkeypatch.setattr(convert_module, "torch_trace", wrong_reference)
+    monkeypatch.setattr(torch_frontend, "torch_trace", wrong_reference)
     out = tmp_path / "out"
     with pytest.raises(VerificationError, match=r"argmax agrees on 0\.0%"):
         convert_checkpoint(ckpt, out, samples=2)
