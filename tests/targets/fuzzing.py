@@ -144,9 +144,8 @@ def fuzz(seconds: int, work: Path, *, seed: int = 1, jobs: int = 1) -> subproces
         f"-seed={seed}",
         "-print_final_stats=1",
         # one allocation above 1 GiB is a finding (a model may not make us ask for that);
-        # the process as a whole may hold up to 4 GiB: ASan's quarantine and size-class
-        # caches keep freed memory, and one 45 s run from a clean clone peaked at 2.4 GiB
-        # (libFuzzer's default limit is 2 GiB) with no single allocation above 256 MiB
+        # the process as a whole may hold up to 4 GiB (one 45 s run from a clean clone once
+        # peaked at 2.4 GiB, never reproduced since: docs/reliability.md, known limits)
         "-malloc_limit_mb=1024",
         "-rss_limit_mb=4096",
         f"-artifact_prefix={work}/",
@@ -156,8 +155,14 @@ def fuzz(seconds: int, work: Path, *, seed: int = 1, jobs: int = 1) -> subproces
     ]
     if jobs > 1:
         cmd[1:1] = [f"-fork={jobs}", "-ignore_crashes=0"]
+    # ASan keeps up to 256 MiB of freed memory (its quarantine, to catch use after free):
+    # a run's RSS climbed from 50 to ~395 MiB within 45 s, ~90 MiB with a 32 MiB quarantine.
+    # No input asked for more than 32 MiB in 2 x 45 s (-malloc_limit_mb=32): 64 MiB still
+    # holds what many inputs freed.
+    env = _env()
+    env["ASAN_OPTIONS"] += ":quarantine_size_mb=64"
     return subprocess.run(
-        cmd, capture_output=True, text=True, errors="replace", env=_env(), check=False
+        cmd, capture_output=True, text=True, errors="replace", env=env, check=False
     )
 
 
