@@ -65,7 +65,8 @@ $(BENCH_STAMP): $(STAMP)
 	@rm -f $(VENV)/.bench-* && touch $@
 
 # The runner's native code under ASan + UBSan (tests/targets/fuzzing.py): the kernel tests,
-# and the op fuzzer's committed corpus and regressions replayed. Under a minute, once built.
+# the op fuzzer's committed corpus and regressions replayed, and the whole runner end to
+# end on converted models and bad inputs (tests/targets/sanitized_runner.py).
 sanitize: system-deps venv
 	$(BIN)/python -m tests.targets.fuzzing sanitize
 

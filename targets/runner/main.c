@@ -8,17 +8,21 @@
  * --min_secs keeps the timed runs going past --num_runs until that much time has passed, so
  * an energy sampler next to the runner sees enough samples; "timed_window_boottime_s" gives
  * the timed runs' start and end on CLOCK_BOOTTIME, the clock of /proc/uptime that the
- * sampler stamps its samples with.
+ * sampler stamps its samples with. Counts are whole integers (--num_runs and --warmup_runs
+ * up to 10^7, --num_threads 1..1024), seconds finite numbers in [0, 86400]; --graph and
+ * --input must be regular files. Every exit, failed or not, releases what the run took.
  *
  * Exit codes: 0 ok, 2 bad arguments or input file, 3 runtime library not usable,
  * 4 model invalid, 5 op unsupported / tensors could not be allocated, 6 inference failed.
  * On failure the JSON object has "error" and "stage".
  */
+#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "core/dispatch.h"
@@ -43,6 +47,25 @@ static void json_string(FILE* f, const char* s) {
   fputc('"', f);
 }
 
+/* What main holds; fail() releases it, as the end of a run does, so that a failed run
+ * frees everything it took (LeakSanitizer checks both). */
+static struct {
+  const bgnn_runtime* rt; /* set once the runtime library is open */
+  void* model;
+  void* input;
+  double* times;
+  double* in_order;
+} g;
+
+static void release(void) {
+  if (g.rt) g.rt->close();
+  free(g.model);
+  free(g.input);
+  free(g.times);
+  free(g.in_order);
+  memset(&g, 0, sizeof(g));
+}
+
 static int fail(const char* stage, int code, const char* fmt, ...) {
   char msg[1536];
   va_list args;
@@ -53,7 +76,31 @@ static int fail(const char* stage, int code, const char* fmt, ...) {
   json_string(stdout, msg);
   printf(", \"stage\": \"%s\", \"exit_code\": %d, \"arch\": \"%s\"}\n", stage, code, BGNN_ARCH);
   fprintf(stderr, "bgnn-runner: %s: %s\n", stage, msg);
+  release();
   return code;
+}
+
+/* The whole of `v` as an integer in [lo, hi] (atoi took "5x" as 5 and overflowed on
+ * "9999999999"); 0, or -1 after printing the error. */
+static int parse_int(const char* name, const char* v, long lo, long hi, int* out) {
+  char* end;
+  errno = 0;
+  const long x = strtol(v, &end, 10);
+  if (errno || end == v || *end || x < lo || x > hi)
+    return fail("arguments", 2, "%s must be an integer from %ld to %ld, not '%s'", name, lo, hi, v), -1;
+  *out = (int)x;
+  return 0;
+}
+
+/* Seconds in [0, 86400]: a nan --min_secs ran forever (no time is >= nan). */
+static int parse_secs(const char* name, const char* v, double* out) {
+  char* end;
+  errno = 0;
+  const double x = strtod(v, &end);
+  if (errno || end == v || *end || !(x >= 0 && x <= 86400))
+    return fail("arguments", 2, "%s must be a number of seconds from 0 to 86400, not '%s'", name, v), -1;
+  *out = x;
+  return 0;
 }
 
 static double boottime_s(void) {
@@ -80,20 +127,29 @@ static long peak_rss_kb(void) {
   return kb;
 }
 
-static void* read_file(const char* path, size_t* size) {
+/* Reads a regular file into *data (malloc'd); NULL, or what is wrong as a format for its
+ * path. A directory opens, and ftell at its end gave 2^63 - 1 on ext4, which was then
+ * passed to malloc. */
+static const char* read_file(const char* path, void** data, size_t* size) {
+  *data = NULL;
+  *size = 0;
   FILE* f = fopen(path, "rb");
-  if (!f) return NULL;
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  void* data = n > 0 ? malloc((size_t)n) : NULL;
-  if (data && fread(data, 1, (size_t)n, f) != (size_t)n) {
-    free(data);
-    data = NULL;
-  }
+  if (!f) return "cannot read %s";
+  struct stat st;
+  const char* why = NULL;
+  if (fstat(fileno(f), &st) != 0) why = "cannot read %s";
+  else if (!S_ISREG(st.st_mode)) why = "%s is not a regular file";
+  else if (st.st_size == 0) why = "%s is empty";
+  else if (st.st_size > ((off_t)1 << 32)) why = "%s is larger than 4 GiB";
+  else if (!(*data = malloc((size_t)st.st_size))) why = "no memory to read %s";
+  else if (fread(*data, 1, (size_t)st.st_size, f) != (size_t)st.st_size) why = "cannot read %s";
+  else *size = (size_t)st.st_size;
   fclose(f);
-  *size = data ? (size_t)n : 0;
-  return data;
+  if (why) {
+    free(*data);
+    *data = NULL;
+  }
+  return why;
 }
 
 static int cmp_double(const void* a, const void* b) {
@@ -118,6 +174,8 @@ static void fill_random(float* x, size_t n) {
   }
 }
 
+enum { kMaxRuns = 10000000, kMaxThreads = 1024, kMaxTimedRuns = 1 << 30 };
+
 int main(int argc, char** argv) {
   const char *graph = NULL, *runtime = NULL, *input_path = NULL, *output_path = NULL, *api = "tflite-c";
   int num_runs = 50, warmup_runs = 1, num_threads = 1, profiling = 0, emulated = 0;
@@ -129,11 +187,11 @@ int main(int argc, char** argv) {
     if (OPT("--graph")) graph = v;
     else if (OPT("--runtime")) runtime = v;
     else if (OPT("--runtime_api")) api = v;
-    else if (OPT("--num_runs")) num_runs = atoi(v);
-    else if (OPT("--warmup_runs")) warmup_runs = atoi(v);
-    else if (OPT("--num_threads")) num_threads = atoi(v);
-    else if (OPT("--max_secs")) max_secs = atof(v);
-    else if (OPT("--min_secs")) min_secs = atof(v);
+    else if (OPT("--num_runs")) { if (parse_int(a, v, 1, kMaxRuns, &num_runs)) return 2; }
+    else if (OPT("--warmup_runs")) { if (parse_int(a, v, 0, kMaxRuns, &warmup_runs)) return 2; }
+    else if (OPT("--num_threads")) { if (parse_int(a, v, 1, kMaxThreads, &num_threads)) return 2; }
+    else if (OPT("--max_secs")) { if (parse_secs(a, v, &max_secs)) return 2; }
+    else if (OPT("--min_secs")) { if (parse_secs(a, v, &min_secs)) return 2; }
     else if (OPT("--input")) input_path = v;
     else if (OPT("--output")) output_path = v;
     else if (OPT("--use_xnnpack")) {
@@ -146,7 +204,6 @@ int main(int argc, char** argv) {
 #undef OPT
   }
   if (!graph || !runtime) return fail("arguments", 2, "--graph and --runtime are required");
-  if (num_runs < 1 || warmup_runs < 0 || num_threads < 1) return fail("arguments", 2, "bad run counts");
 
   const bgnn_runtime* rt = strcmp(api, "litert") == 0 ? &bgnn_runtime_litert
                            : strcmp(api, "tflite-c") == 0 ? &bgnn_runtime_tflite
@@ -156,12 +213,14 @@ int main(int argc, char** argv) {
   char error[1024] = "";
   int rc = rt->open(runtime, error, sizeof(error));
   if (rc) return fail("runtime", rc, "%s", error);
+  g.rt = rt;
   bgnn_profiling_enabled = profiling;
 
   size_t model_size = 0;
-  void* model_data = read_file(graph, &model_size);
-  if (!model_data) return fail("model", 4, "cannot read %s", graph);
-  if (model_size < 8 || memcmp((char*)model_data + 4, "TFL3", 4) != 0)
+  const char* why = read_file(graph, &g.model, &model_size);
+  if (why) return fail("model", 4, why, graph);
+  const void* model_data = g.model;
+  if (model_size < 8 || memcmp((const char*)model_data + 4, "TFL3", 4) != 0)
     return fail("model", 4, "%s is not a TFLite flatbuffer", graph);
 
   /* our kernels split rows over this many threads; the runtime's builtins get the same
@@ -175,8 +234,8 @@ int main(int argc, char** argv) {
 
   /* inputs: from --input (raw little-endian, all inputs back to back) or seeded */
   size_t in_size = 0;
-  char* in_data = input_path ? read_file(input_path, &in_size) : NULL;
-  if (input_path && !in_data) return fail("input", 2, "cannot read %s", input_path);
+  if (input_path && (why = read_file(input_path, &g.input, &in_size))) return fail("input", 2, why, input_path);
+  const char* in_data = g.input;
   size_t offset = 0;
   for (int i = 0; i < rt->num_inputs(); ++i) {
     size_t bytes;
@@ -202,14 +261,20 @@ int main(int argc, char** argv) {
   const int n_out = rt->num_outputs();
   if (output_path) {
     FILE* f = fopen(output_path, "wb");
-    if (!f) return fail("output", 2, "cannot write %s", output_path);
+    if (!f) return fail("output", 2, "cannot write %s: %s", output_path, strerror(errno));
+    int written = 1;
     for (int i = 0; i < n_out; ++i) {
       size_t bytes;
       const char* name;
       bgnn_tensor t = rt->output(i, &bytes, &name);
-      fwrite(t.data, 1, bytes, f);
+      written = written && fwrite(t.data, 1, bytes, f) == bytes;
     }
-    fclose(f);
+    /* a full disk shows only here, when the buffer is flushed (was a success with an
+     * empty file) */
+    written = written && fflush(f) == 0;
+    const int err = errno;
+    if (fclose(f) != 0 || !written)
+      return fail("output", 2, "cannot write %s: %s", output_path, strerror(written ? errno : err));
   }
 
   t0 = now_ms();
@@ -220,7 +285,8 @@ int main(int argc, char** argv) {
   /* timed runs; profiles count only these */
   bgnn_op_profiles_reset();
   size_t capacity = (size_t)num_runs;
-  double* times = malloc(sizeof(double) * capacity);
+  double* times = g.times = malloc(sizeof(double) * capacity);
+  if (!times) return fail("invoke", 6, "out of memory for %zu timings", capacity);
   int runs = 0;
   const double window_start = boottime_s();
   const double start = now_ms();
@@ -228,11 +294,12 @@ int main(int argc, char** argv) {
     const double elapsed = now_ms() - start;
     if (runs >= num_runs && elapsed >= min_secs * 1e3) break;
     if (max_secs > 0 && runs > 0 && elapsed > max_secs * 1e3) break;
+    if (runs == kMaxTimedRuns) break; /* an int's worth of runs within --min_secs */
     if ((size_t)runs == capacity) {
       capacity *= 2;
       double* grown = realloc(times, sizeof(double) * capacity);
       if (!grown) return fail("invoke", 6, "out of memory for %zu timings", capacity);
-      times = grown;
+      times = g.times = grown;
     }
     t0 = now_ms();
     if (rt->invoke(error, sizeof(error))) return fail("invoke", 6, "%s", error);
@@ -241,7 +308,7 @@ int main(int argc, char** argv) {
   const double window_end = boottime_s();
   /* each run's time in run order (the first ones, for distributions), before sorting */
   const int kept = runs < 2000 ? runs : 2000;
-  double* in_order = malloc(sizeof(double) * (size_t)kept);
+  double* in_order = g.in_order = malloc(sizeof(double) * (size_t)(kept ? kept : 1));
   if (!in_order) return fail("invoke", 6, "out of memory for %d timings", kept);
   for (int r = 0; r < kept; ++r) in_order[r] = times[r];
   double sum = 0, sq = 0;
@@ -266,7 +333,6 @@ int main(int argc, char** argv) {
   printf(", \"runs_ms\": [");
   for (int r = 0; r < kept; ++r) printf("%s%.4f", r ? ", " : "", in_order[r]);
   printf("]");
-  free(in_order);
   printf(", \"timed_window_boottime_s\": [%.6f, %.6f]", window_start, window_end);
   printf(", \"peak_rss_kb_after_init\": %ld, \"peak_rss_kb\": %ld", rss_init, peak_rss_kb());
   printf(", \"outputs\": [");
@@ -295,9 +361,6 @@ int main(int argc, char** argv) {
     printf("%s\"builtin (LiteRT)\": {\"ms_per_run\": %.4f}}", n_prof ? ", " : "", mean - ours > 0 ? mean - ours : 0);
   }
   printf("}\n");
-  free(times);
-  rt->close();
-  free(model_data);
-  free(in_data);
+  release();
   return 0;
 }

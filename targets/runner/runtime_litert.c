@@ -215,43 +215,79 @@ static LiteRtStatus k_destroy(void* user) {
 
 static const LiteRtCustomOpKernel kKernel = {k_init, k_layouts, k_run, k_destroy};
 
-/* Every per-node custom op name ("Op#n") in the flatbuffer's string data. */
+/* Every per-node custom op name ("LceBconv2d#3", NUL-terminated) in the flatbuffer's
+ * bytes. Nothing past the buffer is read: bgnn_op_kind_from_name (strncmp) did, for a
+ * model whose last bytes began an op's name. */
 static void find_node_names(const char* data, size_t size) {
   for (size_t i = 0; i + 1 < size && g_node_count < kMaxNodes; ++i) {
     if (data[i] != 'L' && data[i] != 'B') continue;
-    const int kind = bgnn_op_kind_from_name(data + i);
-    const char* hash = memchr(data + i, '#', size - i < 40 ? size - i : 40);
-    if (kind < 0 || !hash) continue;
-    size_t end = (size_t)(hash - data) + 1;
-    while (end < size && data[end] >= '0' && data[end] <= '9') ++end;
-    if (end == (size_t)(hash - data) + 1 || end >= size || data[end] != '\0' || end - i >= 64) continue;
-    node_state* n = &g_nodes[g_node_count++];
-    memcpy(n->name, data + i, end - i);
-    n->name[end - i] = '\0';
-    n->kind = (bgnn_op_kind)kind;
-    i = end;
+    for (int kind = 0; kind < BGNN_OP_COUNT; ++kind) {
+      const char* op = bgnn_op_name((bgnn_op_kind)kind);
+      const size_t n = strlen(op);
+      if (size - i < n + 2 || memcmp(data + i, op, n) != 0 || data[i + n] != '#') continue;
+      size_t end = i + n + 1;
+      while (end < size && data[end] >= '0' && data[end] <= '9') ++end;
+      if (end == i + n + 1 || end >= size || data[end] != '\0' || end - i >= sizeof(g_nodes[0].name)) break;
+      node_state* node = &g_nodes[g_node_count++];
+      memcpy(node->name, data + i, end - i);
+      node->name[end - i] = '\0';
+      node->kind = (bgnn_op_kind)kind;
+      i = end;
+      break;
+    }
   }
 }
 
-static size_t packed_bytes(const LiteRtRankedTensorType* t) {
-  size_t n = 1;
-  for (unsigned d = 0; d < t->layout.rank; ++d) n *= (size_t)t->layout.dimensions[d];
-  return n * (t->element_type == 4 ? 8 : 4);  /* int64, else 4-byte float32 / int32 */
+/* Bytes of one element of a LiteRt element type (the TfLiteType codes); 0 if unknown. */
+static size_t element_bytes(int type) {
+  switch (type) {
+    case 1: case 2: case 16: return 4;          /* float32, int32, uint32 */
+    case 4: case 11: case 13: case 8: return 8; /* int64, float64, uint64, complex64 */
+    case 3: case 6: case 9: return 1;           /* uint8, bool, int8 */
+    case 7: case 10: case 17: case 19: return 2; /* int16, float16, uint16, bfloat16 */
+    case 12: return 16;                         /* complex128 */
+    default: return 0;
+  }
+}
+
+/* The tensor's bytes, or 0 if that is above `limit` (the product is checked at each step:
+ * eight dims of 2^31 - 1 wrap a size_t). Dims are >= 1 and rank <= 8 here. */
+static size_t packed_bytes(const LiteRtRankedTensorType* t, size_t limit) {
+  size_t n = element_bytes(t->element_type);
+  for (unsigned d = 0; d < t->layout.rank; ++d) {
+    const size_t dim = (size_t)t->layout.dimensions[d];
+    if (n > limit / dim) return 0;
+    n *= dim;
+  }
+  return n <= limit ? n : 0;
 }
 
 static int make_buffers(LiteRtSignature sig, int output, char* error, size_t size) {
   size_t count = 0;
-  (output ? L.LiteRtGetNumSignatureOutputs : L.LiteRtGetNumSignatureInputs)(sig, &count);
+  if ((output ? L.LiteRtGetNumSignatureOutputs : L.LiteRtGetNumSignatureInputs)(sig, &count)) {
+    snprintf(error, size, "the model's signature has no %s", output ? "outputs" : "inputs");
+    return BGNN_ERR_MODEL;
+  }
   if (count > kMaxIo) {
     snprintf(error, size, "more than %d model %s", kMaxIo, output ? "outputs" : "inputs");
     return BGNN_ERR_MODEL;
   }
   for (size_t i = 0; i < count; ++i) {
-    LiteRtTensor tensor;
+    LiteRtTensor tensor = NULL;
     LiteRtRankedTensorType* type = output ? &g_out_type[i] : &g_in_type[i];
-    (output ? L.LiteRtGetSignatureOutputTensorByIndex : L.LiteRtGetSignatureInputTensorByIndex)(sig, i, &tensor);
-    if (L.LiteRtGetRankedTensorType(tensor, type)) {
+    if ((output ? L.LiteRtGetSignatureOutputTensorByIndex : L.LiteRtGetSignatureInputTensorByIndex)(sig, i, &tensor) ||
+        L.LiteRtGetRankedTensorType(tensor, type)) {
       snprintf(error, size, "unranked model %s %zu", output ? "output" : "input", i);
+      return BGNN_ERR_MODEL;
+    }
+    if (type->layout.rank > BGNN_MAX_RANK) { /* a 7-bit field; dimensions[] holds 8 */
+      snprintf(error, size, "model %s %zu has rank %u (at most %d)", output ? "output" : "input", i,
+               (unsigned)type->layout.rank, BGNN_MAX_RANK);
+      return BGNN_ERR_MODEL;
+    }
+    if (!element_bytes(type->element_type)) {
+      snprintf(error, size, "model %s %zu has element type %d, which the runner cannot hold",
+               output ? "output" : "input", i, type->element_type);
       return BGNN_ERR_MODEL;
     }
     /* A dynamic dimension (-1, e.g. a Keras model's batch) runs at 1, as the TFLite
@@ -264,9 +300,9 @@ static int make_buffers(LiteRtSignature sig, int output, char* error, size_t siz
         return BGNN_ERR_MODEL;
       }
     }
-    const size_t bytes = packed_bytes(type);
-    if (bytes > ((size_t)1 << 40) / 8) {
-      snprintf(error, size, "model %s %zu needs %zu bytes", output ? "output" : "input", i, bytes);
+    const size_t bytes = packed_bytes(type, (size_t)1 << 37);
+    if (!bytes) {
+      snprintf(error, size, "model %s %zu needs more than 2^37 bytes", output ? "output" : "input", i);
       return BGNN_ERR_MODEL;
     }
     void* mem = NULL;

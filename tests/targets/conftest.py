@@ -148,3 +148,29 @@ def targets_file(tmp_path, monkeypatch, board):
     monkeypatch.setenv("BGNN_DEPLOY_SSH_CONFIG", str(tmp_path / "no-ssh-config"))
     board.known_hosts.unlink(missing_ok=True)
     return path
+
+
+@pytest.fixture(scope="session")
+def sanitized_runners():
+    """The whole runner built with sanitizers, by runtime API: `litert` with ASan + UBSan
+    (+ LSan) for this host, `tflite-c` with UBSan for aarch64 under qemu; each with its
+    runtime library (tests/targets/sanitized_runner.py)."""
+    from tests.targets.sanitized_runner import builds
+
+    return builds()
+
+
+@pytest.fixture(scope="session")
+def sanitizer_files(converted, keras_dense, tmp_path_factory):
+    """By runtime API, what the sanitized runner's cases run on: `converted`'s fused and
+    builtin binary models and `keras_dense` (prepared for LiteRt for `litert`), an input
+    file for the fused model and bad files."""
+    from tests.targets.sanitized_runner import Files
+
+    models = {
+        "binary": converted / "fused" / "binary.tflite",
+        "builtin": converted / "builtin" / "binary.tflite",
+        "keras": keras_dense,
+    }
+    root = tmp_path_factory.mktemp("sanitized-runner")
+    return {api: Files.make(models, api, root / api) for api in ("litert", "tflite-c")}

@@ -15,6 +15,8 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from bgnn_deploy.targets.toolchain.cache import cache_dir
@@ -39,23 +41,59 @@ def _sources(main: Path, with_ops: bool) -> list[Path]:
     return [main, *ops, *core]
 
 
-def _build(name: str, main: Path, *, fuzzer: bool) -> Path:
-    sources = _sources(main, with_ops=fuzzer)
-    digest = hashlib.sha256(" ".join([*SANITIZE, *FLAGS, str(fuzzer)]).encode())
+def build(
+    name: str,
+    compile_cmd: list[str],
+    sources: list[Path],
+    libs: list[str],
+    version_cmd: list[str] | None = None,
+) -> Path:
+    """``compile_cmd`` (compiler and flags) over ``sources``, one object per core at a
+    time, linked with the same flags and ``libs``; cached under the tool's cache dir,
+    keyed by a digest of the command, the compiler's version (``version_cmd``, default
+    ``CC --version``) and every source and header of the runner."""
+    version = subprocess.run(
+        version_cmd or [compile_cmd[0], "--version"], capture_output=True, text=True, check=False
+    ).stdout
+    digest = hashlib.sha256("\0".join([*compile_cmd[1:], *libs, version]).encode())
     headers = [*RUNNER_DIR.rglob("*.h"), *RUNNER_DIR.rglob("*.inc")]
     for path in sorted({*sources, *headers}):
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
     binary = cache_dir("test-sanitize") / f"{name}-{digest.hexdigest()[:16]}"
     if binary.is_file():
         return binary
-    tmp = binary.with_name(f"{binary.name}.{os.getpid()}.tmp")
-    sanitize = [SANITIZE[0].replace("=", "=fuzzer,") if fuzzer else SANITIZE[0], *SANITIZE[1:]]
-    cmd = [clang() or "clang", *FLAGS, *sanitize, "-o", str(tmp), *map(str, sources), "-lm"]
-    done = subprocess.run(cmd, capture_output=True, text=True, errors="replace", check=False)
-    if done.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)}\n{done.stderr[-3000:]}")
-    tmp.replace(binary)
+    with tempfile.TemporaryDirectory(dir=binary.parent, prefix=f"{name}.") as tmp:
+        objects = [Path(tmp) / f"{i}-{src.stem}.o" for i, src in enumerate(sources)]
+
+        def compile_one(pair: tuple[Path, Path]) -> subprocess.CompletedProcess:
+            src, obj = pair
+            cmd = [*compile_cmd, "-c", str(src), "-o", str(obj)]
+            return subprocess.run(
+                cmd, capture_output=True, text=True, errors="replace", check=False
+            )
+
+        with ThreadPoolExecutor(os.cpu_count() or 1) as pool:
+            done = list(pool.map(compile_one, zip(sources, objects, strict=True)))
+        link = [*compile_cmd, "-o", str(Path(tmp) / "out"), *map(str, objects), *libs]
+        if all(d.returncode == 0 for d in done):
+            done.append(
+                subprocess.run(link, capture_output=True, text=True, errors="replace", check=False)
+            )
+        for d in done:
+            if d.returncode != 0:
+                raise RuntimeError(f"{' '.join(d.args)}\n{d.stderr[-3000:]}")
+        (Path(tmp) / "out").replace(binary)
     return binary
+
+
+def _build(name: str, main: Path, *, fuzzer: bool) -> Path:
+    sanitize = [SANITIZE[0].replace("=", "=fuzzer,") if fuzzer else SANITIZE[0], *SANITIZE[1:]]
+    return build(
+        name,
+        [clang() or "clang", *FLAGS, *sanitize],
+        _sources(main, with_ops=fuzzer),
+        ["-lm"],
+    )
 
 
 def kernel_tests_binary() -> Path:
@@ -106,9 +144,8 @@ def fuzz(seconds: int, work: Path, *, seed: int = 1, jobs: int = 1) -> subproces
         f"-seed={seed}",
         "-print_final_stats=1",
         # one allocation above 1 GiB is a finding (a model may not make us ask for that);
-        # the process as a whole may hold up to 4 GiB: ASan's quarantine and size-class
-        # caches keep freed memory, and one 45 s run from a clean clone peaked at 2.4 GiB
-        # (libFuzzer's default limit is 2 GiB) with no single allocation above 256 MiB
+        # the process as a whole may hold up to 4 GiB (one 45 s run from a clean clone once
+        # peaked at 2.4 GiB, never reproduced since: docs/reliability.md, known limits)
         "-malloc_limit_mb=1024",
         "-rss_limit_mb=4096",
         f"-artifact_prefix={work}/",
@@ -118,8 +155,14 @@ def fuzz(seconds: int, work: Path, *, seed: int = 1, jobs: int = 1) -> subproces
     ]
     if jobs > 1:
         cmd[1:1] = [f"-fork={jobs}", "-ignore_crashes=0"]
+    # ASan keeps up to 256 MiB of freed memory (its quarantine, to catch use after free):
+    # a run's RSS climbed from 50 to ~395 MiB within 45 s, ~90 MiB with a 32 MiB quarantine.
+    # No input asked for more than 32 MiB in 2 x 45 s (-malloc_limit_mb=32): 64 MiB still
+    # holds what many inputs freed.
+    env = _env()
+    env["ASAN_OPTIONS"] += ":quarantine_size_mb=64"
     return subprocess.run(
-        cmd, capture_output=True, text=True, errors="replace", env=_env(), check=False
+        cmd, capture_output=True, text=True, errors="replace", env=env, check=False
     )
 
 
@@ -147,7 +190,14 @@ def main() -> int:
             f"== {len(files)} corpus and regression inputs under ASan+UBSan:"
             f" exit {again.returncode}"
         )
-        return int(done.returncode != 0 or again.returncode != 0)
+        from tests.targets import sanitized_runner
+
+        print("== the whole runner under the sanitizers, on converted models and bad inputs")
+        with tempfile.TemporaryDirectory(prefix="bgnn-sanitize-") as work:
+            models = sanitized_runner.sample_models()
+            runner_failures = sanitized_runner.run_all(models, Path(work))
+        print(f"== the runner (litert: ASan+UBSan+LSan, tflite-c: UBSan): {runner_failures} failed")
+        return int(done.returncode != 0 or again.returncode != 0 or runner_failures != 0)
     done = fuzz(args.seconds, args.work)
     print(done.stderr[-6000:])
     print(f"== fuzzed {args.seconds} s: exit {done.returncode}; new inputs in {args.work}/corpus")

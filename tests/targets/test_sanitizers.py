@@ -1,12 +1,14 @@
 """The runner's native code under AddressSanitizer + UndefinedBehaviorSanitizer: the kernel
 tests, every input the op fuzzer ever crashed on (each with the error our checks now give),
-the committed corpus, and a bounded fuzzing run (tests/targets/fuzzing.py)."""
+the committed corpus, a bounded fuzzing run (tests/targets/fuzzing.py), and the whole runner
+(main.c and the runtime glue) end to end through both runtime APIs on converted models and
+bad inputs (tests/targets/sanitized_runner.py)."""
 
 from __future__ import annotations
 
 import pytest
 
-from tests.targets import fuzz_seeds, fuzzing
+from tests.targets import fuzz_seeds, fuzzing, sanitized_runner
 
 pytestmark = pytest.mark.skipif(
     fuzzing.clang() is None, reason="clang is not installed (make system-deps installs it)"
@@ -63,3 +65,26 @@ def test_bounded_fuzzing_finds_nothing(tmp_path):
     assert done.returncode == 0 and not crashes, (crashes, done.stderr[-6000:])
     assert not fuzzing.findings(done.stderr)
     assert "stat::number_of_executed_units" in done.stderr
+
+
+RUNNER_CASES = [
+    pytest.param(api, case, id=f"{api}-{case.name}")
+    for api in ("litert", "tflite-c")
+    for case in sanitized_runner.CASES
+    if api in case.apis
+]
+
+
+def test_runner_builds_are_sanitized(sanitized_runners):
+    """The cases below prove nothing from a build without the sanitizers' runtimes."""
+    asan = sanitized_runners["litert"].binary.read_bytes()
+    assert b"__asan_report_load" in asan and b"__ubsan_handle" in asan and b"__lsan" in asan
+    ubsan = sanitized_runners["tflite-c"].binary.read_bytes()
+    assert b"__ubsan_handle" in ubsan and b"\xb7\x00" in ubsan[18:20]  # e_machine: AArch64
+
+
+@pytest.mark.parametrize(("api", "case"), RUNNER_CASES)
+def test_runner_case_under_sanitizers(api, case, sanitized_runners, sanitizer_files):
+    """The runner's JSON is the expected success or error (stage, message, exit code), and
+    the sanitizers report nothing (leaks included, for litert)."""
+    sanitized_runner.check(sanitized_runners[api], case, sanitizer_files[api])

@@ -59,7 +59,11 @@ static TfLiteStatus prepare(TfLiteOpaqueContext* c, TfLiteOpaqueNode* n) {
     bgnn_tfl.TfLiteOpaqueContextReportError(c, "custom op: out of memory");
     return kTfLiteError;
   }
-  if (views(c, n, in, &n_in, &out) != 0 || bgnn_op_prepare(op, n_in, in, &out, error, sizeof(error)) != 0) {
+  if (views(c, n, in, &n_in, &out) != 0) { /* was reported with `error` unset */
+    bgnn_tfl.TfLiteOpaqueContextReportError(c, "custom op: a node of more than %d inputs or no output", MAX_IO);
+    return kTfLiteError;
+  }
+  if (bgnn_op_prepare(op, n_in, in, &out, error, sizeof(error)) != 0) {
     bgnn_tfl.TfLiteOpaqueContextReportError(c, "%s", error);
     return kTfLiteError;
   }
@@ -70,7 +74,7 @@ static TfLiteStatus invoke(TfLiteOpaqueContext* c, TfLiteOpaqueNode* n) {
   bgnn_tensor in[MAX_IO], out;
   int n_in;
   bgnn_op* op = bgnn_tfl.TfLiteOpaqueNodeGetUserData(n);
-  views(c, n, in, &n_in, &out);
+  if (!op || views(c, n, in, &n_in, &out) != 0) return kTfLiteError; /* prepare said why */
   if (bgnn_op_run(op, in, &out) != 0) {
     bgnn_tfl.TfLiteOpaqueContextReportError(c, "%s", bgnn_op_run_error(op));
     return kTfLiteError;
