@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -91,3 +93,81 @@ def binary_features_balanced(model, config) -> bool:
             x = layer(x)
             shares.append(float((x > 0).float().mean()))
     return all(0.05 < s < 0.95 for s in shares), np.round(shares, 2)
+
+
+# Real `torch.onnx.export` files of public DGCNN code (fixtures/onnx/README.md says how
+# each was made): name -> (input shape, classes, what `bgnn-deploy convert` says today,
+# or None once it converts).
+ONNX_FIXTURES_DIR = Path(__file__).parent / "fixtures" / "onnx"
+ONNX_FIXTURES = {
+    "wangyue-dgcnn-float-cf-legacy": (
+        (1, 3, 256),
+        10,
+        "error: ONNX node '/Reshape' (Reshape): not expected on points tensors",
+    ),
+    "wangyue-dgcnn-float-cf-legacy-raw": (
+        (1, 3, 256),
+        10,
+        "error: ONNX node '/Unsqueeze' (Unsqueeze): constant subgraphs are not folded; "
+        "fold them before export",
+    ),
+    "wangyue-dgcnn-float-cf-dynamo": (
+        (1, 3, 256),
+        10,
+        "error: ONNX node 'node_view' (Reshape): not expected on points tensors",
+    ),
+    "wangyue-dgcnn-float-cl-dynamo": (
+        (1, 256, 3),
+        10,
+        "error: ONNX node 'node_view' (Reshape): not expected on xt tensors",
+    ),
+    "paper-bf2-legacy": (
+        (1, 3, 256),
+        10,
+        "error: ONNX node '/inner/Reshape' (Reshape): not expected on points tensors",
+    ),
+    "paper-bf2-dynamo": (
+        (1, 3, 256),
+        10,
+        "error: ONNX node 'node_view' (Reshape): not expected on points tensors",
+    ),
+    "paper-rf-legacy": (
+        (1, 3, 256),
+        10,
+        "error: ONNX node '/inner/Reshape' (Reshape): not expected on points tensors",
+    ),
+}
+
+
+def pytest_generate_tests(metafunc):
+    """`onnx_fixture`: (path, input shape, classes) of every fixture file;
+    `onnx_fixture_to_convert`: the same plus the refusal recorded for it, those that
+    `bgnn-deploy convert` refuses today marked xfail(strict) with that message. The test
+    raises NotImplementedError only when the CLI says exactly the recorded message, so a
+    different refusal fails instead of passing as expected."""
+    for argname in ("onnx_fixture", "onnx_fixture_to_convert"):
+        if argname not in metafunc.fixturenames:
+            continue
+        params = []
+        for name, (shape, classes, refusal) in ONNX_FIXTURES.items():
+            marks = ()
+            value = (ONNX_FIXTURES_DIR / f"{name}.onnx", shape, classes)
+            if argname == "onnx_fixture_to_convert":
+                value = (*value, refusal)
+                if refusal is not None:
+                    marks = pytest.mark.xfail(
+                        raises=NotImplementedError, strict=True, reason=f"today: {refusal}"
+                    )
+            params.append(pytest.param(value, id=name, marks=marks))
+        metafunc.parametrize(argname, params)
+
+
+def seeded_cloud(shape, seed: int = 7) -> np.ndarray:
+    return np.random.default_rng(seed).uniform(-1.0, 1.0, size=shape).astype(np.float32)
+
+
+@pytest.fixture
+def onnx_fixture_cloud():
+    """The seeded cloud the fixtures were checked on (fixtures/onnx/README.md), of a given
+    shape: ``onnx_fixture_cloud((1, 3, 256))``."""
+    return seeded_cloud
