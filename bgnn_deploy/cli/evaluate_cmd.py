@@ -50,6 +50,13 @@ def evaluate(
     save_logits: Annotated[
         Path | None, typer.Option(help="Write logits (samples x classes, float32) as .npy.")
     ] = None,
+    compare_logits: Annotated[
+        Path | None,
+        typer.Option(
+            help="Logits of the same clouds from your own code (.npy, samples x classes): "
+            "agreement, and the rows whose k-NN ties at the k-th neighbour."
+        ),
+    ] = None,
     overwrite: OverwriteFileOption = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
@@ -57,6 +64,7 @@ def evaluate(
 
     MODEL is a checkpoint or a converted .tflite (run in LCE's host interpreter)."""
     from bgnn_deploy.converters.evaluate_tflite import evaluate_tflite, is_tflite
+    from bgnn_deploy.training.compare import compare_logits as compare
 
     sizes = {"num_points": points, "k": k, "emb": emb, "classes": classes, "knn": knn}
     logits_path = None
@@ -72,12 +80,19 @@ def evaluate(
                 model, data, split=split, samples=samples, seed=seed
             )
             arch_name, source = model.name, "tflite, LCE host interpreter"
+            ours = None  # the layers' distances are inside the flatbuffer
         else:
             _check_readable_checkpoint(model)
             result, loaded, dataset = evaluate_checkpoint(
                 model, data, arch=arch, sizes=sizes, split=split, samples=samples, seed=seed
             )
             arch_name, source = loaded.config.arch, f"{loaded.source_format} checkpoint"
+            ours = loaded.model
+        comparison = None
+        if compare_logits is not None:
+            comparison = compare(
+                result.logits, compare_logits, model=ours, clouds=dataset.points[: result.samples]
+            )
         if logits_path is not None:
             npy = io.BytesIO()
             np.save(npy, result.logits.astype(np.float32))
@@ -98,6 +113,8 @@ def evaluate(
             },
             "confusion": result.confusion.tolist(),
         }
+        if comparison is not None:
+            payload["compare"] = comparison.to_dict()
         typer.echo(json.dumps(payload))
         return
     console = Console()
@@ -123,6 +140,8 @@ def evaluate(
         )
     if logits_path is not None:
         console.print(f"logits written to {logits_path}")
+    if comparison is not None:
+        _print_comparison(console, comparison)
 
 
 def _check_readable_checkpoint(model: Path) -> None:
@@ -137,4 +156,24 @@ def _check_readable_checkpoint(model: Path) -> None:
             "reads PyTorch checkpoints and .tflite files",
             hint=f"convert it first (bgnn-deploy convert {model} -o DIR) and evaluate "
             "DIR/binary.tflite",
+        )
+
+
+def _print_comparison(console: Console, c) -> None:
+    console.print(
+        f"against {c.reference}: argmax agreement [bold]{c.argmax_agreement:.1%}[/] over "
+        f"{c.samples} clouds, max |logit diff| {c.max_abs_diff:.3g}"
+    )
+    if c.rows_tied_at_k is None:
+        console.print("k-NN ties: counted for checkpoints only (evaluate the checkpoint)")
+        return
+    console.print(
+        f"k-NN ties at the k-th neighbour: {c.rows_tied_at_k} of {c.rows} rows "
+        f"(by layer: {', '.join(map(str, c.rows_tied_at_k_by_layer))})"
+    )
+    if c.rows_tied_at_k and c.argmax_agreement < 1:
+        console.print(
+            "[dim]where distances tie, implementations pick different neighbours: "
+            "bgnn-deploy keeps the lower index, torch.topk (the paper's code) neither the "
+            "lowest nor the highest; logits then differ without either being wrong[/]"
         )
