@@ -306,6 +306,7 @@ def convert_checkpoint(
                 else ["float.tflite: an ONNX source has no float model to compare with"],
                 "failures": failures,
             },
+            "notes": list(source.notes),
             "verified": not failures,
             "seconds": round(time.perf_counter() - started, 2),
         }

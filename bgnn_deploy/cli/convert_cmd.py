@@ -130,6 +130,8 @@ def _render(report: dict, output: Path, as_json: bool) -> None:
     console.print(checks)
     for note in parity.get("unchecked", []):
         console.print(f"[yellow]not checked:[/] {note}")
+    for note in report.get("notes", []):
+        console.print(f"[yellow]note:[/] {note}")
     if parity["failures"]:
         for failure in parity["failures"]:
             err_console.print(f"[bold red]parity:[/] {failure}")

@@ -81,6 +81,7 @@ def evaluate(
             )
             arch_name, source = model.name, "tflite, LCE host interpreter"
             ours = None  # the layers' distances are inside the flatbuffer
+            notes = ()
         else:
             _check_readable_checkpoint(model)
             result, loaded, dataset = evaluate_checkpoint(
@@ -88,6 +89,7 @@ def evaluate(
             )
             arch_name, source = loaded.config.arch, f"{loaded.source_format} checkpoint"
             ours = loaded.model
+            notes = loaded.notes
         comparison = None
         if compare_logits is not None:
             comparison = compare(
@@ -115,6 +117,7 @@ def evaluate(
         }
         if comparison is not None:
             payload["compare"] = comparison.to_dict()
+        payload["notes"] = list(notes)
         typer.echo(json.dumps(payload))
         return
     console = Console()
@@ -142,6 +145,8 @@ def evaluate(
         console.print(f"logits written to {logits_path}")
     if comparison is not None:
         _print_comparison(console, comparison)
+    for note in notes:
+        console.print(f"[yellow]note:[/] {note}")
 
 
 def _check_readable_checkpoint(model: Path) -> None:

@@ -38,12 +38,14 @@ VERSION = 1
 
 @dataclass
 class LoadedModel:
-    """A model ready for inference (eval mode) and where it came from."""
+    """A model ready for inference (eval mode) and where it came from; ``notes`` say what
+    the user should know about the file (clamped weights, an ambiguous paper layout)."""
 
     model: DGCNN
     config: ModelConfig
     source_format: str  # "bgnn-deploy" or "paper"
     meta: dict[str, Any] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
 
 
 def save_checkpoint(model: DGCNN, path: str | os.PathLike, *, meta: dict | None = None) -> None:
@@ -96,6 +98,29 @@ def _read(path: Path) -> Any:
         ) from None
 
 
+def _clamp_latent_weights(model: DGCNN) -> tuple[str, ...]:
+    """Clamp the latent weights of binary layers to [-1, 1], as the binary forward pass of
+    training (ours, and the paper's in place) keeps them: their signs, so the binary model,
+    are unchanged; the float baseline, which uses the latent values, then sees what
+    training did. A note says how many were outside."""
+    from bgnn_deploy.models.binary import PointwiseConv
+
+    outside = total = 0
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, PointwiseConv) and module.binary_weights:
+                total += module.weight.numel()
+                outside += int((module.weight.abs() > 1).sum())
+                module.clip_()
+    if not outside:
+        return ()
+    return (
+        f"{outside} of {total} latent binary weights were outside [-1, 1] and were clamped, "
+        "as the binary forward pass does: the binary model is unchanged, the float baseline "
+        "uses the clamped values",
+    )
+
+
 def _is_state_dict(obj: Any) -> bool:
     return (
         isinstance(obj, dict)
@@ -144,7 +169,8 @@ def load_checkpoint(
         bad = list(result.missing_keys) + list(result.unexpected_keys)
         if bad:
             raise CheckpointError(f"{path} does not fit its own configuration: {', '.join(bad)}")
-        return LoadedModel(model.eval(), config, FORMAT, dict(obj.get("meta") or {}))
+        notes = _clamp_latent_weights(model)
+        return LoadedModel(model.eval(), config, FORMAT, dict(obj.get("meta") or {}), notes)
 
     if _is_state_dict(obj):
         if arch is None:
@@ -158,6 +184,14 @@ def load_checkpoint(
             raise ConfigError(str(e)) from None
         model = build_dgcnn(config)
         load_paper_state_dict(model, obj, config)
-        return LoadedModel(model.eval(), config, "paper", {})
+        notes = _clamp_latent_weights(model)
+        if arch in ("bin-dgcnn-bf1", "bin-dgcnn-bf2"):
+            other = "bin-dgcnn-bf2" if arch == "bin-dgcnn-bf1" else "bin-dgcnn-bf1"
+            notes += (
+                f"the paper's BF1 and BF2 checkpoints have the same keys and shapes: nothing in "
+                f"the file says it is {arch} and not {other}, so it was read as --arch says; "
+                "`evaluate --compare-logits` against your own code's logits tells them apart",
+            )
+        return LoadedModel(model.eval(), config, "paper", {}, notes)
 
     raise CheckpointError(f"{path} is a PyTorch file but not a model checkpoint")

@@ -134,6 +134,7 @@ def load_source(path, *, arch=None, sizes=None) -> Source:
         classes=loaded.config.classes,
         float_trace=lambda cloud: torch_trace(float_reference, cloud),
         export_onnx=(lambda out: export_onnx(reference, out)) if binary else None,
+        notes=loaded.notes,
     )
 
 

@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 from bgnn_deploy.data import load_dataset
 from bgnn_deploy.models import ModelConfig
@@ -46,6 +47,7 @@ def test_convert_json_report_interface(converted_cli):
     assert parity["samples"] == 3 and parity["argmax_agreement"] == 1.0
     assert parity["knn_index_agreement"] == 1.0
     assert isinstance(parity["max_abs_logit_diff"], float)
+    assert report["notes"] == []  # nothing to tell about this file
     assert set(report["size_bytes"]) == {"binary", "float"}
     assert report["ops"]["binary"]["LceBconv2d"] >= 1 and "LceBconv2d" not in report["ops"]["float"]
     assert sorted(p.name for p in (root / "out").iterdir()) == [
@@ -151,3 +153,22 @@ def test_failed_parity_exits_1_with_the_report(cli, converted_cli, tmp_path, mon
     assert "layer 1: Hamming k-NN differs" in result.stderr
     assert result.stderr.count("error: ") == 1
     assert json.loads((tmp_path / "o" / "report.json").read_text())["verified"] is False
+
+
+def test_unclamped_latent_weights_convert_and_verify_with_a_note(cli, tmp_path):
+    """Latent binary weights outside [-1, 1]: clamped as the binary forward does, so the
+    float baseline matches its PyTorch reference and the binary model is unchanged."""
+    from bgnn_deploy.models.binary import PointwiseConv
+    from bgnn_deploy.models.checkpoint import save_checkpoint
+
+    model = calibrated_checkpoint(tmp_path / "clamped.pt", CFG)
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, PointwiseConv) and m.binary_weights:
+                m.weight.mul_(4.0)
+    save_checkpoint(model, tmp_path / "model.pt")
+    result = cli("convert", tmp_path / "model.pt", "-o", tmp_path / "out", "--samples", "2")
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report["verified"] and "were clamped" in report["notes"][0]
+    assert "note:" in result.stdout

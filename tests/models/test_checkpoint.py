@@ -119,3 +119,32 @@ def test_state_dict_that_does_not_fit_its_config(saved, tmp_path):
     torch.save(payload, other)
     with pytest.raises(CheckpointError, match=r"embed\.0\.weight"):
         load_checkpoint(other)
+
+
+def test_unclamped_latent_weights_are_clamped_with_a_note(saved, tmp_path):
+    """A file whose latent binary weights were never clamped: loading clamps them to
+    [-1, 1] (as the binary forward does) without changing the binary model's logits."""
+    from bgnn_deploy.models.binary import PointwiseConv
+    from bgnn_deploy.models.dgcnn import build_dgcnn
+
+    model, _ = saved
+    binary = [m for m in model.modules() if isinstance(m, PointwiseConv) and m.binary_weights]
+    with torch.no_grad():
+        for m in binary:
+            m.weight.mul_(4.0)
+    outside = sum(int((m.weight.abs() > 1).sum()) for m in binary)
+    assert outside > 0
+    path = tmp_path / "unclamped.pt"
+    save_checkpoint(model, path)
+    loaded = load_checkpoint(path)
+    (note,) = loaded.notes
+    assert note.startswith(f"{outside} of {sum(m.weight.numel() for m in binary)} latent")
+    for m in loaded.model.modules():
+        if isinstance(m, PointwiseConv) and m.binary_weights:
+            assert float(m.weight.detach().abs().max()) <= 1.0
+    as_saved = build_dgcnn(CFG)  # the saved weights, loaded without bgnn-deploy's loader
+    as_saved.load_state_dict(model.state_dict())
+    x = torch.randn(2, 40, 3)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded.model(x), as_saved.eval()(x), rtol=0, atol=0)
+    assert load_checkpoint(tmp_path / "unclamped.pt").notes  # the file itself is untouched

@@ -83,3 +83,13 @@ def test_paper_checkpoint_needs_an_architecture(tmp_path):
     fx = load_fixture("bin-dgcnn-bf1")
     with pytest.raises(CheckpointError, match="plain state_dict"):
         load_checkpoint(_paper_file(tmp_path, fx))
+
+
+@pytest.mark.parametrize(("arch", "other"), [("bin-dgcnn-bf1", "bf2"), ("bin-dgcnn-bf2", "bf1")])
+def test_bf1_and_bf2_paper_files_say_they_cannot_be_told_apart(tmp_path, arch, other):
+    fx = load_fixture("bin-dgcnn-bf2")
+    loaded = load_checkpoint(_paper_file(tmp_path, fx), arch=arch, sizes=_sizes(fx))
+    assert any(f"not bin-dgcnn-{other}" in n and "--compare-logits" in n for n in loaded.notes)
+    rf = load_fixture("bin-dgcnn-rf")
+    plain = load_checkpoint(_paper_file(tmp_path, rf), arch="bin-dgcnn-rf", sizes=_sizes(rf))
+    assert not any("BF1 and BF2" in n for n in plain.notes)
