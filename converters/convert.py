@@ -305,6 +305,13 @@ def convert_checkpoint(
                 if "float" in parity
                 else ["float.tflite: an ONNX source has no float model to compare with"],
                 "failures": failures,
+                # none | near-ties-only (every difference at a rounding-level tie: verified,
+                # the samples counted per check) | mismatch
+                "differences": "mismatch"
+                if failures
+                else "near-ties-only"
+                if any(p.near_tie_samples for p in parity.values())
+                else "none",
             },
             "notes": list(source.notes),
             "verified": not failures,

@@ -7,7 +7,10 @@ in layers with float distances are accepted only where the two candidate distanc
 within float rounding, and differing ±1 features only where the reference's value
 before the sign is zero within float rounding; such rows and features are counted and
 reported, never hidden, and the layers after them (which see legitimately different
-inputs) are not judged.
+inputs) are not judged. Nor are the logits of a sample with such a near tie: one
+neighbour swapped at a tie can move the logits and even the argmax of two correct
+implementations; those samples are counted (``argmax_differs_at_near_ties``) and the
+report says the differences are at near ties only.
 """
 
 from __future__ import annotations
@@ -53,14 +56,27 @@ class ParityReport:
     knn_index_agreement: float | None = None
     layers: list[LayerParity] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
+    # samples whose k-NN or ±1 features differ at rounding-level near ties only, and of
+    # those the ones whose argmax differs (not failures: both implementations are right)
+    near_tie_samples: int = 0
+    argmax_differs_at_near_ties: int = 0
 
     @property
     def ok(self) -> bool:
         return not self.failures
 
+    @property
+    def differences(self) -> str:
+        """``none``, ``near-ties-only`` (every difference at a rounding-level tie) or
+        ``mismatch`` (a failure)."""
+        if self.failures:
+            return "mismatch"
+        return "near-ties-only" if self.near_tie_samples else "none"
+
     def to_dict(self) -> dict:
         data = asdict(self)
         data["ok"] = self.ok
+        data["differences"] = self.differences
         return data
 
 
@@ -173,16 +189,32 @@ def merge_layers(per_sample: list[list[LayerParity]]) -> list[LayerParity]:
     return merged
 
 
-def judge(report: ParityReport, *, float_logits: bool) -> None:
-    """Apply the targets; record every shortfall, naming the first layer that disagrees."""
-    if report.argmax_agreement < 1.0:
+def judge(
+    report: ParityReport,
+    *,
+    float_logits: bool,
+    agree: list[bool] | None = None,
+    rel_d: list[float] | None = None,
+    tied: list[bool] | None = None,
+) -> None:
+    """Apply the targets; record every shortfall, naming the first layer that disagrees.
+    The logits of samples ``tied`` at a near tie are not judged (they are counted)."""
+    agree = agree if agree is not None else [report.argmax_agreement == 1.0]
+    rel_d = rel_d if rel_d is not None else [report.max_rel_logit_diff]
+    tied = tied if tied is not None else [False] * len(agree)
+    judged = [(a, r) for a, r, t in zip(agree, rel_d, tied, strict=True) if not t]
+    report.near_tie_samples = sum(tied)
+    report.argmax_differs_at_near_ties = sum(not a for a, t in zip(agree, tied, strict=True) if t)
+    wrong = sum(not a for a, _ in judged)
+    if wrong:
         report.failures.append(
-            f"argmax agrees on {report.argmax_agreement:.1%} of samples (target 100%)"
+            f"argmax agrees on {report.argmax_agreement:.1%} of samples (target 100%); "
+            f"{wrong} without a near tie"
         )
-    if float_logits and report.max_rel_logit_diff > FLOAT_LOGIT_RTOL:
+    worst = max((r for _, r in judged), default=0.0)
+    if float_logits and worst > FLOAT_LOGIT_RTOL:
         report.failures.append(
-            f"logits differ by {report.max_rel_logit_diff:.2e} relative "
-            f"(target {FLOAT_LOGIT_RTOL:g})"
+            f"logits differ by {worst:.2e} relative (target {FLOAT_LOGIT_RTOL:g})"
         )
     for layer in report.layers:
         unexplained = layer.rows_differing - layer.rows_near_tie
@@ -230,6 +262,8 @@ def finish(
     *,
     float_logits: bool,
 ) -> ParityReport:
+    """Aggregate per-sample results into ``report`` and judge it; ``layers`` holds each
+    sample's per-layer results (a sample with an accepted near tie is ``tied``)."""
     report.samples = len(agree)
     report.argmax_agreement = float(np.mean(agree)) if agree else 1.0
     report.max_abs_logit_diff = max(abs_d, default=0.0)
@@ -237,5 +271,19 @@ def finish(
     if layers:
         report.layers = merge_layers(layers)
         report.knn_index_agreement = float(np.mean([lp.index_agreement for lp in report.layers]))
-    judge(report, float_logits=float_logits)
+    tied = [_tied_sample(sample) for sample in layers] if layers else None
+    judge(report, float_logits=float_logits, agree=agree, rel_d=rel_d, tied=tied)
     return report
+
+
+def _tied_sample(layers: list[LayerParity]) -> bool:
+    """The first layer of the sample that differs at all differs only at rounding-level
+    near ties (rows whose distances tie, ±1 features whose value before the sign is zero):
+    every difference after it may follow from it."""
+    for layer in layers:
+        if layer.rows_differing or layer.features_differing:
+            return (
+                layer.rows_differing == layer.rows_near_tie
+                and layer.features_differing == layer.features_near_zero
+            )
+    return False

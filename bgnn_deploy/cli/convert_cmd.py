@@ -130,6 +130,16 @@ def _render(report: dict, output: Path, as_json: bool) -> None:
     console.print(checks)
     for note in parity.get("unchecked", []):
         console.print(f"[yellow]not checked:[/] {note}")
+    if parity.get("differences") == "near-ties-only":
+        tied = {c["name"]: c["near_tie_samples"] for c in parity["checks"].values()}
+        moved = sum(c["argmax_differs_at_near_ties"] for c in parity["checks"].values())
+        console.print(
+            "[yellow]near ties:[/] differences only where k-NN distances (or values before a "
+            "sign) tie within float rounding, in "
+            + ", ".join(f"{n}: {t} samples" for n, t in tied.items() if t)
+            + (f"; the argmax moved in {moved}" if moved else "")
+            + " (both are right: a tie picks either neighbour)"
+        )
     for note in report.get("notes", []):
         console.print(f"[yellow]note:[/] {note}")
     if parity["failures"]:
