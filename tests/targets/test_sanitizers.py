@@ -88,3 +88,15 @@ def test_runner_case_under_sanitizers(api, case, sanitized_runners, sanitizer_fi
     """The runner's JSON is the expected success or error (stage, message, exit code), and
     the sanitizers report nothing (leaks included, for litert)."""
     sanitized_runner.check(sanitized_runners[api], case, sanitizer_files[api])
+
+
+def test_fuzzing_from_a_large_process_measures_its_own_memory(tmp_path):
+    """Linux keeps the peak RSS across execve and libFuzzer's RSS limit reads it: started
+    straight from a process holding more than the limit (pytest with torch and TF loaded
+    holds 2+ GiB), the fuzzer stopped at once as out-of-memory."""
+    held = bytearray(1200 << 20)  # above the 1 GiB RSS limit, every page touched
+    held[::4096] = b"\1" * len(held[::4096])
+    done = fuzzing.fuzz(3, tmp_path)
+    del held
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "out-of-memory" not in done.stderr
