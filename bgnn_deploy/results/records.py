@@ -5,8 +5,8 @@ once, checking every field's type, into a :class:`RunnerResult`; ``run`` adds wh
 knows (the model, its role, the thread count, the energy) to make a :class:`Measurement`,
 and collects a run's measurements in a :class:`RunReport`. The CLI renders these, the
 results store keeps them (as the JSON of :meth:`RunReport.to_dict`, the format of
-``run --json``) and gives them back with :meth:`RunReport.from_dict`, and the report
-draws them. Stored runs of earlier versions lack some fields: those are optional here.
+``run --json``) and gives them back as a :class:`StoredRun`, and the report draws
+them. Stored runs of earlier versions lack some fields: those are optional here.
 
     >>> r = RunnerResult.parse({"runtime": "2.20", "arch": "aarch64", "peak_rss_kb": 900,
     ...     "latency_ms": {"min": 1, "median": 2, "mean": 2, "p90": 3, "max": 3, "runs": 5}})
