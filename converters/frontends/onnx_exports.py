@@ -431,9 +431,11 @@ class _Reader:
         expected = "points" if not self.layers else f"nodes{len(self.layers) - 1}"
         if stage != expected:
             self.fail(node, f"k-NN on the {stage} features; expected the {expected} features")
-        metric = self.probe(node, [nodes[j] for j in sorted(region)] + [node], leaves, k)
+        metric, form = self.probe(node, [nodes[j] for j in sorted(region)] + [node], leaves, k)
         layer = len(self.layers)
-        self.layers.append({"k": k, "metric": metric, "src": stage, "edge_op": None})
+        self.layers.append(
+            {"k": k, "metric": metric, "l2_form": form, "src": stage, "edge_op": None}
+        )
         self.ops[f"edges{layer}"] = []
         self.knn_tensors.append(node.output[1])
         self.set(
@@ -455,7 +457,10 @@ class _Reader:
                 helper.make_tensor_value_info(n, TensorProto.FLOAT, list(v.shape))
                 for n, v in leaves.items()
             ],
-            [helper.make_tensor_value_info(topk.output[1], TensorProto.INT64, None)],
+            [
+                helper.make_tensor_value_info(topk.output[1], TensorProto.INT64, None),
+                helper.make_tensor_value_info(topk.input[0], TensorProto.FLOAT, None),
+            ],
             initializer=[numpy_helper.from_array(np.asarray(self.consts[n]), n) for n in used],
         )
         model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", self.opset)])
@@ -475,9 +480,11 @@ class _Reader:
         n = self.num_points
         rng = np.random.default_rng(0)
 
+        scores = {}
+
         def run(x):
             feed = {name: _to_layout(x, v) for name, v in leaves.items()}
-            out = session.run(None, feed)[0]
+            out, scores["last"] = session.run(None, feed)
             if tuple(out.shape) != (1, n, k):
                 self.fail(topk, f"expected [1, {n}, {k}] neighbour indices, got {list(out.shape)}")
             return out[0]
@@ -489,7 +496,7 @@ class _Reader:
         sq = (x * x).sum(-1)
         d = sq[:, None] - 2 * x @ x.T + sq[None, :]
         if agreement(run(x.astype(np.float32)), np.argsort(d, axis=1, kind="stable")[:, :k]) > 0.98:
-            return "l2"
+            return "l2", _l2_form(x.astype(np.float32), scores["last"])
         pm1 = np.where(rng.random((n, channels)) < 0.5, -1.0, 1.0)
         want = np.argsort(-(pm1 @ pm1.T), axis=1, kind="stable")[:, :k]
         if agreement(run(pm1.astype(np.float32)), want) == 1.0:
@@ -498,7 +505,7 @@ class _Reader:
                     topk,
                     "a dot-product (Hamming) k-NN on real-valued features is not supported",
                 )
-            return "hamming"
+            return "hamming", "sq_first"
         self.fail(
             topk,
             "its score is neither an L2 k-NN (tried on random features) nor a Hamming k-NN "
@@ -807,6 +814,23 @@ class _Reader:
         return name, self.vals[name].axes, presign
 
 
+def _l2_form(x: np.ndarray, score: np.ndarray) -> str:
+    """Which rounding of the L2 score (:data:`ir.L2_FORMS`) ONNX Runtime's score on ``x``
+    (float32 [N, C]) is closest to: the most entries equal, bit for bit."""
+    dot = x @ x.T
+    sq = (x * x).sum(-1, dtype=np.float32)
+    ones = np.ones_like(sq)[:, None]
+    a = np.concatenate([np.float32(-2.0) * x, sq[:, None], ones], axis=1)
+    b = np.concatenate([x, ones, sq[:, None]], axis=1)
+    candidates = {
+        "sq_first": -((sq[:, None] - np.float32(2.0) * dot) + sq[None, :]),
+        "neighbour_first": (np.float32(2.0) * dot - sq[None, :]) - sq[:, None],
+        "cdist": -np.sqrt(np.maximum(a @ b.T, np.float32(0.0))),
+    }
+    got = score.reshape(dot.shape)
+    return max(candidates, key=lambda form: float(np.mean(candidates[form] == got)))
+
+
 def _to_layout(x: np.ndarray, v: _V) -> np.ndarray:
     """Canonical [points, channels] features in the layout of a tensor with axes ``v.axes``."""
     core = v.core()
@@ -827,6 +851,7 @@ def read_export(path: Path, proto) -> ExportGraph:
             layer["edge_op"] or "sub",
             tuple(reader.ops[f"edges{i}"]),
             tuple(reader.ops.get(f"nodes{i}", [])),
+            l2_form=layer["l2_form"],
         )
         for i, layer in enumerate(reader.layers)
     )

@@ -1,6 +1,11 @@
-"""Frontend for ONNX files of DGCNN-family binary GNNs exported by other code.
+"""Frontend for ONNX files of DGCNN-family GNNs (float or binary) exported by other code.
 
-The graph is read by a symbolic walk in topological order: every tensor gets a role
+Graphs with ``Conv`` products (``torch.onnx.export`` of PyTorch DGCNN code, either
+exporter, channels first or last) are read by :mod:`.onnx_exports`; the others, a
+hand-written channels-last subset, by the walk below. Either way the reference is ONNX
+Runtime on the user's file (:class:`OnnxTraceRunner`).
+
+The hand-written subset is read by a symbolic walk in topological order: every tensor gets a role
 (points, node features of layer i, k-NN indices, edge features, embedding, pooled
 vector, head), and each node must make sense for the role of its inputs. What is
 recognised (channels-last tensors, batch 1; see docs/onnx-frontend.md):
