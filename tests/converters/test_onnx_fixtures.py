@@ -4,6 +4,7 @@ each is valid, runs in ONNX Runtime, and is recorded against `bgnn-deploy conver
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import onnx
@@ -64,3 +65,20 @@ def test_fixture_converts(
     assert got.shape == (1, classes)
     assert got.argmax() == want.argmax()
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-4 * max(1.0, np.abs(want).max()))
+
+
+def test_unsupported_node_in_an_export_is_named(cli, tmp_path):
+    """A real export with one op the description has no rule for: refused naming the node,
+    why and what to do, without a traceback and without writing anything."""
+    fixture = Path(__file__).parent / "fixtures" / "onnx" / "wangyue-dgcnn-float-cf-legacy.onnx"
+    proto = onnx.load(str(fixture))
+    node = next(n for n in proto.graph.node if n.op_type == "LeakyRelu")
+    node.op_type = "Softsign"
+    del node.attribute[:]
+    path = tmp_path / "odd.onnx"
+    onnx.save(proto, path)
+    result = cli("convert", path, "-o", tmp_path / "out")
+    assert result.exit_code == 2 and result.stderr.startswith("error: ")
+    assert f"ONNX node '{node.name}' (Softsign)" in result.stderr
+    assert "docs/onnx-frontend.md" in result.stderr and "Traceback" not in result.output
+    assert not (tmp_path / "out").exists()
