@@ -263,7 +263,7 @@ def convert_checkpoint(
         if source.float_trace is not None:
             float_debug = convert_to_tflite(build_keras(baseline, debug=True), binary=False)
             parity["float"] = _parity_tflite(
-                "float.tflite (TFLite interpreter) vs PyTorch",
+                f"float.tflite (TFLite interpreter) vs {source.reference_name}",
                 HostInterpreter(float_debug, lce=False),
                 source.float_trace,
                 clouds,
@@ -303,7 +303,7 @@ def convert_checkpoint(
                 "checks": {key: p.to_dict() for key, p in parity.items()},
                 "unchecked": []
                 if "float" in parity
-                else ["float.tflite: an ONNX source has no float model to compare with"],
+                else [source.float_unchecked or "float.tflite: the source has no float model"],
                 "failures": failures,
                 # none | near-ties-only (every difference at a rounding-level tie: verified,
                 # the samples counted per check) | mismatch
@@ -315,6 +315,7 @@ def convert_checkpoint(
             },
             "notes": list(source.notes),
             "verified": not failures,
+            "notes": list(source.notes),
             "seconds": round(time.perf_counter() - started, 2),
         }
         (work / "report.json").write_text(json.dumps(report, indent=2, default=_jsonable) + "\n")

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 __all__ = [
+    "L2_FORMS",
     "BatchNorm",
     "Center",
     "Dense",
@@ -112,6 +113,14 @@ class Center:
 Op = BatchNorm | Sign | Dense | Scale | PReLU | LeakyReLU | Center
 
 
+#: How an L2 k-NN's score is rounded (the neighbours are the same; near ties follow the
+#: source's arithmetic): "sq_first" ``-((|xi|^2 - 2 xi.xj) + |xj|^2)`` (our PyTorch
+#: reference); "neighbour_first" ``(2 xi.xj - |xj|^2) - |xi|^2`` (DGCNN's ``knn``);
+#: "cdist" ``-sqrt(max([-2 xi, |xi|^2, 1] . [xj, 1, |xj|^2], 0))`` (``torch.cdist`` as
+#: ``torch.onnx.export`` writes it).
+L2_FORMS = ("sq_first", "neighbour_first", "cdist")
+
+
 @dataclass(frozen=True, eq=False)
 class EdgeConv:
     k: int
@@ -119,6 +128,7 @@ class EdgeConv:
     edge_op: str  # "sub" | "xor"
     edge_ops: tuple[Op, ...]
     node_ops: tuple[Op, ...]
+    l2_form: str = "sq_first"  # one of L2_FORMS (L2 layers only)
 
     @property
     def out_channels(self) -> int:
@@ -176,6 +186,7 @@ class GraphModel:
             dataclasses.replace(
                 layer,
                 metric="l2",
+                l2_form=layer.l2_form if layer.metric == "l2" else "sq_first",
                 edge_op="sub",
                 edge_ops=floatify(layer.edge_ops),
                 node_ops=floatify(layer.node_ops),

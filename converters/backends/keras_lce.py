@@ -131,16 +131,25 @@ class _Builder:
             return tf.reshape(y, [1, op.out_channels])
         return y
 
-    def knn(self, x, k: int, metric: str):
+    def knn(self, x, k: int, metric: str, form: str = "sq_first"):
+        """Top-k neighbours; an L2 score is rounded as the source rounds it (``form``, see
+        :data:`ir.L2_FORMS`), so that near ties fall the same way."""
         tf = self.tf
-        dot = tf.matmul(x, x, transpose_b=True)
         if metric == "hamming":
-            score = dot  # ±1 rows: dot = C - 2 * hamming, exact in float32
-        elif metric == "l2":
+            score = tf.matmul(x, x, transpose_b=True)  # ±1 rows: C - 2 * hamming, exact
+        elif metric == "l2" and form == "cdist":
+            sq = tf.reduce_sum(x * x, axis=-1, keepdims=True)
+            ones = tf.ones_like(sq)
+            a = tf.concat([-2.0 * x, sq, ones], axis=-1)
+            b = tf.concat([x, ones, sq], axis=-1)
+            score = -tf.sqrt(tf.maximum(tf.matmul(a, b, transpose_b=True), 0.0))
+        elif metric == "l2" and form in ("sq_first", "neighbour_first"):
+            dot = tf.matmul(x, x, transpose_b=True)
             sq = tf.reduce_sum(x * x, axis=-1)
-            # Same association as the PyTorch reference: (|xi|^2 - 2 xi.xj) + |xj|^2.
-            dist = (sq[:, :, None] - 2.0 * dot) + sq[:, None, :]
-            score = -dist
+            if form == "sq_first":  # as the PyTorch reference: (|xi|^2 - 2 xi.xj) + |xj|^2
+                score = -((sq[:, :, None] - 2.0 * dot) + sq[:, None, :])
+            else:  # DGCNN's knn: (2 xi.xj - |xj|^2) - |xi|^2
+                score = (2.0 * dot - sq[:, None, :]) - sq[:, :, None]
         else:
             raise UnsupportedOpError(f"k-NN metric '{metric}'")
         _, idx = tf.math.top_k(score, k=k)
@@ -169,7 +178,7 @@ def _build_keras(model: ir.GraphModel, *, debug: bool) -> KerasGraph:
     x = points
     nodes, extra, names = [], [], ["logits"]
     for i, layer in enumerate(model.edge_convs):
-        idx = b.knn(x, layer.k, layer.metric)
+        idx = b.knn(x, layer.k, layer.metric, layer.l2_form)
         edges = b.edge_features(x, idx, layer.k, layer.edge_op)
         edges = b.apply(layer.edge_ops, edges, f"edge_convs.{i}.edge_ops")
         x = b.apply(layer.node_ops, tf.reduce_max(edges, axis=2), f"edge_convs.{i}.node_ops")

@@ -34,6 +34,8 @@ class Source:
     num_points: int
     classes: int
     float_trace: Trace | None = None  # the float baseline's reference, where one exists
+    # why float.tflite is not checked, when float_trace is None (report.json parity.unchecked)
+    float_unchecked: str | None = None
     export_onnx: Callable[[Path], None] | None = None  # writes model.onnx, where it can
     notes: tuple[str, ...] = ()  # what the user should know about this source (report.json)
 

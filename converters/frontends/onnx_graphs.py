@@ -1,6 +1,11 @@
-"""Frontend for ONNX files of DGCNN-family binary GNNs exported by other code.
+"""Frontend for ONNX files of DGCNN-family GNNs (float or binary) exported by other code.
 
-The graph is read by a symbolic walk in topological order: every tensor gets a role
+Graphs with ``Conv`` products (``torch.onnx.export`` of PyTorch DGCNN code, either
+exporter, channels first or last) are read by :mod:`.onnx_exports`; the others, a
+hand-written channels-last subset, by the walk below. Either way the reference is ONNX
+Runtime on the user's file (:class:`OnnxTraceRunner`).
+
+The hand-written subset is read by a symbolic walk in topological order: every tensor gets a role
 (points, node features of layer i, k-NN indices, edge features, embedding, pooled
 vector, head), and each node must make sense for the role of its inputs. What is
 recognised (channels-last tensors, batch 1; see docs/onnx-frontend.md):
@@ -365,10 +370,15 @@ class _Walker:
             self.node_tensors[a.layer] = node.output[0]
 
 
-def from_onnx(path: str | Path) -> OnnxGraph:
-    """Read an ONNX file into a model description (see the module docstring for the subset)."""
+def from_onnx(path: str | Path):
+    """Read an ONNX file into a model description: ``torch.onnx.export`` graphs (those with
+    ``Conv`` products) by :mod:`.onnx_exports`, others by the walker of the module docstring."""
     path = Path(path)
     proto, consts = _load(path)
+    from bgnn_deploy.converters.frontends import onnx_exports
+
+    if onnx_exports.claims(proto):
+        return onnx_exports.read_export(path, proto)
     walker = _Walker(proto, consts)
     input_name, output_name = walker.run()
     if not walker.layers:
@@ -396,12 +406,15 @@ class OnnxTraceRunner:
     """ONNX Runtime on the source file, with each layer's k-NN indices and node features
     added as graph outputs: the reference for parity checks of an ONNX source."""
 
-    def __init__(self, path: str | Path, graph: OnnxGraph):
+    def __init__(self, path: str | Path, graph):
         import onnx
         import onnxruntime as ort
 
         proto = onnx.load(str(path))
-        extra = [*graph.knn_tensors, *graph.node_tensors]
+        self.channels_first = getattr(graph, "channels_first", False)
+        self.node_axes = getattr(graph, "node_axes", None)
+        self.presign = [p for p in getattr(graph, "presign_tensors", []) if p]
+        extra = [*graph.knn_tensors, *graph.node_tensors, *self.presign]
         existing = {o.name for o in proto.graph.output}
         for name in extra:
             if name not in existing:
@@ -416,16 +429,38 @@ class OnnxTraceRunner:
         self.names = [graph.output_name, *extra]
 
     def trace(self, cloud: np.ndarray) -> dict[str, np.ndarray]:
-        feed = {self.graph.input_name: cloud.astype(np.float32)}
-        values = dict(zip(self.names, self.session.run(self.names, feed), strict=True))
+        """Our clouds are [1, N, 3]; a channels-first file is fed [1, 3, N], and its node
+        features come back as [1, N, C]."""
+        x = cloud.astype(np.float32)
+        if self.channels_first:
+            x = np.ascontiguousarray(x.transpose(0, 2, 1))
+        values = dict(
+            zip(self.names, self.session.run(self.names, {self.graph.input_name: x}), strict=True)
+        )
         out = {"logits": values[self.graph.output_name]}
+        presign = iter(getattr(self.graph, "presign_tensors", []))
         for i, (knn, nodes) in enumerate(
             zip(self.graph.knn_tensors, self.graph.node_tensors, strict=True)
         ):
+            axes = self.node_axes[i] if self.node_axes else None
             out[f"knn{i}"] = values[knn].astype(np.int64)
-            out[f"nodes{i}"] = values[nodes]
+            out[f"nodes{i}"] = _points_last(values[nodes], axes)
+            before_sign = next(presign, None)
+            if before_sign:
+                out[f"presign{i}"] = _points_last(values[before_sign], axes)
             out[f"input{i}"] = cloud if i == 0 else out[f"nodes{i - 1}"]
         return out
+
+
+def _points_last(value: np.ndarray, axes: tuple[str, ...] | None) -> np.ndarray:
+    """Node features as [1, N, C] from a tensor whose axes are labelled (n, c, 1 = unit)."""
+    if axes is None:
+        return value
+    core = [a for a in axes if a != "1"]
+    arr = value.reshape([s for a, s in zip(axes, value.shape, strict=True) if a != "1"])
+    if core == ["c", "n"]:
+        arr = arr.T
+    return np.ascontiguousarray(arr)[None]
 
 
 def load_source(path, *, arch=None, sizes=None) -> Source:
@@ -433,14 +468,31 @@ def load_source(path, *, arch=None, sizes=None) -> Source:
         raise ConfigError("--arch is for paper checkpoints; an ONNX file describes itself")
     graph = from_onnx(path)
     runner = OnnxTraceRunner(path, graph)
+    binary = graph.model.is_binary
+    notes = []
+    if getattr(graph, "channels_first", False):
+        notes.append(
+            "the file takes channels-first clouds [1, 3, N]; the converted models take "
+            "bgnn-deploy's [1, N, 3] (the references were fed the same clouds transposed)"
+        )
     return Source(
         description=graph.model,
         arch=f"onnx:{Path(path).name}",
-        config={"source": str(path)},
+        config={"source": str(path), **graph.model.meta},
         trace=runner.trace,
         reference_name="ONNX Runtime",
         num_points=graph.model.num_points,
         classes=graph.model.classes,
+        # a float file is its own float model: float.tflite is checked against it
+        float_trace=None if binary else runner.trace,
+        float_unchecked=(
+            "float.tflite: the float baseline of a binary ONNX model (sign removed, latent "
+            "weights used as they are, L2 k-NN) has no reference: the file holds the binary "
+            "network only, and ONNX Runtime cannot run it in float mode"
+            if binary
+            else None
+        ),
+        notes=tuple(notes),
     )
 
 
