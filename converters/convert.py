@@ -315,7 +315,6 @@ def convert_checkpoint(
             },
             "notes": list(source.notes),
             "verified": not failures,
-            "notes": list(source.notes),
             "seconds": round(time.perf_counter() - started, 2),
         }
         (work / "report.json").write_text(json.dumps(report, indent=2, default=_jsonable) + "\n")

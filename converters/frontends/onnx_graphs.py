@@ -164,6 +164,13 @@ class _Walker:
                 self.fail(node, "constant subgraphs are not folded; fold them before export")
             self.fail(node, "no input comes from the point cloud")
         a = ins[0]
+        if a is None:  # e.g. MatMul(A, x): a fixed adjacency times the features (GCN, SAGE)
+            self.fail(
+                node,
+                "a constant first operand applied to the point features (a fixed graph's "
+                "aggregation, as in GCN or GraphSAGE); the graphs read here build their "
+                "neighbours with a k-NN (TopK) per layer",
+            )
         if op in _PASS_THROUGH:
             self.set(node, a)
             return
@@ -466,7 +473,17 @@ def _points_last(value: np.ndarray, axes: tuple[str, ...] | None) -> np.ndarray:
 def load_source(path, *, arch=None, sizes=None) -> Source:
     if arch is not None:
         raise ConfigError("--arch is for paper checkpoints; an ONNX file describes itself")
-    graph = from_onnx(path)
+    try:
+        graph = from_onnx(path)
+    except ConversionError as e:  # UnsupportedOpError too: say what is read, and where
+        if e.hint is None:
+            e.hint = (
+                "the ONNX frontend reads DGCNN-family graphs (a TopK k-NN per EdgeConv layer, "
+                "1x1 convolutions or products, max over neighbours, global pooling, a head): "
+                "docs/onnx-frontend.md lists the forms; a checkpoint of our or the paper's "
+                "architectures converts from PyTorch (the paper's with --arch)"
+            )
+        raise
     runner = OnnxTraceRunner(path, graph)
     binary = graph.model.is_binary
     notes = []
