@@ -74,8 +74,15 @@ def edge_features(x: torch.Tensor, idx: torch.Tensor, op: str = "sub") -> torch.
     b, c, n = x.shape
     k = idx.shape[-1]
     nodes = x.transpose(1, 2)  # (B, N, C)
-    flat = idx.reshape(b, n * k, 1).expand(b, n * k, c)
-    neighbours = torch.gather(nodes, 1, flat).reshape(b, n, k, c)
+    if torch.onnx.is_in_onnx_export():
+        # the same rows, spelled as DGCNN code does (indices into the flattened batch, one
+        # Gather): the form bgnn-deploy's ONNX reader follows, so model.onnx converts back
+        base = (torch.arange(b, device=idx.device) * n).view(b, 1, 1)
+        flat_rows = (idx + base).reshape(-1)
+        neighbours = nodes.reshape(b * n, c)[flat_rows].reshape(b, n, k, c)
+    else:
+        flat = idx.reshape(b, n * k, 1).expand(b, n * k, c)
+        neighbours = torch.gather(nodes, 1, flat).reshape(b, n, k, c)
     centre = nodes.unsqueeze(2).expand(b, n, k, c)
     if op == "sub":
         rel = neighbours - centre

@@ -273,6 +273,9 @@ class _Reader:
         if op in ("ReduceMax", "ReduceMean", "MaxPool", "GlobalAveragePool", "GlobalMaxPool"):
             self.reduce(node, a)
             return
+        if op in ("GreaterOrEqual", "Where") and a is not None:
+            self.sign_by_where(node, a, known)
+            return
         if a is not None and a.kind in ("pts", "edge", "vec") and len(known) == 1:
             self.layer_op(node, a)
             return
@@ -736,6 +739,29 @@ class _Reader:
             self.fail(node, f"unsupported op on {stage} features")
         self.tip[stage] = node.output[0]
         self.set(node, dataclasses.replace(a, version=len(ops)))
+
+    def sign_by_where(self, node, a: _V, known: list) -> None:
+        """``Where(GreaterOrEqual(x, 0), 1, -1)``: a sign with sign(0) = +1 (bgnn-deploy's
+        own export writes its binarization so; ONNX's Sign gives 0 there)."""
+        op = node.op_type
+        if op == "GreaterOrEqual":
+            zero = self.const(node.input[1])
+            if a.kind not in ("pts", "edge", "vec") or len(known) != 1 or zero is None:
+                self.fail(node, "only a comparison of the features with 0 (a sign) is read")
+            if np.any(np.asarray(zero) != 0):
+                self.fail(node, "only x >= 0 (a sign) is read")
+            self.set(node, dataclasses.replace(a, kind="ge0:" + a.kind))
+            return
+        hi, lo = self.const(node.input[1]), self.const(node.input[2])
+        if not a.kind.startswith("ge0:") or hi is None or lo is None:
+            self.fail(node, "only Where(x >= 0, 1, -1), a sign, is read")
+        if np.any(np.asarray(hi) != 1) or np.any(np.asarray(lo) != -1):
+            self.fail(node, "only Where(x >= 0, 1, -1), a sign, is read")
+        from onnx import helper
+
+        x = self.producer[node.input[0]].input[0]  # what GreaterOrEqual compared
+        sign = helper.make_node("Sign", [x], [node.output[0]], name=node.name)
+        self.layer_op(sign, dataclasses.replace(a, kind=a.kind.split(":", 1)[1]))
 
     def product(self, node, a: _V, ops: list, cax) -> int:
         op = node.op_type

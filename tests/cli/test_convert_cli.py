@@ -172,3 +172,16 @@ def test_unclamped_latent_weights_convert_and_verify_with_a_note(cli, tmp_path):
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     assert report["verified"] and "were clamped" in report["notes"][0]
     assert "note:" in result.stdout
+
+
+def test_our_own_model_onnx_converts_back(cli, converted_cli, tmp_path):
+    """convert's model.onnx is an ONNX file like any other: it converts and verifies
+    against ONNX Runtime (its gather is spelled as DGCNN code spells it, its sign as
+    Where(x >= 0, 1, -1))."""
+    root, _, _ = converted_cli
+    result = cli("convert", root / "out" / "model.onnx", "-o", tmp_path / "again",
+                 "--samples", "2", "--json")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["verified"] and report["parity"]["reference"] == "ONNX Runtime"
+    assert report["ops"]["binary"]["LceBconv2d"] == converted_cli[2]["ops"]["binary"]["LceBconv2d"]
