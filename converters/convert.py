@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from bgnn_deploy.converters.backends.keras_lce import build_keras, convert_to_tflite
+from bgnn_deploy.converters.backends import get_backend
 from bgnn_deploy.converters.frontends import frontend_for
 from bgnn_deploy.converters.frontends.base import Trace
 from bgnn_deploy.converters.fusion.flatbuffer import FUSED_OPS, fuse_model, head_model
@@ -150,6 +150,7 @@ def convert_checkpoint(
     overwrite: bool = False,
     fuse: bool = False,
     frontend: str | None = None,
+    backend: str = "lce",
 ) -> ConversionReport:
     """Convert a model and prove the results against it. See the module docstring.
 
@@ -161,7 +162,8 @@ def convert_checkpoint(
     for our runner; it implies the fused k-NN) instead of the portable LCE form.
 
     ``frontend`` names the frontend that reads the model (``converters.frontends.
-    FRONTENDS``); by default the file's kind decides."""
+    FRONTENDS``); by default the file's kind decides. ``backend`` names the backend that
+    writes the flatbuffers (``converters.backends.BACKENDS``)."""
     if knn not in KNN_MODES:
         raise ConfigError(
             f"unknown --knn mode '{knn}' (valid: {', '.join(KNN_MODES)})",
@@ -172,6 +174,7 @@ def convert_checkpoint(
         )
     if samples < 1:
         raise ConfigError(f"--samples must be >= 1, got {samples}")
+    write = get_backend(backend)
     say = step or (lambda _msg: None)
     out_dir = Path(out_dir)
     ours = ("binary.tflite", "float.tflite", "model.onnx", "report.json")  # report.json last
@@ -204,8 +207,8 @@ def convert_checkpoint(
         fused = 0
         if description.is_binary:
             say("building the binary graph (Keras + Larq) and converting with LCE")
-            binary_fb = convert_to_tflite(build_keras(description), binary=True)
-            debug_fb = convert_to_tflite(build_keras(description, debug=True), binary=True)
+            binary_fb = write(description, binary=True)
+            debug_fb = write(description, binary=True, debug=True)
             portable_fb = binary_fb
             if plan is not None:
                 binary_fb = fuse_model(portable_fb, plan)
@@ -222,7 +225,7 @@ def convert_checkpoint(
 
         say("building the float baseline and converting with TFLite")
         baseline = description.float_baseline() if description.is_binary else description
-        float_fb = convert_to_tflite(build_keras(baseline), binary=False)
+        float_fb = write(baseline, binary=False)
         (work / "float.tflite").write_bytes(float_fb)
         files["float"] = "float.tflite"
         summaries["float"] = summarize(float_fb).to_dict()
@@ -261,7 +264,7 @@ def convert_checkpoint(
             if "onnx" in files:
                 parity["onnx"] = _parity_onnx(run_onnx(work / "model.onnx"), source.trace, clouds)
         if source.float_trace is not None:
-            float_debug = convert_to_tflite(build_keras(baseline, debug=True), binary=False)
+            float_debug = write(baseline, binary=False, debug=True)
             parity["float"] = _parity_tflite(
                 f"float.tflite (TFLite interpreter) vs {source.reference_name}",
                 HostInterpreter(float_debug, lce=False),

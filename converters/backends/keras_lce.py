@@ -19,11 +19,12 @@ from dataclasses import dataclass
 
 import numpy as np
 from bgnn_deploy.converters import ir
+from bgnn_deploy.converters.backends.base import Backend
 from bgnn_deploy.converters.quiet import native_stderr_silenced
 
 from bgnn_deploy.errors import ConversionError, UnsupportedOpError
 
-__all__ = ["KerasGraph", "build_keras", "convert_to_tflite"]
+__all__ = ["BACKEND", "KerasGraph", "build_keras", "convert_to_tflite"]
 
 
 def _tf():
@@ -211,3 +212,14 @@ def convert_to_tflite(graph: KerasGraph, *, binary: bool) -> bytes:
             return converter.convert()
     except Exception as e:  # the converters raise many types; all mean "could not convert"
         raise ConversionError(f"TFLite conversion failed: {str(e).strip()[:400]}") from None
+
+
+def _write(model: ir.GraphModel, *, binary: bool, debug: bool = False) -> bytes:
+    return convert_to_tflite(build_keras(model, debug=debug), binary=binary)
+
+
+BACKEND = Backend(
+    name="lce",
+    summary="TFLite flatbuffers through Keras + Larq: LCE's binary ops, TFLite's builtins",
+    write=_write,
+)

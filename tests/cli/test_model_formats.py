@@ -71,3 +71,14 @@ def test_an_unknown_frontend_name_is_one_error(cli, user_error, foreign_models):
                  "--frontend", "onx")  # fmt: skip
     user_error(result, "unknown frontend 'onx'")
     assert "did you mean 'onnx'" in result.stderr
+
+
+def test_backends_by_name(tmp_path):
+    from bgnn_deploy.converters.backends import BACKENDS, get_backend
+    from bgnn_deploy.converters.convert import convert_checkpoint
+    from bgnn_deploy.errors import ConfigError
+
+    assert set(BACKENDS) == {"lce"} and get_backend("lce").name == "lce"
+    with pytest.raises(ConfigError, match="unknown backend 'lcee'") as err:
+        convert_checkpoint(tmp_path / "m.pt", tmp_path / "out", backend="lcee")
+    assert err.value.hint == "did you mean 'lce'?" and not (tmp_path / "out").exists()
