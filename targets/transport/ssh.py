@@ -249,11 +249,13 @@ class SshConnection(Connection):
         return self._client
 
     def close(self) -> None:
-        # through SFTP, which an interrupt leaves open (it closes only the command channels)
-        if self._temps and self._sftp is not None and not self._dead:
-            for path in self._temps:
-                with contextlib.suppress(Exception):  # best effort: never mask the real error
-                    self._sftp.remove(path)  # (it may never have been written)
+        # also after an interrupt: it closed the command channels, not the connection. A
+        # command channel of its own, not SFTP: Ctrl-C in the middle of an upload or a
+        # download leaves the SFTP channel with a reply unread, and the next request on it
+        # waits for ever.
+        if self._temps and self._client is not None and not self._dead:
+            with contextlib.suppress(Exception):  # best effort: never mask the real error
+                self._exec(["rm", "-f", *self._temps], timeout=10, check=False)
         self._temps = []
         for thing in (self._board_lock, self._sftp, self._client, self._jump):
             if thing is not None:
@@ -264,6 +266,9 @@ class SshConnection(Connection):
     # -- commands ---------------------------------------------------------------------------
     def run(self, cmd: list[str], *, timeout: float = 600, check: bool = True) -> RunResult:
         self._raise_if_interrupted()
+        return self._exec(cmd, timeout=timeout, check=check)
+
+    def _exec(self, cmd: list[str], *, timeout: float, check: bool) -> RunResult:
         if self._dead:
             raise TransportError(f"the connection to {self.target.name} was lost")
         client = self._open()

@@ -76,6 +76,7 @@ def test_an_unknown_frontend_name_is_one_error(cli, user_error, foreign_models):
 def test_backends_by_name(tmp_path):
     from bgnn_deploy.converters.backends import BACKENDS, get_backend
     from bgnn_deploy.converters.convert import convert_checkpoint
+
     from bgnn_deploy.errors import ConfigError
 
     assert set(BACKENDS) == {"lce"} and get_backend("lce").name == "lce"

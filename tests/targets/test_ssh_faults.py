@@ -312,7 +312,8 @@ def _runners(conn, model: Path) -> list[tuple[str, str]]:
 
 def _stop_cli_once_the_baselines_run(args, env, watch, baseline: Path, count: int, how):
     """Start the CLI, wait until ``count`` runners of ``baseline`` run on the board (so the
-    binary models were measured), send ``how``; returns the finished process."""
+    binary models were measured), send ``how``; returns the finished process. The runs
+    asked for must outlast the signal's way in on a busy machine (2000 runs: seconds)."""
     proc = subprocess.Popen(
         [*CLI, *map(str, args)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
@@ -329,7 +330,7 @@ def _stop_cli_once_the_baselines_run(args, env, watch, baseline: Path, count: in
 
 def test_sigterm_to_the_cli_stops_the_run_like_ctrl_c(trusted, converted, tmp_path):
     binary, baseline = _unique_models(converted, tmp_path)
-    args = ["run", binary, "--baseline", baseline, "--target", "test-board", "--num-runs", "100",
+    args = ["run", binary, "--baseline", baseline, "--target", "test-board", "--num-runs", "2000",
             "--no-store"]  # fmt: skip
     with connect(get_target("test-board")) as watch:
         code, out, err = _stop_cli_once_the_baselines_run(
@@ -365,7 +366,7 @@ def test_ctrl_c_with_several_targets_stops_them_all(board, trusted, converted, t
     trusted.write_text(board.profile() + board.profile("board-two", workdir=str(tmp_path / "two")))
     binary, baseline = _unique_models(converted, tmp_path)
     args = ["run", binary, "--baseline", baseline, "--target", "test-board",
-            "--target", "board-two", "--num-runs", "100", "--no-store"]  # fmt: skip
+            "--target", "board-two", "--num-runs", "2000", "--no-store"]  # fmt: skip
     with connect(get_target("test-board")) as watch:
         started = time.monotonic()
         code, out, err = _stop_cli_once_the_baselines_run(
