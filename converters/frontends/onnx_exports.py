@@ -15,7 +15,8 @@ and run in ONNX Runtime on random features, and its neighbours are compared with
 k-NN (random real features) and the Hamming k-NN (random ±1 features, ties to the lower
 index): the metric is the one it computes. Everything else must be one of the ops of
 :mod:`~bgnn_deploy.converters.ir` (1x1 ``Conv``, ``Gemm``/``MatMul`` with constant weights,
-``BatchNormalization``, per-channel ``Mul``/``Add``, ``PRelu``, ``LeakyRelu``, ``Sign``,
+``BatchNormalization``, per-channel ``Mul``/``Add``, ``PRelu``, ``LeakyRelu``, ``Sign`` or
+``Where(x >= 0, 1, -1)``,
 ``ReduceMax`` over neighbours, global max + mean pooling), else
 :class:`~bgnn_deploy.errors.UnsupportedOpError` names the node, why and what to do.
 docs/onnx-frontend.md lists the spellings.
@@ -47,7 +48,7 @@ _HINT = (
 class _V:
     """What a tensor means. ``stage`` names the op list its ops go to."""
 
-    kind: str  # pts | edge | idx | nbr | rel | vec
+    kind: str  # pts | edge | idx | nbr | rel | vec | ge0:<kind> (that tensor >= 0)
     stage: str  # pts: points | nodes<i> | embed; edge: edges<i>; vec: max | mean | head
     version: int  # how many ops of the stage it has seen
     axes: tuple[str, ...]
