@@ -8,6 +8,8 @@ from dataclasses import asdict, dataclass, field
 from bgnn_deploy.targets.profiles import TargetProfile, get_target
 from bgnn_deploy.targets.transport import Connection, connect
 
+from bgnn_deploy.errors import BgnnDeployError
+
 __all__ = ["TargetCheck", "check_target", "collect_facts"]
 
 # The oldest glibc each runtime library loads on (ai-edge-litert wheels' requirements).
@@ -25,6 +27,8 @@ class TargetCheck:
     free_disk_mb: int | None = None
     kernel: str | None = None
     cpu: str | None = None
+    emulator: str | None = None  # an emulated target's emulator and version
+    host_cpu: str | None = None  # the machine an emulated target runs on
     runner_ok: bool = False
     problems: list[str] = field(default_factory=list)
 
@@ -52,7 +56,10 @@ df -Pk "$1" 2>/dev/null | tail -n 1
 
 
 def collect_facts(conn: Connection) -> dict:
-    """Arch, kernel, glibc, CPU model, cores, governor and free disk of the target."""
+    """Arch, kernel, glibc, CPU model, cores, governor and free disk of the target. For an
+    emulated target: the guest's arch, the emulator and its version (``emulator``), and
+    the machine it runs on as ``host_arch`` / ``host_cpu`` (``cpu`` and ``glibc`` are not
+    the guest's to report)."""
     folder = conn.temp_path("probe").rsplit("/", 1)[0]
     out = conn.run(["sh", "-c", _FACTS_SCRIPT, "bgnn-facts", folder], check=False).stdout
     parts = [p.strip() for p in out.split("@@bgnn-facts@@")] + [""] * 7
@@ -67,7 +74,33 @@ def collect_facts(conn: Connection) -> dict:
     fields = df.split()
     if len(fields) >= 4 and fields[3].isdigit():
         facts["free_disk_mb"] = int(fields[3]) // 1024
+    target = getattr(conn, "target", None)
+    if target is not None and target.emulated and target.launcher:
+        return _emulated_facts(conn, target, facts)
     return facts
+
+
+def _emulated_facts(conn: Connection, target, host: dict) -> dict:
+    program = target.launcher[0]
+    try:
+        said = conn.run([program, "--version"], check=False, timeout=30).stdout
+    except (OSError, BgnnDeployError):  # not installed: run says so when it starts it
+        said = ""
+    first = said.strip().splitlines()[0] if said.strip() else ""
+    version = re.search(r"version\s+(\S+)", first)
+    name = program.rsplit("/", 1)[-1]
+    return {
+        "arch": target.arch,
+        "emulator": f"{name} {version.group(1)}" if version else name,
+        "kernel": host["kernel"],  # user-mode emulation runs on the host's kernel
+        "glibc": None,
+        "cores": host["cores"],
+        "governor": host["governor"],
+        "cpu": None,
+        "host_arch": host["arch"],
+        "host_cpu": host["cpu"],
+        **({"free_disk_mb": host["free_disk_mb"]} if "free_disk_mb" in host else {}),
+    }
 
 
 def check_target(name: str | TargetProfile, *, accept_new_host_key: bool = False) -> TargetCheck:

@@ -25,6 +25,7 @@ from bgnn_deploy.targets.transport import Connection, connect
 from bgnn_deploy.errors import BgnnDeployError, CheckpointError, ConfigError, RunInterrupted
 from bgnn_deploy.results import ResultsStore
 from bgnn_deploy.results.records import Energy, Measurement, RunEnergy, RunnerResult, RunReport
+from bgnn_deploy.results.stats import speedup_ci
 
 __all__ = ["RunReport", "run_models", "run_on_targets"]
 
@@ -46,6 +47,7 @@ def run_models(
     energy: bool = False,
     energy_probe: str | None = None,
     idle_seconds: float = 2.0,
+    min_secs: float = 0.0,
     store: ResultsStore | None = None,
     progress: Callable[[str], None] | None = None,
     board_wait_s: float = 60,
@@ -54,7 +56,8 @@ def run_models(
     """Measure ``model`` (and its float baseline) on ``target``; with ``store``, the
     completed run is appended to the results store and gets its ``run_id``.
 
-    The run holds the board's run lock while it measures, so that two runs never share a
+    Each model runs at least ``num_runs`` times and for at least ``min_secs`` seconds of
+    timed runs. The run holds the board's run lock while it measures, so that two runs never share a
     board; it waits up to ``board_wait_s`` s for another one to finish. ``on_connect`` is
     given the connection once it exists (:func:`run_on_targets` stops runs through it)."""
     say = progress or (lambda _m: None)
@@ -63,6 +66,8 @@ def run_models(
         raise CheckpointError(f"model file not found: {model}")
     if num_runs < 1 or warmup_runs < 0 or not threads or min(threads) < 1:
         raise ConfigError("--num-runs and --threads must be >= 1, --warmup-runs >= 0")
+    if not 0 <= min_secs <= 86400:
+        raise ConfigError(f"--min-secs must be from 0 to 86400, got {min_secs:g}")
     if (
         baseline is None
         and model.name == "binary.tflite"
@@ -86,6 +91,7 @@ def run_models(
             say,
             probe=get_probe(build.target, energy_probe) if energy else None,
             idle_seconds=idle_seconds,
+            min_secs=min_secs,
             threads=threads,
             num_runs=num_runs,
             warmup_runs=warmup_runs,
@@ -109,6 +115,7 @@ def run_models(
             "profile_ops": profile_ops,
             "energy": energy,
             "energy_probe": energy_probe,
+            "min_secs": min_secs,
             "baseline": str(baseline) if baseline is not None else None,
         }
         try:
@@ -132,11 +139,13 @@ def _measure(
     accept_new_host_key,
     probe: Probe | None = None,
     idle_seconds: float = 2.0,
+    min_secs: float = 0.0,
     board_wait_s: float = 60,
     on_connect: Callable[[Connection], None] | None = None,
 ) -> None:
     """Append each run to ``report`` as it completes, so a later failure loses nothing."""
     medians: dict[tuple[str, int], float] = {}
+    runs: dict[tuple[str, int], tuple[float, ...]] = {}
     target = build.target.name
     with connect(build.target, accept_new_host_key=accept_new_host_key) as conn:
         if on_connect is not None:
@@ -157,8 +166,8 @@ def _measure(
                         warmup_runs=warmup_runs,
                         threads=n,
                         profile_ops=profile_ops,
-                        # long enough that the timed runs dominate the active window
-                        min_secs=idle_seconds if idle is not None else 0.0,
+                        # with energy, long enough that the timed runs fill the window
+                        min_secs=max(min_secs, idle_seconds if idle is not None else 0.0),
                         conn=conn,
                     )
                 except BaseException:
@@ -184,8 +193,12 @@ def _measure(
                 )
                 report.results.append(measurement)
                 medians[(role, n)] = result.latency.median
+                runs[(role, n)] = result.runs_ms
             if ("float", n) in medians and medians[("binary", n)] > 0:
                 report.speedup[str(n)] = medians[("float", n)] / medians[("binary", n)]
+                ci = speedup_ci(runs[("float", n)], runs[("binary", n)])
+                if ci is not None:
+                    report.speedup_ci[str(n)] = ci
 
 
 def _idle_power(probe: Probe, conn, report: RunReport, seconds: float, say) -> EnergyWindow | None:

@@ -22,7 +22,16 @@ def run(
         list[str], typer.Option(help="Target profile(s); repeat to run on several in parallel.")
     ],
     baseline: Annotated[Path | None, typer.Option(help="Float baseline .tflite.")] = None,
-    num_runs: Annotated[int, typer.Option(min=1, help="Timed runs.")] = 50,
+    num_runs: Annotated[int, typer.Option(min=1, help="Timed runs (at least).")] = 50,
+    min_secs: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            max=86400.0,
+            callback=finite,
+            help="Keep timing each model until this many seconds of timed runs.",
+        ),
+    ] = 1.0,
     warmup_runs: Annotated[int, typer.Option(min=0, help="Untimed runs first.")] = 1,
     threads: Annotated[str, typer.Option(help="Thread counts, e.g. 1,4.")] = "1",
     profile_ops: Annotated[bool, typer.Option(help="Time our ops vs LiteRT's builtins.")] = False,
@@ -72,6 +81,7 @@ def run(
         energy=energy,
         energy_probe=energy_probe,
         idle_seconds=idle_secs,
+        min_secs=min_secs,
         board_wait_s=board_wait,
     )
     from bgnn_deploy.results import ResultsStore
@@ -140,7 +150,9 @@ def _render(report, as_json: bool, profile_ops: bool) -> None:
         return
     label = " [bold yellow](EMULATED: timings are not board figures)[/]" if report.emulated else ""
     table = Table(title=f"{report.target}{label}")
-    for col in ("model", "threads", "median ms", "p90 ms", "min ms", "init ms", "peak RSS MiB"):
+    columns = ("model", "thr", "median ms", "p90 ms", "min ms", "CV", "runs", "init ms",
+               "peak RSS MiB")  # fmt: skip
+    for col in columns:
         table.add_column(col, justify="left" if col == "model" else "right")
     for m in report.results:
         r, lat = m.result, m.latency
@@ -150,6 +162,8 @@ def _render(report, as_json: bool, profile_ops: bool) -> None:
             f"{lat.median:.2f}",
             f"{lat.p90:.2f}",
             f"{lat.min:.2f}",
+            f"{lat.cv:.1%}" if lat.cv is not None else "-",
+            str(m.samples),
             f"{r.init_ms:.1f}" if r.init_ms is not None else "-",
             f"{r.peak_rss_kb / 1024:.1f}" if r.peak_rss_kb is not None else "-",
         )
@@ -159,9 +173,17 @@ def _render(report, as_json: bool, profile_ops: bool) -> None:
         console.print(f"[dim]{role}: {path}[/]")
     if report.run_id:
         console.print(f"[dim]stored as run {report.run_id}[/]")
+    for m in report.results:
+        stable, why = m.stability
+        if not stable:
+            console.print(f"[yellow]unstable:[/] {m.role}, {m.threads} thread(s): {why}")
     for n, speedup in report.speedup.items():
         kind = "emulated " if report.emulated else ""
-        console.print(f"{kind}speedup binary vs float, {n} thread(s): [bold]{speedup:.2f}x[/]")
+        ci = report.speedup_ci.get(n)
+        around = f" (95% CI {ci[0]:.2f}-{ci[1]:.2f}x)" if ci else ""
+        console.print(
+            f"{kind}speedup binary vs float, {n} thread(s): [bold]{speedup:.2f}x[/]{around}"
+        )
     if report.energy is not None and not report.energy.available:
         console.print(f"energy: not available ({report.energy.reason})")
     elif report.energy is not None:

@@ -195,6 +195,13 @@ def _sizes_table(runs: Sequence[Run]) -> str:
     return _table(("model", "role", "sha256", "bytes", "from"), body)
 
 
+def _cpu(facts) -> str:
+    """The CPU, or for an emulated target the emulator and the machine under it."""
+    if facts.get("emulator"):
+        return f"{facts['emulator']} on {facts.get('host_cpu') or '?'}"
+    return str(facts.get("cpu") or "-")
+
+
 def _runs_table(runs: Sequence[Run]) -> str:
     headers = ("run", "target", "arch", "cpu", "cores", "kernel", "glibc", "governor")
     headers += ("runtime", "isa", "flags")
@@ -212,7 +219,9 @@ def _runs_table(runs: Sequence[Run]) -> str:
         cells = [
             _td(f"<code>{escape(run.run_id)}</code>"),
             _td(_target(run)),
-            *(_td(escape(str(f.get(k, "-")))) for k in ("arch", "cpu", "cores", "kernel")),
+            _td(escape(str(f.get("arch", "-")))),
+            _td(escape(_cpu(f))),
+            *(_td(escape(str(f.get(k, "-")))) for k in ("cores", "kernel")),
             *(_td(escape(str(f.get(k) or "-"))) for k in ("glibc", "governor")),
             _td(escape(runtime)),
             _td(escape(isa)),

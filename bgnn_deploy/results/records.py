@@ -28,6 +28,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from bgnn_deploy.errors import BgnnDeployError
+from bgnn_deploy.results.stats import stability
 
 __all__ = [
     "Energy",
@@ -168,9 +169,21 @@ class Latency:
             p99=f.number("p99", required=False),
         )
 
+    @property
+    def cv(self) -> float | None:
+        """Coefficient of variation, std / mean (None without a std)."""
+        return self.std / self.mean if self.std is not None and self.mean > 0 else None
+
     def stats(self) -> dict[str, float]:
         """The statistics by name (min, median, mean, std, p90, p95, p99, max) that exist."""
         return {k: v for k, v in _dict(self, skip=("runs",)).items()}
+
+    def to_dict(self) -> dict[str, Any]:
+        """The runner's ``latency_ms`` and, derived, ``cv``."""
+        out = _dict(self)
+        if self.cv is not None:
+            out["cv"] = self.cv
+        return out
 
 
 @dataclass(frozen=True)
@@ -208,7 +221,7 @@ class RunnerResult:
     init_ms: float | None = None
     first_ms: float | None = None
     warmup_ms: float | None = None
-    runs_ms: tuple[float, ...] = ()  # each timed run, in order
+    runs_ms: tuple[float, ...] = ()  # each timed run in order (past 2000: 2000 evenly spaced)
     timed_window_boottime_s: tuple[float, float] | None = None  # CLOCK_BOOTTIME, start/end
     peak_rss_kb_after_init: int | None = None
     outputs: tuple[OutputTensor, ...] = ()
@@ -266,7 +279,7 @@ class RunnerResult:
     def to_dict(self) -> dict[str, Any]:
         """The runner's JSON again (``latency_ms``, ``ops`` and ``outputs`` as it names them)."""
         out = _dict(self, skip=("latency", "outputs", "ops"))
-        out["latency_ms"] = _dict(self.latency)
+        out["latency_ms"] = self.latency.to_dict()
         out["outputs"] = [_dict(o) for o in self.outputs]
         if self.ops:
             out["ops"] = {name: _dict(op) for name, op in self.ops.items()}
@@ -376,6 +389,10 @@ class Measurement:
             model_sha256=self.model_sha256,
             threads=self.threads,
             target=self.target,
+            # derived, for readers of run --json (not read back)
+            throughput_per_s=self.throughput_per_s,
+            samples=self.samples,
+            stable=self.stability[0],
         )
         if self.energy is not None:
             out["energy"] = _dict(self.energy)
@@ -384,6 +401,21 @@ class Measurement:
     @property
     def latency(self) -> Latency:
         return self.result.latency
+
+    @property
+    def samples(self) -> int:
+        """Timed runs behind the statistics."""
+        return self.latency.runs
+
+    @property
+    def throughput_per_s(self) -> float | None:
+        """Inferences per second, one after another (1000 / mean ms)."""
+        return 1e3 / self.latency.mean if self.latency.mean > 0 else None
+
+    @property
+    def stability(self) -> tuple[bool, str]:
+        """(stable, why): the timed runs' spread judged (:func:`.stats.stability`)."""
+        return stability(self.latency.cv, self.samples)
 
 
 @dataclass
@@ -396,6 +428,8 @@ class RunReport:
     emulated: bool
     results: list[Measurement] = field(default_factory=list)
     speedup: dict[str, float] = field(default_factory=dict)  # per thread count, as text
+    # a 95% bootstrap interval of each speedup, where both sides had enough timed runs
+    speedup_ci: dict[str, tuple[float, float]] = field(default_factory=dict)
     run_id: str | None = None
     energy: RunEnergy | None = None  # None: run without --energy
     facts: dict[str, Any] = field(default_factory=dict)  # arch, cpu, glibc, kernel, governor
@@ -403,8 +437,11 @@ class RunReport:
     @property
     def single_thread_speedup(self) -> float | None:
         """The speedup at the fewest threads measured (the run's headline figure)."""
+        return self._fewest(self.speedup)
+
+    def _fewest(self, by_threads: dict):
         fewest = min((m.threads for m in self.results), default=1)
-        return self.speedup.get(str(fewest))
+        return by_threads.get(str(fewest))
 
     def to_dict(self) -> dict[str, Any]:
         """The ``run --json`` object, also what the store keeps."""
@@ -414,6 +451,8 @@ class RunReport:
             "results": [m.to_dict() for m in self.results],
             "speedup": self.single_thread_speedup,
             "speedup_by_threads": self.speedup,
+            "speedup_ci": list(ci) if (ci := self._fewest(self.speedup_ci)) else None,
+            "speedup_ci_by_threads": {k: list(v) for k, v in self.speedup_ci.items()},
             "run_id": self.run_id,
             "energy": _dict(self.energy) if self.energy is not None else None,
             "facts": self.facts,
@@ -425,6 +464,7 @@ class RunReport:
         f = _Fields(obj, where)
         target = f.text("target")
         speedups = f.nested("speedup_by_threads", required=False)
+        cis = f.nested("speedup_ci_by_threads", required=False)
         energy = f.nested("energy", required=False)
         facts = f.nested("facts", required=False)
         return cls(
@@ -435,6 +475,9 @@ class RunReport:
                 for m in f.items("results")
             ],
             speedup={} if speedups is None else {str(k): speedups.number(k) for k in speedups.obj},
+            speedup_ci={}
+            if cis is None
+            else {str(k): tuple(cis.numbers(k, required=True)) for k in cis.obj},
             run_id=f.text("run_id", required=False),
             energy=RunEnergy._read(energy) if energy is not None else None,
             facts=dict(facts.obj) if facts is not None else {},

@@ -28,7 +28,12 @@ def test_the_runner_json_reads_back_field_for_field(runner_json):
     assert result.outputs[0].shape == (1, 4) and result.ops["LceBconv2d"].calls_per_run == 4
     assert result.ops["builtin (LiteRT)"].calls_per_run is None
     assert result.timed_window_boottime_s == (100.25, 100.5)
-    assert result.to_dict() == runner_json  # nothing lost, nothing added
+    # nothing lost; the one addition is derived: the coefficient of variation
+    lat = runner_json["latency_ms"]
+    assert result.to_dict() == {
+        **runner_json,
+        "latency_ms": {**lat, "cv": lat["std"] / lat["mean"]},
+    }
 
 
 def _set(obj: dict, path: str, value) -> dict:
@@ -210,3 +215,19 @@ def test_an_output_file_shorter_than_its_shapes_is_named(runner_json, tmp_path):
     path.write_bytes(b"\0" * 8)
     with pytest.raises(RunnerError, match=r"output logits: the runner wrote 8 bytes for \[1, 4\]"):
         read_outputs(result, path)
+
+
+def test_stability_and_the_speedup_interval():
+    from bgnn_deploy.results.stats import speedup_ci, stability
+
+    assert stability(0.02, 50) == (True, "CV 2.0%")
+    assert stability(0.3, 50)[0] is False and "re-run on a quiet board" in stability(0.3, 50)[1]
+    assert stability(0.0, 3) == (False, "too few runs to judge (3 < 5)")
+    rng = np.random.default_rng(1)
+    fast, slow = rng.normal(2.0, 0.05, 200), rng.normal(10.0, 0.2, 200)
+    lo, hi = speedup_ci(slow, fast)
+    assert lo < np.median(slow) / np.median(fast) < hi and hi - lo < 0.3
+    noisy = np.concatenate([fast, rng.normal(6.0, 2.0, 40)])  # a busy stretch
+    lo2, hi2 = speedup_ci(slow, noisy)
+    assert hi2 - lo2 > hi - lo  # a noisier side widens the interval
+    assert speedup_ci(slow[:4], fast) is None

@@ -178,6 +178,8 @@ def test_run_cli_json_finds_the_baseline(cli, converted):
         "qemu-aarch64",
         "--num-runs",
         "2",
+        "--min-secs",
+        "0",
         "--threads",
         "1,2",
         "--json",

@@ -1,0 +1,47 @@
+"""What `run --json` says about how far its figures can be trusted (issue 14 interface):
+CV, throughput, samples and a stability verdict per model, a speedup interval, a
+minimum measuring time, and an emulated target's own facts."""
+
+from __future__ import annotations
+
+import json
+import platform
+
+import pytest
+
+
+def _run(cli, model, *args):
+    result = cli("run", model, *map(str, args), "--json")
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_each_result_says_how_stable_it_is(cli, converted):
+    report = _run(cli, converted / "builtin" / "binary.tflite", "--target", "local",
+                  "--num-runs", "30", "--min-secs", "0")  # fmt: skip
+    for r in report["results"]:
+        lat, runs = r["latency_ms"], r["runs_ms"]
+        assert r["samples"] == lat["runs"] == len(runs) == 30
+        assert lat["cv"] == pytest.approx(lat["std"] / lat["mean"])
+        assert r["throughput_per_s"] == pytest.approx(1000 / lat["mean"])
+        assert r["stable"] is (lat["cv"] <= 0.10)
+    lo, hi = report["speedup_ci"]
+    assert lo <= report["speedup"] <= hi
+
+
+def test_min_secs_keeps_measuring(cli, converted):
+    report = _run(cli, converted / "builtin" / "binary.tflite", "--target", "local",
+                  "--num-runs", "1", "--min-secs", "0.4")  # fmt: skip
+    for r in report["results"]:
+        start, end = r["timed_window_boottime_s"]
+        assert end - start >= 0.4 - 1e-3 and r["samples"] > 1
+
+
+def test_an_emulated_target_reports_the_guest_and_the_emulator(cli, converted):
+    report = _run(cli, converted / "builtin" / "binary.tflite", "--target", "qemu-aarch64",
+                  "--num-runs", "1", "--min-secs", "0", "--no-store")  # fmt: skip
+    facts = report["facts"]
+    assert facts["arch"] == "aarch64" and facts["cpu"] is None
+    name, version = facts["emulator"].split(" ")
+    assert name == "qemu-aarch64" and version[0].isdigit()
+    assert facts["host_arch"] == platform.machine()
