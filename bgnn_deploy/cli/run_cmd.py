@@ -22,19 +22,32 @@ def run(
         list[str], typer.Option(help="Target profile(s); repeat to run on several in parallel.")
     ],
     baseline: Annotated[Path | None, typer.Option(help="Float baseline .tflite.")] = None,
-    num_runs: Annotated[int, typer.Option(min=1, help="Timed runs (at least).")] = 50,
+    num_runs: Annotated[
+        int, typer.Option("--num-runs", "--num_runs", min=1, help="Timed runs (at least).")
+    ] = 50,
     min_secs: Annotated[
         float,
         typer.Option(
+            "--min-secs",
+            "--min_secs",
             min=0.0,
             max=86400.0,
             callback=finite,
             help="Keep timing each model until this many seconds of timed runs.",
         ),
     ] = 1.0,
-    warmup_runs: Annotated[int, typer.Option(min=0, help="Untimed runs first.")] = 1,
-    threads: Annotated[str, typer.Option(help="Thread counts, e.g. 1,4.")] = "1",
-    profile_ops: Annotated[bool, typer.Option(help="Time our ops vs LiteRT's builtins.")] = False,
+    warmup_runs: Annotated[
+        int, typer.Option("--warmup-runs", "--warmup_runs", min=0, help="Untimed runs first.")
+    ] = 1,
+    threads: Annotated[
+        str, typer.Option("--threads", "--num_threads", help="Thread counts, e.g. 1,4.")
+    ] = "1",
+    profile_ops: Annotated[
+        bool,
+        typer.Option(
+            "--profile-ops", "--enable_op_profiling", help="Time our ops vs LiteRT's builtins."
+        ),
+    ] = False,
     energy: Annotated[
         bool, typer.Option(help="Measure idle and active power and energy per inference.")
     ] = False,

@@ -45,3 +45,12 @@ def test_an_emulated_target_reports_the_guest_and_the_emulator(cli, converted):
     name, version = facts["emulator"].split(" ")
     assert name == "qemu-aarch64" and version[0].isdigit()
     assert facts["host_arch"] == platform.machine()
+
+
+def test_benchmark_model_spellings_are_accepted(cli, converted):
+    """For scripts written against LiteRT's benchmark_model."""
+    report = _run(cli, converted / "builtin" / "binary.tflite", "--target", "local",
+                  "--num_runs", "6", "--warmup_runs", "0", "--num_threads", "1",
+                  "--min_secs", "0", "--enable_op_profiling")  # fmt: skip
+    assert [r["samples"] for r in report["results"]] == [6, 6]
+    assert all(r["ops"] for r in report["results"])
