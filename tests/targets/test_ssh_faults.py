@@ -310,12 +310,23 @@ def _runners(conn, model: Path) -> list[tuple[str, str]]:
     return _processes(conn, model.name, start="qemu-aarch64 ")
 
 
+def _sigint_default() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _stop_cli_once_the_baselines_run(args, env, watch, baseline: Path, count: int, how):
     """Start the CLI, wait until ``count`` runners of ``baseline`` run on the board (so the
     binary models were measured), send ``how``; returns the finished process. The runs
     asked for must outlast the signal's way in on a busy machine (2000 runs: seconds)."""
     proc = subprocess.Popen(
-        [*CLI, *map(str, args)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [*CLI, *map(str, args)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        # Ctrl-C as at a terminal: a suite started in the background by a non-interactive
+        # shell (`make test &`) ignores SIGINT, and a child that inherits that never sees it
+        preexec_fn=_sigint_default,
     )
     try:
         _wait_for(lambda: len(_runners(watch, baseline)) >= count, seconds=120)
