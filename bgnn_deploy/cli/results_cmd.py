@@ -37,26 +37,51 @@ def open_store(db: Path | None) -> ResultsStore:
 
 @app.command("list")
 def list_(db: DbOption = None, as_json: JsonOption = False) -> None:
-    """One line per run: id, target, model, time, median latency."""
-    runs = open_store(db).list_runs()
+    """One line per run: id (its last 6 characters do for show/compare), time, target,
+    model, threads, binary and float median latency, speedup."""
+    store = open_store(db)
+    runs = store.list_runs()
     if as_json:
         typer.echo(json.dumps(runs))
         return
-    table = Table()
-    for col in ("run_id", "target", "model", "created", "median ms", "speedup"):
-        table.add_column(col, no_wrap=col in ("run_id", "created"))
-    for r in runs:
-        target = f"{r['target']} (emulated)" if r["emulated"] else r["target"]
-        speedup = f"{r['speedup']:.2f}x" if r["speedup"] else "-"
-        table.add_row(
-            r["run_id"],
-            target,
-            Path(r["model"]).name,
-            r["created"],
-            f"{r['latency_ms_median']:.2f}",
-            speedup,
+    by_run: dict[str, dict] = {}
+    for m in store.measurements():  # the first thread count of each run speaks for it
+        row = by_run.setdefault(m["run_id"], {"threads": m["threads"]})
+        if m["threads"] == row["threads"]:
+            row[m["role"]] = m
+    table = Table(box=None, pad_edge=False, padding=(0, 1, 0, 0))
+    for col in ("id", "when (UTC)", "target", "model", "thr", "binary ms", "float ms", "speedup"):
+        table.add_column(
+            col,
+            justify="right" if col.endswith(("ms", "speedup", "thr")) else "left",
+            overflow="fold",  # a long name wraps rather than losing its end
         )
-    Console().print(table)
+    for r in runs:
+        row = by_run.get(r["run_id"], {})
+        primary = row.get("binary") or row.get("model")
+        baseline = row.get("float")
+        model = Path((primary or baseline or r)["model"])
+        table.add_row(
+            r["run_id"][-6:],
+            r["created"][5:16].replace("T", " "),
+            f"{r['target']}*" if r["emulated"] else r["target"],
+            _model_label(model),
+            str(row.get("threads", "-")),
+            f"{primary['latency_ms_median']:.2f}" if primary else "-",
+            f"{baseline['latency_ms_median']:.2f}" if baseline else "-",
+            f"{r['speedup']:.2f}x" if r["speedup"] else "-",
+        )
+    console = Console()
+    console.print(table)
+    if any(r["emulated"] for r in runs):
+        console.print("[dim]* emulated: timings are not board figures[/]")
+
+
+def _model_label(model: Path) -> str:
+    """What tells stored models apart: convert's fixed names by their folder."""
+    if model.name in ("binary.tflite", "float.tflite") and model.parent.name:
+        return model.parent.name
+    return model.name
 
 
 @app.command()
@@ -88,23 +113,29 @@ def show(run_id: str, db: DbOption = None, as_json: JsonOption = False) -> None:
 
 @app.command()
 def compare(a: str, b: str, db: DbOption = None, as_json: JsonOption = False) -> None:
-    """Median latency and peak memory of run B relative to run A."""
+    """Median latency and peak memory (MiB) of run B relative to run A (ids, or their ends)."""
     store = open_store(db)
     with user_errors():
         rows = store.compare(a, b)
     if as_json:
         typer.echo(json.dumps(rows))
         return
-    table = Table(title=f"{b} relative to {a}")
-    for col in ("model", "threads", "A ms", "B ms", "B/A", "same model"):
-        table.add_column(col)
+    table = Table(title=f"{b} relative to {a}", box=None, pad_edge=False, padding=(0, 1, 0, 0))
+    for col in ("model", "thr", "A ms", "B ms", "B/A", "A MiB", "B MiB", "same model"):
+        table.add_column(col, justify="left" if col in ("model", "same model") else "right")
+
+    def mib(kb):
+        return f"{kb / 1024:.1f}" if kb else "-"
+
     for r in rows:
         table.add_row(
             r["role"],
             str(r["threads"]),
             f"{r['a_ms']:.2f}",
             f"{r['b_ms']:.2f}",
-            f"{r['b_over_a']:.3f}" if r["b_over_a"] else "-",
+            f"{r['b_over_a']:.2f}x" if r["b_over_a"] else "-",
+            mib(r["a_peak_rss_kb"]),
+            mib(r["b_peak_rss_kb"]),
             "yes" if r["same_model"] else "no",
         )
     Console().print(table)

@@ -169,8 +169,30 @@ class ResultsStore:
         )
         return [dict(row) | {"emulated": bool(row["emulated"])} for row in rows]
 
+    def resolve_id(self, run_id: str) -> str:
+        """The full id of a run given by its id or by the end of it (``results list``
+        shows the last 6 characters); an unknown or ambiguous one is a ConfigError."""
+        ids = [r[0] for r in self._rows("SELECT run_id FROM runs ORDER BY created, rowid")]
+        if run_id in ids:
+            return run_id
+        matches = [i for i in ids if run_id and i.endswith(run_id)]
+        if len(matches) == 1:
+            return matches[0]
+        if len(matches) > 1:
+            raise ConfigError(
+                f"'{run_id}' ends {len(matches)} run ids in {self.path}",
+                hint=f"give more of it: {', '.join(matches[-3:])}",
+            )
+        known = ids[-5:]
+        raise ConfigError(
+            f"no run '{run_id}' in {self.path}",
+            hint=f"recent runs: {', '.join(known)}" if known else None,
+        )
+
     def get_run(self, run_id: str) -> StoredRun:
-        """The stored run, read back into its records (:class:`RecordError` if damaged)."""
+        """The stored run (by its id, or the end of it), read back into its records
+        (:class:`RecordError` if damaged)."""
+        run_id = self.resolve_id(run_id)
         found = self._rows(
             "SELECT report, facts, flags, created FROM runs WHERE run_id = ?", (run_id,)
         )

@@ -121,3 +121,29 @@ def test_results_cli(cli, tmp_path):
     assert len(rows) == 4 and rows[0]["latency_ms_median"] == "10.0"
     missing = cli("results", "show", "nope", "--db", db)
     assert missing.exit_code == 2 and missing.stderr.startswith("error: no run 'nope'")
+
+
+def test_results_views_fit_80_columns(cli, tmp_path, monkeypatch):
+    """Short ids (their ends work in show and compare), times to the minute, model names
+    that tell files apart, both medians, ratios with x, emulated marked; nothing cut."""
+    monkeypatch.setenv("COLUMNS", "80")
+    db = tmp_path / "r.sqlite"
+    store = ResultsStore(db)
+    a = store.add_run(report(), flags={})
+    emulated = dataclasses.replace(report(target="qemu-aarch64", median=(8.0, 20.0)))
+    emulated.emulated = True
+    b = store.add_run(emulated, flags={})
+    store.close()
+    listed = cli("results", "list", "--db", db)
+    assert listed.exit_code == 0, listed.output
+    lines = listed.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 80 and "…" not in listed.stdout
+    assert a[-6:] in listed.stdout and b[-6:] in listed.stdout
+    assert " m " in listed.stdout and "10.00" in listed.stdout  # binary.tflite in m/
+    assert "20.00" in listed.stdout and "2.50x" in listed.stdout
+    assert "qemu-aarch64*" in listed.stdout and "* emulated" in listed.stdout
+    shown = cli("results", "show", b[-6:], "--db", db)
+    assert shown.exit_code == 0 and b in shown.stdout
+    compared = cli("results", "compare", a[-6:], b[-6:], "--db", db)
+    assert compared.exit_code == 0 and "0.80x" in compared.stdout and "2.0" in compared.stdout
+    assert max(len(line) for line in compared.stdout.splitlines()) <= 80
