@@ -40,12 +40,13 @@ def list_(db: DbOption = None, as_json: JsonOption = False) -> None:
     """One line per run: id (its last 6 characters do for show/compare), time, target,
     model, threads, binary and float median latency, speedup."""
     store = open_store(db)
-    runs = store.list_runs()
+    with user_errors():
+        runs, measured = store.list_runs(), store.measurements()
     if as_json:
         typer.echo(json.dumps(runs))
         return
     by_run: dict[str, dict] = {}
-    for m in store.measurements():  # the first thread count of each run speaks for it
+    for m in measured:  # the first thread count of each run speaks for it
         row = by_run.setdefault(m["run_id"], {"threads": m["threads"]})
         if m["threads"] == row["threads"]:
             row[m["role"]] = m
