@@ -48,6 +48,7 @@ class _OneLineErrors(TyperGroup):
 
 
 app = typer.Typer(
+    rich_markup_mode=None,  # click's plain help: wraps at the terminal, no type names
     cls=_OneLineErrors,
     name="bgnn-deploy",
     help="Binary graph neural networks from a trained checkpoint to measured numbers on a board.",

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from bgnn_deploy.results import ResultsStore
 
 app = typer.Typer(
+    rich_markup_mode=None,  # click's plain help: wraps at the terminal, no type names
     help="Stored runs (every `run` is kept; --db or $BGNN_DEPLOY_DB picks the file).",
     no_args_is_help=True,
 )

@@ -14,6 +14,7 @@ from bgnn_deploy.cli.errors import user_errors
 from bgnn_deploy.cli.options import ConfigOption
 
 app = typer.Typer(
+    rich_markup_mode=None,  # click's plain help: wraps at the terminal, no type names
     help="Board profiles: built-in and your own ([targets.NAME] in the config file).",
     no_args_is_help=True,
 )

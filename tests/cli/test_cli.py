@@ -197,3 +197,13 @@ def test_more_labels_than_classes(cli, tmp_path, user_error):
         tmp_path / "m.pt",
     )
     user_error(result, "labels up to 5")
+
+
+def test_help_fits_80_columns_without_cutting_names(cli, monkeypatch):
+    """Every option's full name is there (rich's boxes cut them: '--accept-new-hos…')."""
+    monkeypatch.setenv("COLUMNS", "80")
+    for command in ("run", "convert", "train", "evaluate", "verify"):
+        text = cli(command, "--help").stdout
+        assert max(len(line) for line in text.splitlines()) <= 80, command
+        assert "…" not in text, command
+    assert "--accept-new-host-key" in cli("run", "--help").stdout
