@@ -196,13 +196,7 @@ class ResultsStore:
         found = self._rows(
             "SELECT report, facts, flags, created FROM runs WHERE run_id = ?", (run_id,)
         )
-        row = found[0] if found else None
-        if row is None:
-            known = [r["run_id"] for r in self.list_runs()][-5:]
-            raise ConfigError(
-                f"no run '{run_id}' in {self.path}",
-                hint=f"recent runs: {', '.join(known)}" if known else None,
-            )
+        row = found[0]  # resolve_id found it, and runs are never removed
         where = f"run {run_id} in {self.path}"
         try:
             report, facts, flags = (json.loads(text) for text in row[:3])

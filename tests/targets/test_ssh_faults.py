@@ -89,7 +89,9 @@ def test_a_runner_killed_on_the_board_is_named(trusted, converted):
     assert error.result == {"stage": "crash", "signal": 9}
 
 
-def test_a_lost_connection_is_said_and_the_command_dies_with_it(trusted):
+def _cut_off_while_a_command_runs(cut) -> None:
+    """A command runs on the board until ``cut(conn, other, pid)`` ends its session: it is
+    reported as a lost connection, and the board stops it with the session."""
     marker = f"bgnn-test-{uuid.uuid4().hex[:8]}"
     target = get_target("test-board")
     with connect(target) as conn, connect(target) as other:
@@ -97,8 +99,8 @@ def test_a_lost_connection_is_said_and_the_command_dies_with_it(trusted):
             lambda: conn.run(["python3", "-c", "import time; time.sleep(120)", marker],
                              check=False, timeout=60)
         )  # fmt: skip
-        _wait_for(lambda: _processes(other, marker))
-        conn._client.get_transport().sock.close()  # the network goes away
+        (pid, _), *_ = _wait_for(lambda: _processes(other, marker, start="python3"))
+        cut(conn, other, pid)
         thread.join(30)
         assert not thread.is_alive()
         error = box.get("error")
@@ -108,6 +110,13 @@ def test_a_lost_connection_is_said_and_the_command_dies_with_it(trusted):
         _wait_for(lambda: not _processes(other, marker), seconds=10)
         with pytest.raises(TransportError, match="was lost"):
             conn.run(["true"])  # no paramiko error from a dead connection
+
+
+def test_a_lost_connection_is_said_and_the_command_dies_with_it(trusted):
+    def the_network_goes_away(conn, _other, _pid):
+        conn._client.get_transport().sock.close()
+
+    _cut_off_while_a_command_runs(the_network_goes_away)
 
 
 def _session_sshd(conn, pid: str) -> str:
@@ -120,46 +129,12 @@ def _session_sshd(conn, pid: str) -> str:
 
 
 def test_the_sessions_sshd_killed_is_a_lost_connection(trusted):
-    """The board's sshd for this session dies (a reboot, an OOM kill of sshd): the running
-    command is reported as a lost connection and stops with the session."""
-    marker = f"bgnn-test-{uuid.uuid4().hex[:8]}"
-    target = get_target("test-board")
-    with connect(target) as conn, connect(target) as other:
-        thread, box = _in_thread(
-            lambda: conn.run(["python3", "-c", "import time; time.sleep(120)", marker],
-                             check=False, timeout=60)
-        )  # fmt: skip
-        (pid, _), *_ = _wait_for(lambda: _processes(other, marker, start="python3"))
+    """The board's sshd for this session dies (a reboot, an OOM kill of sshd)."""
+
+    def sshd_killed(_conn, other, pid):
         os.kill(int(_session_sshd(other, pid)), signal.SIGKILL)
-        thread.join(30)
-        assert not thread.is_alive()
-        error = box.get("error")
-        assert isinstance(error, TransportError), box
-        assert "lost the connection to test-board while 'python3' ran" in str(error)
-        _wait_for(lambda: not _processes(other, marker), seconds=10)
 
-
-def test_a_server_that_never_answers_times_out_as_one_error(board, tmp_path):
-    """A port that accepts the connection and then says nothing (a hung board)."""
-    from bgnn_deploy.targets.profiles import TargetProfile
-    from bgnn_deploy.targets.transport.ssh import SshConnection
-
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen()
-    try:
-        port = listener.getsockname()[1]
-        target = TargetProfile(name="silent", arch="x86_64", transport="ssh", host="127.0.0.1",
-                               port=port, user="root")  # fmt: skip
-        started = time.monotonic()
-        with (
-            pytest.raises(TransportError, match=f"cannot reach root@127.0.0.1:{port}"),
-            SshConnection(target, connect_timeout=1) as conn,
-        ):
-            conn.run(["true"])
-        assert time.monotonic() - started < 10
-    finally:
-        listener.close()
+    _cut_off_while_a_command_runs(sshd_killed)
 
 
 def test_an_upload_cut_off_is_a_transport_error(trusted, tmp_path, monkeypatch):
