@@ -57,8 +57,8 @@ def run_runner(
     conn: Connection | None = None,
 ) -> RunnerResult:
     """One runner invocation on the build's target; returns what it printed, labelled
-    ``emulated`` as the profile says. Files the target lacks are sent first
-    (content-addressed: unchanged ones are not sent again)."""
+    ``emulated`` as the profile says and with the runtime's package. Files the target
+    lacks are sent first (content-addressed: unchanged ones are not sent again)."""
     with contextlib.nullcontext(conn) if conn is not None else connect(build.target) as conn:
         return _run(
             build,
@@ -174,7 +174,7 @@ def _run(
         ) from None
     if remote_output is not None:
         conn.get(remote_output, Path(output_path))
-    return replace(parsed, emulated=bool(target.emulated))
+    return replace(parsed, emulated=bool(target.emulated), runtime_package=build.runtime_version)
 
 
 _NOT_OUR_RESULT = (

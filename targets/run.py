@@ -1,9 +1,9 @@
 """`bgnn-deploy run MODEL --target NAME`: measure a model (and its float baseline) on a target.
 
 The float baseline is ``--baseline`` or, for a converted ``binary.tflite``, the
-``float.tflite`` beside it. Both run in the same session with the same flags, so the
-speedup (float median / binary median) compares like with like. Emulated targets are
-labelled as such: their timings are not board figures.
+``float.tflite`` beside it. Both run in the same session with the same flags, in
+interleaved rounds, so the speedup (float median / binary median) compares like with
+like. Emulated targets are labelled as such: their timings are not board figures.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from bgnn_deploy.targets.transport import Connection, connect
 from bgnn_deploy.errors import BgnnDeployError, CheckpointError, ConfigError, RunInterrupted
 from bgnn_deploy.results import ResultsStore
 from bgnn_deploy.results.records import Energy, Measurement, RunEnergy, RunnerResult, RunReport
+from bgnn_deploy.results.rounds import merge_rounds
 from bgnn_deploy.results.stats import speedup_ci
 
 __all__ = ["RunReport", "run_models", "run_on_targets"]
@@ -42,6 +43,7 @@ def run_models(
     threads: tuple[int, ...] = (1,),
     num_runs: int = 50,
     warmup_runs: int = 1,
+    rounds: int = 5,
     profile_ops: bool = False,
     accept_new_host_key: bool = False,
     energy: bool = False,
@@ -57,15 +59,18 @@ def run_models(
     completed run is appended to the results store and gets its ``run_id``.
 
     Each model runs at least ``num_runs`` times and for at least ``min_secs`` seconds of
-    timed runs. The run holds the board's run lock while it measures, so that two runs never share a
-    board; it waits up to ``board_wait_s`` s for another one to finish. ``on_connect`` is
-    given the connection once it exists (:func:`run_on_targets` stops runs through it)."""
+    timed runs, split over ``rounds`` runner invocations (fewer when there are fewer
+    runs) in which binary and float alternate (binary, float, float, binary, ...), so that
+    a drift of the board's speed hits both sides. The run holds the board's run lock
+    while it measures, so that two runs never share a board; it waits up to
+    ``board_wait_s`` s for another one to finish. ``on_connect`` is given the connection
+    once it exists (:func:`run_on_targets` stops runs through it)."""
     say = progress or (lambda _m: None)
     model = Path(model)
     if not model.is_file():
         raise CheckpointError(f"model file not found: {model}")
-    if num_runs < 1 or warmup_runs < 0 or not threads or min(threads) < 1:
-        raise ConfigError("--num-runs and --threads must be >= 1, --warmup-runs >= 0")
+    if num_runs < 1 or warmup_runs < 0 or rounds < 1 or not threads or min(threads) < 1:
+        raise ConfigError("--num-runs, --rounds and --threads must be >= 1, --warmup-runs >= 0")
     if not 0 <= min_secs <= 86400:
         raise ConfigError(f"--min-secs must be from 0 to 86400, got {min_secs:g}")
     if (
@@ -83,6 +88,17 @@ def run_models(
     say(f"building the runner for {getattr(target, 'name', target)}")
     build = build_runner(target)
     report = RunReport(build.target.name, build.target.emulated)
+    report.parameters = {
+        "threads": list(threads),
+        "num_runs": num_runs,
+        "warmup_runs": warmup_runs,
+        "rounds": max(1, min(rounds, num_runs)),
+        "min_secs": min_secs,
+        "profile_ops": profile_ops,
+        "energy": energy,
+        "energy_probe": energy_probe,
+        "baseline": str(baseline) if baseline is not None else None,
+    }
     try:
         _measure(
             build,
@@ -95,6 +111,7 @@ def run_models(
             threads=threads,
             num_runs=num_runs,
             warmup_runs=warmup_runs,
+            rounds=report.parameters["rounds"],
             profile_ops=profile_ops,
             accept_new_host_key=accept_new_host_key,
             board_wait_s=board_wait_s,
@@ -108,22 +125,18 @@ def run_models(
         e.partial_report = report
         raise
     if store is not None:
-        flags = {
-            "threads": list(threads),
-            "num_runs": num_runs,
-            "warmup_runs": warmup_runs,
-            "profile_ops": profile_ops,
-            "energy": energy,
-            "energy_probe": energy_probe,
-            "min_secs": min_secs,
-            "baseline": str(baseline) if baseline is not None else None,
-        }
         try:
-            report.run_id = store.add_run(report, flags=flags)
+            report.run_id = store.add_run(report, flags=report.parameters)
         except BgnnDeployError as e:  # the store failed: the measurements are still printed
             e.partial_report = report
             raise
     return report
+
+
+def _split(runs: int, rounds: int) -> list[int]:
+    """``runs`` over ``rounds`` as evenly as they go: 10 over 4 is [3, 3, 2, 2]."""
+    each, extra = divmod(runs, rounds)
+    return [each + (i < extra) for i in range(rounds)]
 
 
 def _measure(
@@ -135,6 +148,7 @@ def _measure(
     threads,
     num_runs,
     warmup_runs,
+    rounds,
     profile_ops,
     accept_new_host_key,
     probe: Probe | None = None,
@@ -143,9 +157,9 @@ def _measure(
     board_wait_s: float = 60,
     on_connect: Callable[[Connection], None] | None = None,
 ) -> None:
-    """Append each run to ``report`` as it completes, so a later failure loses nothing."""
-    medians: dict[tuple[str, int], float] = {}
-    runs: dict[tuple[str, int], tuple[float, ...]] = {}
+    """Measure thread count by thread count; each one's measurements are appended to
+    ``report`` when its rounds end, also when a round fails (then with the rounds that
+    completed), so a later failure loses nothing."""
     target = build.target.name
     with connect(build.target, accept_new_host_key=accept_new_host_key) as conn:
         if on_connect is not None:
@@ -153,52 +167,104 @@ def _measure(
         conn.lock_board(wait_s=board_wait_s, waiting=say)
         report.facts = collect_facts(conn)
         idle = _idle_power(probe, conn, report, idle_seconds, say) if probe else None
+        # with energy, the timed runs of all rounds together last as long as the idle window
+        seconds = max(min_secs, idle_seconds if idle is not None else 0.0) / rounds
         for n in threads:
-            for role, path in models:
-                say(f"running {path.name} ({role}, {n} thread{'s' if n > 1 else ''}) on {target}")
-                if idle is not None:
-                    probe.start(conn)
-                try:
-                    result = run_runner(
-                        build,
-                        path,
-                        num_runs=num_runs,
-                        warmup_runs=warmup_runs,
-                        threads=n,
-                        profile_ops=profile_ops,
-                        # with energy, long enough that the timed runs fill the window
-                        min_secs=max(min_secs, idle_seconds if idle is not None else 0.0),
-                        conn=conn,
-                    )
-                except BaseException:
-                    if idle is not None:  # no sampler outlives a failed run
-                        with contextlib.suppress(Exception):
-                            probe.stop(conn)
-                    raise
-                energy = None
-                if idle is not None:
-                    try:
-                        active = probe.stop(conn, result.timed_window_boottime_s)
-                        energy = _energy(active, idle, result)
-                    except ConfigError as e:  # keep the latency; say why energy is missing
-                        energy = Energy(available=False, reason=str(e))
-                measurement = Measurement(
-                    result=result,
-                    role=role,
-                    model=str(path.resolve()),
-                    model_sha256=_sha256(path),
-                    threads=n,
-                    target=target,
-                    energy=energy,
-                )
-                report.results.append(measurement)
-                medians[(role, n)] = result.latency.median
-                runs[(role, n)] = result.runs_ms
-            if ("float", n) in medians and medians[("binary", n)] > 0:
-                report.speedup[str(n)] = medians[("float", n)] / medians[("binary", n)]
-                ci = speedup_ci(runs[("float", n)], runs[("binary", n)])
-                if ci is not None:
-                    report.speedup_ci[str(n)] = ci
+            done: dict[str, list[RunnerResult]] = {role: [] for role, _ in models}
+            power: dict[str, list[EnergyWindow] | str] = {role: [] for role, _ in models}
+            try:
+                for i, runs in enumerate(_split(num_runs, rounds)):
+                    for role, path in models if i % 2 == 0 else models[::-1]:
+                        so_far = sum(r.latency.runs for r in done[role])
+                        say(
+                            f"round {i + 1}/{rounds}: {path.name} ({role}, {n} thread"
+                            f"{'s' if n > 1 else ''}) on {target}, {so_far} of "
+                            f"{num_runs}+ runs done"
+                        )
+                        result, window = _one_round(
+                            build, conn, path, probe if idle is not None else None,
+                            num_runs=runs, warmup_runs=warmup_runs, threads=n,
+                            profile_ops=profile_ops, min_secs=seconds,
+                        )  # fmt: skip
+                        done[role].append(result)
+                        if isinstance(power[role], list):
+                            power[role] = window if isinstance(window, str) else [
+                                *power[role], window
+                            ]  # fmt: skip
+            finally:  # the rounds that completed are kept, also when a later one failed
+                _record(report, build, models, n, done, power, idle)
+
+
+def _one_round(build, conn, path, probe, *, min_secs, **flags):
+    """One runner invocation, with the probe sampling around it when there is one: the
+    result and its energy window (or why it has none)."""
+    if probe is not None:
+        probe.start(conn)
+    try:
+        result = run_runner(build, path, min_secs=min_secs, conn=conn, **flags)
+    except BaseException:
+        if probe is not None:  # no sampler outlives a failed run
+            with contextlib.suppress(Exception):
+                probe.stop(conn)
+        raise
+    if probe is None:
+        return result, None
+    try:
+        return result, probe.stop(conn, result.timed_window_boottime_s)
+    except ConfigError as e:  # keep the latency; say why energy is missing
+        return result, str(e)
+
+
+def _record(report: RunReport, build, models, n: int, done, power, idle) -> None:
+    """The measurements of thread count ``n`` from their rounds, and its speedup."""
+    merged = {}
+    for role, path in models:
+        if not done[role]:
+            continue
+        result, rounds = merge_rounds(done[role])
+        energy = None
+        if idle is not None:
+            windows = power[role]
+            energy = (
+                Energy(available=False, reason=windows)
+                if isinstance(windows, str)
+                else _energy(_joined(windows), idle, result)
+            )
+        merged[role] = (result, rounds)
+        report.results.append(
+            Measurement(
+                result=result,
+                role=role,
+                model=str(path.resolve()),
+                model_sha256=_sha256(path),
+                threads=n,
+                target=build.target.name,
+                energy=energy,
+                rounds=rounds,
+            )
+        )
+    if "float" in merged and "binary" in merged and merged["binary"][0].latency.median > 0:
+        (fast, fast_rounds), (slow, slow_rounds) = merged["binary"], merged["float"]
+        report.speedup[str(n)] = slow.latency.median / fast.latency.median
+        report.speedup_rounds[str(n)] = tuple(
+            s.median_ms / f.median_ms
+            for s, f in zip(slow_rounds, fast_rounds, strict=False)
+            if f.median_ms > 0
+        )
+        ci = speedup_ci([r.runs_ms for r in slow_rounds], [r.runs_ms for r in fast_rounds])
+        if ci is not None:
+            report.speedup_ci[str(n)] = ci
+
+
+def _joined(windows: list[EnergyWindow]) -> EnergyWindow:
+    """The rounds' energy windows as one: mean power weighted by each window's length."""
+    seconds = sum(w.seconds for w in windows)
+    mean = (
+        sum(w.mean_power_w * w.seconds for w in windows) / seconds
+        if seconds > 0
+        else sum(w.mean_power_w for w in windows) / len(windows)
+    )
+    return EnergyWindow(mean, seconds, sum(w.samples for w in windows), windows[0].source)
 
 
 def _idle_power(probe: Probe, conn, report: RunReport, seconds: float, say) -> EnergyWindow | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 from pathlib import Path
@@ -88,7 +89,10 @@ def _model_label(model: Path) -> str:
 
 @app.command()
 def show(run_id: str, db: DbOption = None, as_json: JsonOption = False) -> None:
-    """Everything stored about one run."""
+    """Everything stored about one run: the run as `run` printed it, the target's facts and
+    when it ran (--json: the stored record, for scripts)."""
+    from bgnn_deploy.cli.run_view import report_view
+
     store = open_store(db)
     with user_errors():
         run = store.get_run(run_id)
@@ -96,21 +100,19 @@ def show(run_id: str, db: DbOption = None, as_json: JsonOption = False) -> None:
         typer.echo(json.dumps(run.to_dict()))
         return
     console = Console()
+    created = run.created.strftime("%Y-%m-%d %H:%M UTC")
+    console.print(f"run {run.run_id}, {created}", style="bold")
     report = run.report
-    label = " (EMULATED)" if report.emulated else ""
-    created = run.created.isoformat(timespec="seconds")
-    console.print(f"[bold]{run.run_id}[/] on {report.target}{label}, {created}")
-    console.print(f"facts: {json.dumps(report.facts)}")
-    console.print(f"flags: {json.dumps(dict(run.flags))}")
-    for m in report.results:
-        rss = m.result.peak_rss_kb
-        console.print(
-            f"  {m.role:<7} {m.threads} thr  median {m.latency.median:.2f} ms  "
-            f"p90 {m.latency.p90:.2f} ms  peak RSS "
-            f"{f'{rss / 1024:.1f} MiB' if rss is not None else 'unknown'}  {m.model}"
-        )
-    if report.single_thread_speedup:
-        console.print(f"speedup binary vs float: {report.single_thread_speedup:.2f}x")
+    if not report.parameters and run.flags:  # stored before runs kept their parameters
+        report = dataclasses.replace(report, parameters=dict(run.flags))
+    console.print(report_view(report))
+    facts = Table(box=None, pad_edge=False, padding=(0, 1, 0, 0), show_header=False)
+    facts.add_column(style="dim")
+    facts.add_column(overflow="fold")
+    for key, value in report.facts.items():
+        facts.add_row(key, "-" if value is None else str(value))
+    console.print("\ntarget facts")
+    console.print(facts)
 
 
 @app.command()

@@ -8,7 +8,6 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from bgnn_deploy.cli.errors import err_console, sigterm_as_ctrl_c, user_errors
 from bgnn_deploy.cli.options import ConfigOption, finite, parse_int_list
@@ -37,8 +36,20 @@ def run(
         ),
     ] = 1.0,
     warmup_runs: Annotated[
-        int, typer.Option("--warmup-runs", "--warmup_runs", min=0, help="Untimed runs first.")
+        int,
+        typer.Option(
+            "--warmup-runs", "--warmup_runs", min=0, help="Untimed runs first, in each round."
+        ),
     ] = 1,
+    rounds: Annotated[
+        int,
+        typer.Option(
+            "--rounds",
+            min=1,
+            help="Runner invocations per model, binary and float alternating, so that a "
+            "drift of the board's speed hits both (fewer if there are fewer runs).",
+        ),
+    ] = 5,
     threads: Annotated[
         str, typer.Option("--threads", "--num_threads", help="Thread counts, e.g. 1,4.")
     ] = "1",
@@ -89,6 +100,7 @@ def run(
         threads=thread_counts,
         num_runs=num_runs,
         warmup_runs=warmup_runs,
+        rounds=rounds,
         profile_ops=profile_ops,
         accept_new_host_key=accept_new_host_key,
         energy=energy,
@@ -145,6 +157,8 @@ def _render_many(outcomes, as_json: bool, profile_ops: bool) -> None:
                 runs.append(outcome.to_dict())
         typer.echo(json.dumps({"runs": runs}))
     else:
+        from bgnn_deploy.cli.run_view import mixed_runtime_warning
+
         for outcome in outcomes:
             if isinstance(outcome, BgnnDeployError):
                 partial = outcome.partial_report
@@ -153,6 +167,9 @@ def _render_many(outcomes, as_json: bool, profile_ops: bool) -> None:
                 err_console.print(f"[bold red]error:[/] {outcome}")
             else:
                 _render(outcome, False, profile_ops)
+        done = [o for o in outcomes if not isinstance(o, BgnnDeployError)]
+        if (warning := mixed_runtime_warning(done)) is not None:
+            err_console.print(f"[yellow]warning:[/] {warning}")
     if failed:
         raise typer.Exit(code=max(e.exit_code for e in failed))
 
@@ -161,56 +178,10 @@ def _render(report, as_json: bool, profile_ops: bool) -> None:
     if as_json:
         typer.echo(json.dumps(report.to_dict()))
         return
-    label = " [bold yellow](EMULATED: timings are not board figures)[/]" if report.emulated else ""
-    table = Table(title=f"{report.target}{label}")
-    columns = ("model", "thr", "median ms", "p90 ms", "min ms", "CV", "runs", "init ms",
-               "peak RSS MiB")  # fmt: skip
-    for col in columns:
-        table.add_column(col, justify="left" if col == "model" else "right")
-    for m in report.results:
-        r, lat = m.result, m.latency
-        table.add_row(
-            m.role,
-            str(m.threads),
-            f"{lat.median:.2f}",
-            f"{lat.p90:.2f}",
-            f"{lat.min:.2f}",
-            f"{lat.cv:.1%}" if lat.cv is not None else "-",
-            str(m.samples),
-            f"{r.init_ms:.1f}" if r.init_ms is not None else "-",
-            f"{r.peak_rss_kb / 1024:.1f}" if r.peak_rss_kb is not None else "-",
-        )
+    from bgnn_deploy.cli.run_view import print_report
+
     console = Console()
-    console.print(table)
-    for role, path in {m.role: m.model for m in report.results}.items():
-        console.print(f"[dim]{role}: {path}[/]")
-    if report.run_id:
-        console.print(f"[dim]stored as run {report.run_id}[/]")
-    for m in report.results:
-        stable, why = m.stability
-        if not stable:
-            console.print(f"[yellow]unstable:[/] {m.role}, {m.threads} thread(s): {why}")
-    for n, speedup in report.speedup.items():
-        kind = "emulated " if report.emulated else ""
-        ci = report.speedup_ci.get(n)
-        around = f" (95% CI {ci[0]:.2f}-{ci[1]:.2f}x)" if ci else ""
-        console.print(
-            f"{kind}speedup binary vs float, {n} thread(s): [bold]{speedup:.2f}x[/]{around}"
-        )
-    if report.energy is not None and not report.energy.available:
-        console.print(f"energy: not available ({report.energy.reason})")
-    elif report.energy is not None:
-        console.print(f"energy measured: {report.energy.source or report.energy.probe}")
-    for m in report.results:
-        e = m.energy
-        if e is not None and not e.available:
-            console.print(f"{m.role}: energy not available ({e.reason})")
-        elif e is not None:
-            console.print(
-                f"{m.role}: {e.energy_per_inference_mj:.3f} mJ per inference "
-                f"({e.active_power_w:.2f} W active, {e.idle_power_w:.2f} W idle, "
-                f"{e.samples} samples at {e.sampling_rate_hz:.1f} Hz)"
-            )
+    print_report(report, console)
     if profile_ops:
         for m in report.results:
             ops = ", ".join(f"{k} {v.ms_per_run:.2f} ms" for k, v in m.result.ops.items())

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from bgnn_deploy.errors import BgnnDeployError
-from bgnn_deploy.results.stats import stability
+from bgnn_deploy.results.stats import latency_summary, rounds_agree, stability
 
 __all__ = [
     "Energy",
@@ -37,10 +37,12 @@ __all__ = [
     "OpTime",
     "OutputTensor",
     "RecordError",
+    "Round",
     "RunEnergy",
     "RunReport",
     "RunnerResult",
     "StoredRun",
+    "mixed_runtimes",
 ]
 
 
@@ -143,12 +145,15 @@ def _dict(record: Any, *, skip: tuple[str, ...] = ()) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class Latency:
-    """Statistics over the timed runs, in ms (the runner computes them)."""
+    """Statistics over the timed runs, in ms: the runner's for one invocation,
+    :meth:`from_samples` for the rounds of a run together. A percentile is None where
+    there were too few runs for it (:data:`~bgnn_deploy.results.stats.PERCENTILE_MIN_SAMPLES`;
+    the runner prints them all)."""
 
     min: float
     median: float
     mean: float
-    p90: float
+    p90: float | None
     max: float
     runs: int
     std: float | None = None
@@ -156,12 +161,17 @@ class Latency:
     p99: float | None = None
 
     @classmethod
+    def from_samples(cls, samples_ms) -> Latency:
+        """The statistics of these timed runs (:func:`.stats.latency_summary`)."""
+        return cls(**latency_summary(samples_ms))
+
+    @classmethod
     def _read(cls, f: _Fields) -> Latency:
         return cls(
             min=f.number("min"),
             median=f.number("median"),
             mean=f.number("mean"),
-            p90=f.number("p90"),
+            p90=f.number("p90", required=False),
             max=f.number("max"),
             runs=f.integer("runs"),
             std=f.number("std", required=False),
@@ -208,7 +218,7 @@ class OpTime:
 class RunnerResult:
     """What one runner invocation printed: latency, memory, outputs, op profile."""
 
-    runtime: str  # the runtime library's version
+    runtime: str  # what the runtime library calls itself (its version string)
     arch: str
     latency: Latency
     peak_rss_kb: int | None  # VmHWM at the end; None where the target has no /proc
@@ -223,6 +233,8 @@ class RunnerResult:
     warmup_ms: float | None = None
     runs_ms: tuple[float, ...] = ()  # each timed run in order (past 2000: 2000 evenly spaced)
     timed_window_boottime_s: tuple[float, float] | None = None  # CLOCK_BOOTTIME, start/end
+    timed_s: float | None = None  # seconds of timed runs (of all rounds, merged)
+    runtime_package: str | None = None  # the wheel the library came from, e.g. ai-edge-litert 2.3.0
     peak_rss_kb_after_init: int | None = None
     outputs: tuple[OutputTensor, ...] = ()
     ops: Mapping[str, OpTime] = field(default_factory=dict)  # empty without profiling
@@ -271,10 +283,22 @@ class RunnerResult:
             warmup_ms=f.number("warmup_ms", required=False),
             runs_ms=f.numbers("runs_ms") or (),
             timed_window_boottime_s=window,
+            timed_s=f.number("timed_s", required=False)
+            if "timed_s" in f.obj
+            else (window[1] - window[0] if window is not None else None),
+            runtime_package=f.text("runtime_package", required=False),
             peak_rss_kb_after_init=rss_init if rss_init is not None and rss_init > 0 else None,
             outputs=outputs,
             ops=ops,
         )
+
+    @property
+    def runtime_label(self) -> str:
+        """The runtime's one name in every view: its API and the package it came from,
+        e.g. ``litert (ai-edge-litert 2.3.0)``; runs stored before the package was
+        recorded name the library's own version string instead."""
+        api = self.runtime_api or "tflite-c"
+        return f"{api} ({self.runtime_package or self.runtime})"
 
     def to_dict(self) -> dict[str, Any]:
         """The runner's JSON again (``latency_ms``, ``ops`` and ``outputs`` as it names them)."""
@@ -352,6 +376,27 @@ class RunEnergy:
 
 
 @dataclass(frozen=True)
+class Round:
+    """One runner invocation of a run's interleaved rounds (binary and float alternate)."""
+
+    runs: int
+    median_ms: float
+    timed_s: float | None = None
+    runs_ms: tuple[float, ...] = ()  # not stored: the measurement's runs_ms holds them all
+
+    @classmethod
+    def _read(cls, f: _Fields) -> Round:
+        return cls(
+            runs=f.integer("runs"),
+            median_ms=f.number("median_ms"),
+            timed_s=f.number("timed_s", required=False),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return _dict(self, skip=("runs_ms",))
+
+
+@dataclass(frozen=True)
 class Measurement:
     """One model at one thread count in one run: the runner's result and what ``run``
     knows about it."""
@@ -363,6 +408,7 @@ class Measurement:
     threads: int
     target: str
     energy: Energy | None = None  # None: run without --energy
+    rounds: tuple[Round, ...] = ()  # in the order they ran; empty in runs stored before rounds
 
     @classmethod
     def from_dict(cls, obj: Any, *, where: str, target: str | None = None) -> Measurement:
@@ -377,11 +423,13 @@ class Measurement:
             threads=f.integer("threads"),
             target=f.text("target", required=target is None) or target,
             energy=Energy._read(energy) if energy is not None else None,
+            rounds=tuple(Round._read(r) for r in f.items("rounds")),
         )
 
     def to_dict(self) -> dict[str, Any]:
         """The runner's JSON with ``role``, ``model``, ``model_sha256``, ``threads``,
-        ``target`` and ``energy`` beside its fields (one entry of ``run --json``'s results)."""
+        ``target``, ``rounds`` and ``energy`` beside its fields (one entry of ``run
+        --json``'s results)."""
         out = self.result.to_dict()
         out.update(
             role=self.role,
@@ -393,6 +441,8 @@ class Measurement:
             throughput_per_s=self.throughput_per_s,
             samples=self.samples,
             stable=self.stability[0],
+            runtime_label=self.result.runtime_label,
+            rounds=[r.to_dict() for r in self.rounds],
         )
         if self.energy is not None:
             out["energy"] = _dict(self.energy)
@@ -433,11 +483,30 @@ class RunReport:
     run_id: str | None = None
     energy: RunEnergy | None = None  # None: run without --energy
     facts: dict[str, Any] = field(default_factory=dict)  # arch, cpu, glibc, kernel, governor
+    # each round's float median / binary median, per thread count (interleaved rounds)
+    speedup_rounds: dict[str, tuple[float, ...]] = field(default_factory=dict)
+    # how the run was asked for: num_runs, warmup_runs, min_secs, rounds, threads, ...
+    parameters: dict[str, Any] = field(default_factory=dict)
 
     @property
     def single_thread_speedup(self) -> float | None:
         """The speedup at the fewest threads measured (the run's headline figure)."""
         return self._fewest(self.speedup)
+
+    def speedup_stability(self, threads: str) -> tuple[bool, str]:
+        """(stable, why) for the speedup at ``threads``: both sides' runs stable and the
+        rounds' speedups agreeing (:func:`.stats.rounds_agree`)."""
+        for m in self.results:
+            if str(m.threads) == threads and m.role in ("binary", "float"):
+                stable, why = m.stability
+                if not stable:
+                    return False, f"{m.role}: {why}"
+        return rounds_agree(self.speedup_rounds.get(threads, ()))
+
+    @property
+    def runtimes(self) -> list[str]:
+        """The runtimes of its measurements, by :attr:`RunnerResult.runtime_label`."""
+        return sorted({m.result.runtime_label for m in self.results})
 
     def _fewest(self, by_threads: dict):
         fewest = min((m.threads for m in self.results), default=1)
@@ -456,6 +525,11 @@ class RunReport:
             "run_id": self.run_id,
             "energy": _dict(self.energy) if self.energy is not None else None,
             "facts": self.facts,
+            "speedup_rounds_by_threads": {k: list(v) for k, v in self.speedup_rounds.items()},
+            # derived, for readers of run --json (not read back)
+            "speedup_stable": self._fewest({k: self.speedup_stability(k)[0] for k in self.speedup}),
+            "speedup_stable_by_threads": {k: self.speedup_stability(k)[0] for k in self.speedup},
+            "parameters": self.parameters,
         }
 
     @classmethod
@@ -467,6 +541,8 @@ class RunReport:
         cis = f.nested("speedup_ci_by_threads", required=False)
         energy = f.nested("energy", required=False)
         facts = f.nested("facts", required=False)
+        rounds = f.nested("speedup_rounds_by_threads", required=False)
+        parameters = f.nested("parameters", required=False)
         return cls(
             target=target,
             emulated=bool(f.flag("emulated")),
@@ -481,7 +557,23 @@ class RunReport:
             run_id=f.text("run_id", required=False),
             energy=RunEnergy._read(energy) if energy is not None else None,
             facts=dict(facts.obj) if facts is not None else {},
+            speedup_rounds={}
+            if rounds is None
+            else {str(k): rounds.numbers(k, required=True) for k in rounds.obj},
+            parameters=dict(parameters.obj) if parameters is not None else {},
         )
+
+
+def mixed_runtimes(measurements) -> str | None:
+    """A warning when ``measurements`` (of one comparison) come from different runtimes,
+    whose speeds are not comparable; None when they share one."""
+    names = sorted({m.result.runtime_label for m in measurements})
+    if len(names) < 2:
+        return None
+    return (
+        f"these figures come from {len(names)} runtimes ({', '.join(names)}): "
+        "compare speedups within one runtime, not across them"
+    )
 
 
 @dataclass(frozen=True)

@@ -63,6 +63,6 @@ def fake_runner(tmp_path):
         library = tmp_path / "libruntime.so"
         library.write_bytes(b"")
         target = dataclasses.replace(get_target("local"), runtime="tflite")
-        return RunnerBuild(target, script, library, "", "")
+        return RunnerBuild(target, script, library, "", "ai-edge-litert 0.0-test")
 
     return make

@@ -4,6 +4,7 @@ records written to and read back from the store (issue 12, item 6)."""
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import sqlite3
 
@@ -28,11 +29,12 @@ def test_the_runner_json_reads_back_field_for_field(runner_json):
     assert result.outputs[0].shape == (1, 4) and result.ops["LceBconv2d"].calls_per_run == 4
     assert result.ops["builtin (LiteRT)"].calls_per_run is None
     assert result.timed_window_boottime_s == (100.25, 100.5)
-    # nothing lost; the one addition is derived: the coefficient of variation
+    # nothing lost; the additions are derived: the coefficient of variation, the timed time
     lat = runner_json["latency_ms"]
     assert result.to_dict() == {
         **runner_json,
         "latency_ms": {**lat, "cv": lat["std"] / lat["mean"]},
+        "timed_s": 0.25,
     }
 
 
@@ -87,7 +89,10 @@ def test_run_runner_returns_the_parsed_result(fake_runner, runner_json, tmp_path
     model.write_bytes(b"model")
     noisy = f"bgnn-runner: starting\n{{not json\n{json.dumps(runner_json)}"
     result = run_runner(fake_runner(noisy), model, num_runs=3)
-    assert result == RunnerResult.parse(runner_json)
+    assert result == dataclasses.replace(
+        RunnerResult.parse(runner_json), runtime_package="ai-edge-litert 0.0-test"
+    )
+    assert result.runtime_label == "tflite (ai-edge-litert 0.0-test)"
 
 
 @pytest.mark.parametrize(
@@ -225,9 +230,51 @@ def test_stability_and_the_speedup_interval():
     assert stability(0.0, 3) == (False, "too few runs to judge (3 < 5)")
     rng = np.random.default_rng(1)
     fast, slow = rng.normal(2.0, 0.05, 200), rng.normal(10.0, 0.2, 200)
-    lo, hi = speedup_ci(slow, fast)
+    lo, hi = speedup_ci([slow], [fast])
     assert lo < np.median(slow) / np.median(fast) < hi and hi - lo < 0.3
     noisy = np.concatenate([fast, rng.normal(6.0, 2.0, 40)])  # a busy stretch
-    lo2, hi2 = speedup_ci(slow, noisy)
+    lo2, hi2 = speedup_ci([slow], [noisy])
     assert hi2 - lo2 > hi - lo  # a noisier side widens the interval
-    assert speedup_ci(slow[:4], fast) is None
+    assert speedup_ci([slow[:4]], [fast]) is None
+
+
+def test_drift_between_rounds_widens_the_interval():
+    """The bootstrap resamples rounds too: rounds that disagree (the board slowed down
+    for a while) give a wider interval than the same runs without the drift."""
+    from bgnn_deploy.results.stats import rounds_agree, speedup_ci
+
+    rng = np.random.default_rng(2)
+    steady = [rng.normal(2.0, 0.04, 40) for _ in range(5)]
+    slow = [rng.normal(10.0, 0.2, 40) for _ in range(5)]
+    drifting = [r * f for r, f in zip(steady, (1.0, 1.0, 1.6, 1.6, 1.0), strict=True)]
+    lo, hi = speedup_ci(slow, steady)
+    lo2, hi2 = speedup_ci(slow, drifting)
+    assert hi2 - lo2 > 3 * (hi - lo)
+    ratios = [np.median(s) / np.median(f) for s, f in zip(slow, drifting, strict=True)]
+    stable, why = rounds_agree(ratios)
+    assert not stable and "the rounds disagree" in why and "re-run on a quiet board" in why
+    assert rounds_agree([np.median(s) / np.median(f) for s, f in zip(slow, steady, strict=True)])[0]
+    assert rounds_agree([5.0, 9.0]) == (True, "2 round(s): not compared")
+
+
+@pytest.mark.parametrize("n", [1, 5, 9, 10, 19, 20, 99, 100, 250])
+def test_percentiles_only_from_enough_runs(n):
+    """The statistics against Python's statistics module; a percentile from fewer runs
+    than it needs is left out rather than printed as a tail."""
+    import statistics
+
+    from bgnn_deploy.results.records import Latency
+
+    runs = list(np.random.default_rng(n).gamma(4.0, 0.5, n))
+    lat = Latency.from_samples(runs)
+    assert lat.runs == n and lat.min == min(runs) and lat.max == max(runs)
+    assert lat.median == pytest.approx(statistics.median(runs))
+    assert lat.mean == pytest.approx(statistics.fmean(runs))
+    assert lat.std == pytest.approx(statistics.stdev(runs) if n > 1 else 0.0)
+    for name, needed, q in (("p90", 10, 90), ("p95", 20, 95), ("p99", 100, 99)):
+        value = getattr(lat, name)
+        if n < needed:
+            assert value is None
+        else:  # inclusive quantiles interpolate between order statistics, as the runner does
+            cuts = statistics.quantiles(runs, n=100, method="inclusive")
+            assert value == pytest.approx(cuts[q - 1])

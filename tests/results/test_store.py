@@ -114,7 +114,12 @@ def test_results_cli(cli, tmp_path):
     assert [(r["run_id"], r["target"]) for r in listed] == [(a, "board"), (b, "other")]
     assert set(listed[0]) >= {"run_id", "target", "model", "created", "latency_ms_median"}
     shown = cli("results", "show", a, "--db", db)
-    assert shown.exit_code == 0 and "median 10.00 ms" in shown.stdout
+    assert shown.exit_code == 0, shown.output
+    latency = shown.stdout.split("latency, ms")[1].splitlines()
+    assert latency[2].split()[:4] == ["binary", "1", str(report().results[0].samples), "10.00"]
+    assert "target facts" in shown.stdout and not shown.stdout.lstrip().startswith("{")
+    as_json = json.loads(cli("results", "show", a, "--db", db, "--json").stdout)
+    assert as_json["run_id"] == a and as_json["results"][0]["latency_ms"]["median"] == 10.0
     compared = json.loads(cli("results", "compare", a, b, "--db", db, "--json").stdout)
     assert {r["role"] for r in compared} == {"binary", "float"}
     rows = list(csv.DictReader(io.StringIO(cli("results", "export", "--csv", "--db", db).stdout)))
@@ -143,7 +148,8 @@ def test_results_views_fit_80_columns(cli, tmp_path, monkeypatch):
     assert "20.00" in listed.stdout and "2.50x" in listed.stdout
     assert "qemu-aarch64*" in listed.stdout and "* emulated" in listed.stdout
     shown = cli("results", "show", b[-6:], "--db", db)
-    assert shown.exit_code == 0 and b in shown.stdout
+    assert shown.exit_code == 0 and b in shown.stdout and "EMULATED" in shown.stdout
+    assert max(len(line) for line in shown.stdout.splitlines()) <= 80
     compared = cli("results", "compare", a[-6:], b[-6:], "--db", db)
     assert compared.exit_code == 0 and "0.80x" in compared.stdout and "2.0" in compared.stdout
     assert max(len(line) for line in compared.stdout.splitlines()) <= 80
