@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from tests.targets.sshd import start_board
@@ -174,3 +176,29 @@ def sanitizer_files(converted, keras_dense, tmp_path_factory):
     }
     root = tmp_path_factory.mktemp("sanitized-runner")
     return {api: Files.make(models, api, root / api) for api in ("litert", "tflite-c")}
+
+
+@pytest.fixture
+def cpu_load():
+    """``with cpu_load():`` keeps every core busy in bursts (twice as many processes as
+    cores, each busy for 0.2 s then idle for 0.1 s), as a machine shared with other jobs."""
+    import contextlib
+    import subprocess
+    import sys
+
+    burst = (
+        "import time\nwhile True:\n    t = time.time()\n"
+        "    while time.time() - t < 0.2: pass\n    time.sleep(0.1)\n"
+    )
+
+    @contextlib.contextmanager
+    def load():
+        hogs = [subprocess.Popen([sys.executable, "-c", burst]) for _ in range(2 * os.cpu_count())]
+        try:
+            yield
+        finally:
+            for hog in hogs:
+                hog.kill()
+                hog.wait()
+
+    return load

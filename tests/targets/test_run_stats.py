@@ -54,3 +54,20 @@ def test_benchmark_model_spellings_are_accepted(cli, converted):
                   "--min_secs", "0", "--enable_op_profiling")  # fmt: skip
     assert [r["samples"] for r in report["results"]] == [6, 6]
     assert all(r["ops"] for r in report["results"])
+
+
+def test_a_run_on_a_loaded_cpu_is_flagged(cli, converted, cpu_load):
+    """The noise the issue saw on a busy machine: with every core loaded in bursts, the run
+    says its figures are unstable and advises a quiet board, in the JSON and the terminal."""
+    with cpu_load():
+        shown = cli("run", converted / "builtin" / "binary.tflite", "--target", "local",
+                    "--num-runs", "50", "--min-secs", "1", "--no-store")  # fmt: skip
+    assert shown.exit_code == 0, shown.output
+    assert "unstable:" in shown.stdout and "re-run on a quiet board" in shown.stdout
+    with cpu_load():
+        report = _run(cli, converted / "builtin" / "binary.tflite", "--target", "local",
+                      "--num-runs", "50", "--min-secs", "1", "--no-store")  # fmt: skip
+    flagged = [r for r in report["results"] if not r["stable"]]
+    assert flagged or report["speedup_stable"] is False, [
+        (r["role"], r["latency_ms"]["cv"]) for r in report["results"]
+    ]
