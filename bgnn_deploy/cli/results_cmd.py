@@ -142,7 +142,14 @@ def compare(a: str, b: str, db: DbOption = None, as_json: JsonOption = False) ->
             mib(r["b_peak_rss_kb"]),
             "yes" if r["same_model"] else "no",
         )
-    Console().print(table)
+    console = Console()
+    console.print(table)
+    runtimes = sorted({r[k] for r in rows for k in ("a_runtime", "b_runtime")})
+    if len(runtimes) > 1:
+        console.print(
+            f"[yellow]warning:[/] A and B ran on different runtimes ({', '.join(runtimes)}): "
+            "their ratio mixes runtime and board"
+        )
 
 
 @app.command()

@@ -207,7 +207,8 @@ class ResultsStore:
         )
 
     def compare(self, a: str, b: str) -> list[dict[str, Any]]:
-        """Median latency of B relative to A for each (role, threads) both runs measured."""
+        """Median latency and peak memory of B relative to A, and the runtimes of both, for
+        each (role, threads) both runs measured."""
         first, second = self.get_run(a), self.get_run(b)
 
         def by_key(run: StoredRun):
@@ -227,6 +228,8 @@ class ResultsStore:
                     "same_model": left[key].model_sha256 == right[key].model_sha256,
                     "a_peak_rss_kb": left[key].result.peak_rss_kb,
                     "b_peak_rss_kb": right[key].result.peak_rss_kb,
+                    "a_runtime": left[key].result.runtime_label,
+                    "b_runtime": right[key].result.runtime_label,
                 }
             )
         return rows

@@ -16,11 +16,20 @@ from bgnn_deploy.results.records import Latency, Measurement, RunnerResult, RunR
 from bgnn_deploy.results.store import SCHEMA_VERSION
 
 
-def report(target="board", median=(10.0, 20.0), sha=("a" * 64, "b" * 64), facts=None):
+def report(
+    target="board", median=(10.0, 20.0), sha=("a" * 64, "b" * 64), facts=None, api="tflite-c"
+):
     results = []
     for role, ms, digest in zip(("binary", "float"), median, sha, strict=True):
         latency = Latency(min=ms * 0.9, median=ms, mean=ms, p90=ms * 1.1, max=ms * 1.2, runs=5)
-        result = RunnerResult(runtime="rt", arch="aarch64", latency=latency, peak_rss_kb=2048)
+        result = RunnerResult(
+            runtime="rt",
+            arch="aarch64",
+            latency=latency,
+            peak_rss_kb=2048,
+            runtime_api=api,
+            runtime_package=f"pkg-{api}",
+        )
         results.append(
             Measurement(result, role, f"/m/{role}.tflite", digest, threads=1, target=target)
         )
@@ -31,6 +40,14 @@ def report(target="board", median=(10.0, 20.0), sha=("a" * 64, "b" * 64), facts=
         speedup={"1": median[1] / median[0]},
         facts=facts or {},
     )
+
+
+def store_run(db, run) -> str:
+    store = ResultsStore(db)
+    try:
+        return store.add_run(run, flags={})
+    finally:
+        store.close()
 
 
 def test_new_store_has_the_current_schema(tmp_path):
@@ -153,3 +170,9 @@ def test_results_views_fit_80_columns(cli, tmp_path, monkeypatch):
     compared = cli("results", "compare", a[-6:], b[-6:], "--db", db)
     assert compared.exit_code == 0 and "0.80x" in compared.stdout and "2.0" in compared.stdout
     assert max(len(line) for line in compared.stdout.splitlines()) <= 80
+    assert "warning" not in compared.stdout  # one runtime
+    c = store_run(db, report(target="local", api="litert"))
+    mixed = cli("results", "compare", a[-6:], c[-6:], "--db", db)
+    said = " ".join(mixed.stdout.split())  # wrapped at 80 columns
+    assert "warning: A and B ran on different runtimes" in said
+    assert "litert (pkg-litert)" in said and "tflite-c (pkg-tflite-c)" in said
