@@ -139,9 +139,11 @@ def run(
 
 
 def _render_many(outcomes, as_json: bool, profile_ops: bool) -> None:
+    from bgnn_deploy.cli.run_view import mixed_runtime_warning
     from bgnn_deploy.errors import BgnnDeployError
 
     failed = [o for o in outcomes if isinstance(o, BgnnDeployError)]
+    warning = mixed_runtime_warning([o for o in outcomes if not isinstance(o, BgnnDeployError)])
     if as_json:
         runs = []
         for outcome in outcomes:
@@ -155,10 +157,9 @@ def _render_many(outcomes, as_json: bool, profile_ops: bool) -> None:
                 )
             else:
                 runs.append(outcome.to_dict())
-        typer.echo(json.dumps({"runs": runs}))
+        warnings = [warning] if warning is not None else []
+        typer.echo(json.dumps({"runs": runs, "warnings": warnings}))
     else:
-        from bgnn_deploy.cli.run_view import mixed_runtime_warning
-
         for outcome in outcomes:
             if isinstance(outcome, BgnnDeployError):
                 partial = outcome.partial_report
@@ -167,8 +168,7 @@ def _render_many(outcomes, as_json: bool, profile_ops: bool) -> None:
                 err_console.print(f"[bold red]error:[/] {outcome}")
             else:
                 _render(outcome, False, profile_ops)
-        done = [o for o in outcomes if not isinstance(o, BgnnDeployError)]
-        if (warning := mixed_runtime_warning(done)) is not None:
+        if warning is not None:
             err_console.print(f"[yellow]warning:[/] {warning}")
     if failed:
         raise typer.Exit(code=max(e.exit_code for e in failed))

@@ -241,14 +241,22 @@ def test_parallel_targets_one_result_each(cli, board, targets_file, converted):
         "test-board",
         "--target",
         "qemu-aarch64",
+        "--target",
+        "local",
         "--num-runs",
         "1",
         "--json",
     )
     assert result.exit_code == 0, result.output
-    runs = json.loads(result.stdout)["runs"]
-    assert [r["target"] for r in runs] == ["test-board", "qemu-aarch64"]
+    said = json.loads(result.stdout)
+    runs = said["runs"]
+    assert [r["target"] for r in runs] == ["test-board", "qemu-aarch64", "local"]
     assert all(len(r["results"]) == 2 for r in runs)
+    # this x86_64 host runs LiteRt, the aarch64 boards the TFLite C API: said once
+    labels = [{m["runtime_label"].split(" ")[0] for m in r["results"]} for r in runs]
+    assert labels == [{"tflite-c"}, {"tflite-c"}, {"litert"}]
+    (warning,) = said["warnings"]
+    assert "2 runtimes" in warning and "not across them" in warning
 
 
 def test_ssh_config_and_proxyjump(board, targets_file, tmp_path, monkeypatch):
