@@ -264,7 +264,7 @@ def fill_realistic(store: ResultsStore, models: dict) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def realistic(tmp_path_factory):
     """A report (written by `write_report`) of :func:`fill_realistic`'s runs: (the result,
-    the run ids by name, the runs as the report reads them)."""
+    the run ids by name, the runs as the report reads them, the database)."""
     from bgnn_deploy.report import collect_runs, write_report
 
     folder = tmp_path_factory.mktemp("realistic")
@@ -273,7 +273,7 @@ def realistic(tmp_path_factory):
     result = write_report(store, [], folder / "report")
     runs = collect_runs(store)
     store.close()
-    return result, ids, runs
+    return result, ids, runs, store.path
 
 
 class Chromium:
