@@ -240,7 +240,7 @@ def _header(fig: Figure, title: str, handles: Sequence, ncols: int | None = None
         ncols=ncols,
         frameon=False,
         alignment="left",
-        handler_map={tuple: HandlerTuple(ndivide=None)},
+        handler_map={tuple: HandlerTuple(ndivide=1)},
     )
     legend.get_title().set_fontsize(STYLE["figure.titlesize"])
     legend.get_title().set_fontweight("bold")
