@@ -261,7 +261,7 @@ def fill_realistic(store: ResultsStore, models: dict) -> dict[str, str]:
     return ids
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def realistic(tmp_path_factory):
     """A report (written by `write_report`) of :func:`fill_realistic`'s runs: (the result,
     the run ids by name, the runs as the report reads them, the database)."""
@@ -342,8 +342,9 @@ class Chromium:
             {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": width < 600},
         )
         self.send("Page.navigate", {"url": url})
+        loaded = f"location.href === {json.dumps(url)} && document.readyState === 'complete'"
         for _ in range(200):
-            if self.evaluate("document.readyState") == "complete":
+            if self.evaluate(loaded):
                 return
             time.sleep(0.05)
         raise RuntimeError(f"{url} did not load")
