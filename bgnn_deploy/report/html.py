@@ -65,7 +65,6 @@ code { font-size: 0.95em; }
 @media (max-width: 720px) {
   body { padding: 0.8em 0.75em; font-size: 15px; }
   h1 { font-size: 1.35em; }
-  figure { margin: 0.8em 0; }
 }
 """
 
