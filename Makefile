@@ -85,7 +85,7 @@ venv: $(STAMP)
 # System packages: only what is missing, so a second run does nothing. qemu-user and
 # the arm64 cross libc/libstdc++ run the aarch64 runner here (the emulated board);
 # openssh-server's sshd on 127.0.0.1 is the tests' SSH board; clang builds the sanitized
-# native tests.
+# native tests; chromium (headless) shows the report at desktop and phone widths.
 APT := $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get
 system-deps:
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), sys.version' \
@@ -101,6 +101,9 @@ system-deps:
 	@command -v clang >/dev/null || { \
 		echo "== installing clang (apt): ASan, UBSan and libFuzzer for make sanitize / fuzz"; \
 		$(APT) update -q && DEBIAN_FRONTEND=noninteractive $(APT) install -y -q clang; }
+	@command -v chromium >/dev/null || { \
+		echo "== installing chromium (apt): the report's test opens the page in headless Chromium"; \
+		$(APT) update -q && DEBIAN_FRONTEND=noninteractive $(APT) install -y -q chromium; }
 
 # torch is pinned and installed first: an unpinned resolve would pull a CUDA build.
 $(STAMP): pyproject.toml | system-deps

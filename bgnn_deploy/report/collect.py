@@ -9,6 +9,10 @@ count side by side, which is the unit every "binary vs float" view compares.
 
     >>> op_kind("LceBconv2d"), op_kind("BgnnHammingKnn"), op_kind("builtin (LiteRT)")
     ('binary', 'binary', 'builtin')
+    >>> runtime_name("litert", "LiteRt CompiledModel API (ai-edge-litert 2.x)")
+    'litert (ai-edge-litert 2.3.0)'
+    >>> runtime_name("tflite-c", "2.20.0"), runtime_name(None, "2.16.1")
+    ('tflite-c (ai-edge-litert 1.4.0, TFLite 2.20.0)', 'TFLite 2.16.1')
 """
 
 from __future__ import annotations
@@ -16,13 +20,14 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from bgnn_deploy.errors import ConfigError
 from bgnn_deploy.results import ResultsStore, records
 from bgnn_deploy.results.records import Energy, RunEnergy
+from bgnn_deploy.targets.toolchain.runtimes import RUNTIMES
 
 __all__ = [
     "Measurement",
@@ -33,6 +38,8 @@ __all__ = [
     "model_sizes",
     "op_kind",
     "pairs",
+    "runtime_mixes",
+    "runtime_name",
     "threads_text",
 ]
 
@@ -43,6 +50,22 @@ BUILTIN_OPS = "builtin (LiteRT)"
 
 def threads_text(n: int) -> str:
     return f"{n} thread" if n == 1 else f"{n} threads"
+
+
+def runtime_name(api: str | None, reported: str | None) -> str:
+    """One name per runtime, the same in every table, figure and warning: the runner's API
+    and the package its library comes from (``litert (ai-edge-litert 2.3.0)``), plus the
+    version the library itself reported when that is a plain version number (the TFLite C
+    API's). Runs stored before the runner named its API show what the library reported."""
+    spec = RUNTIMES.get(api or "")
+    plain = bool(reported) and reported.replace(".", "").isdigit()
+    if spec is None:
+        if not reported:
+            return api or "unknown runtime"
+        version = f"TFLite {reported}" if plain else reported
+        return f"{api} ({version})" if api else version
+    name = f"{api} ({spec.package} {spec.version}"
+    return name + (f", TFLite {reported})" if plain else ")")
 
 
 def op_kind(name: str) -> str:
@@ -72,6 +95,15 @@ class Measurement:
     runtime: str | None = None  # the runtime library's version
     isa: str | None = None  # the kernel variant the runner picked (scalar, neon, avx2, ...)
     runs_ms: tuple[float, ...] = ()  # each timed run, in order (runners since runs_ms)
+    runtime_api: str | None = None  # litert or tflite-c (runners since runtime_api)
+    stable: bool = True  # the timed runs' verdict (records.Measurement.stability)
+    stability: str = ""  # why: "CV 2.1%", "CV 14% > 10%: re-run on a quiet board", ...
+    cv: float | None = None  # std / mean of the timed runs
+
+    @property
+    def runtime_name(self) -> str:
+        """The runtime as :func:`runtime_name` names it."""
+        return runtime_name(self.runtime_api, self.runtime)
 
     @property
     def model_label(self) -> str:
@@ -96,6 +128,14 @@ class Run:
     flags: Mapping[str, Any]
     facts: Mapping[str, Any]
     measurements: tuple[Measurement, ...]
+    # a 95% bootstrap interval of the speedup per thread count (as text), where both
+    # models had enough timed runs
+    speedup_ci: Mapping[str, tuple[float, float]] = field(default_factory=dict)
+
+    @property
+    def runtimes(self) -> tuple[str, ...]:
+        """The runtime names of this run's measurements, each once (one, unless mixed)."""
+        return tuple(dict.fromkeys(m.runtime_name for m in self.measurements))
 
     def energy_status(self) -> str:
         """A sentence on this run's energy: the probe that measured it, or why there is none."""
@@ -135,6 +175,18 @@ class Pair:
             return None
         b, f = self.binary.latency_ms["median"], self.baseline.latency_ms["median"]
         return f / b if b > 0 else None
+
+    @property
+    def speedup_ci(self) -> tuple[float, float] | None:
+        """The run's 95% interval of :attr:`speedup`, where it stored one."""
+        if self.speedup is None:
+            return None
+        return self.run.speedup_ci.get(str(self.threads))
+
+    @property
+    def stable(self) -> bool:
+        """Both models' timed runs were stable (a speedup is only as firm as its sides)."""
+        return all(m.stable for m in self.measurements)
 
     @property
     def model_label(self) -> str:
@@ -179,6 +231,10 @@ def _measurement(run: records.StoredRun, m: records.Measurement) -> Measurement:
         runtime=r.runtime,
         isa=r.isa,
         runs_ms=r.runs_ms,
+        runtime_api=r.runtime_api,
+        stable=m.stability[0],
+        stability=m.stability[1],
+        cv=r.latency.cv,
     )
 
 
@@ -192,6 +248,7 @@ def _run(stored: records.StoredRun) -> Run:
         flags=stored.flags,
         facts=stored.report.facts,
         measurements=tuple(_measurement(stored, m) for m in stored.report.results),
+        speedup_ci=dict(stored.report.speedup_ci),
     )
 
 
@@ -271,3 +328,32 @@ def model_sizes(runs: Iterable[Run]) -> list[ModelSize]:
             size, source = None, f"unknown: {first.model} is gone or has changed since the run"
         sizes.append(ModelSize(first.model_label, first.role, sha, size, source))
     return sizes
+
+
+def runtime_mixes(runs: Sequence[Run]) -> list[str]:
+    """A sentence for each comparison whose runs used more than one runtime: the binary and
+    float models of one run, or the runs on one target (the latency, speedup and trend
+    panels compare those), naming each runtime and its runs."""
+    out = []
+    for run in runs:
+        if len(run.runtimes) > 1:
+            roles = {
+                name: ", ".join(m.role for m in run.measurements if m.runtime_name == name)
+                for name in run.runtimes
+            }
+            out.append(
+                f"run {run.run_id} measured its models with different runtimes: "
+                + "; ".join(f"{name} ({who})" for name, who in roles.items())
+            )
+    by_target: dict[str, dict[str, list[str]]] = {}
+    for run in runs:
+        for name in run.runtimes:
+            by_target.setdefault(run.target, {}).setdefault(name, []).append(run.run_id)
+    for target, names in by_target.items():
+        if len(names) > 1:
+            out.append(
+                f"the runs on {target} used different runtimes, so their figures are not "
+                "directly comparable: "
+                + "; ".join(f"{name} (run {', '.join(ids)})" for name, ids in names.items())
+            )
+    return out

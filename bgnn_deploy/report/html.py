@@ -2,8 +2,12 @@
 
 Each figure is embedded as a base64 ``data:`` URI, so the page shows everything even
 when ``index.html`` alone is mailed or copied, and links to its PNG beside the page
-(a relative link) for full size. No external CSS, JavaScript or fonts: the page opens
-offline and the same everywhere. Emulated rows carry an EMULATED badge in every table.
+(a relative link) for full size; on a narrow screen (a phone) the page shows a narrow
+drawing of the same figure instead, so its text stays legible. Every table sits in its
+own horizontally scrolling box, so the page itself is never wider than the screen. No
+external CSS, JavaScript or fonts: the page opens offline and the same everywhere.
+Emulated rows carry an EMULATED badge in every table, unstable measurements a red cross
+and the advice to re-run them, and speedups their 95% interval where the run stored one.
 """
 
 from __future__ import annotations
@@ -15,30 +19,53 @@ from dataclasses import dataclass
 from html import escape
 from pathlib import Path
 
-from bgnn_deploy.report.collect import Measurement, Pair, Run, model_sizes, pairs
+from bgnn_deploy.report.collect import (
+    Measurement,
+    Pair,
+    Run,
+    model_sizes,
+    pairs,
+    runtime_mixes,
+    threads_text,
+)
+from bgnn_deploy.report.plots import UNSTABLE_LABEL, UNSTABLE_MARK
+from bgnn_deploy.results.stats import MIN_SAMPLES, STABLE_CV
 
 __all__ = ["Section", "render_html"]
 
+# the narrow figures are shown up to this viewport width
+NARROW_MEDIA = "(max-width: 720px)"
+
 CSS = """
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif;
-       color: #212121; margin: 0 auto; padding: 1.5em 2em; max-width: 1180px; }
+       color: #212121; margin: 0 auto; padding: 1.5em 2em; max-width: 1180px;
+       overflow-wrap: anywhere; }
 h1 { font-size: 1.6em; margin-bottom: 0.2em; }
 h2 { font-size: 1.25em; margin-top: 2em; border-bottom: 1px solid #E0E0E0; }
 .meta, .caption, .none { color: #555; }
 .none { font-style: italic; }
 .warning { background: #FDECEA; border-left: 4px solid #B2182B; padding: 0.6em 1em; }
 figure { margin: 0.8em 0; }
-figure img { max-width: 100%; height: auto; border: 1px solid #EEE; }
-table { border-collapse: collapse; margin: 0.8em 0; font-size: 0.9em; }
-th, td { border: 1px solid #DDD; padding: 0.3em 0.6em; text-align: left; vertical-align: top; }
-th { background: #F5F5F5; }
+figure img { display: block; max-width: 100%; height: auto; border: 1px solid #EEE; }
+.scroll { overflow-x: auto; max-width: 100%; margin: 0.8em 0; }
+table { border-collapse: collapse; font-size: 0.9em; overflow-wrap: normal; }
+th, td { border: 1px solid #DDD; padding: 0.3em 0.6em; text-align: left; vertical-align: top;
+         white-space: nowrap; }
+td.prose { white-space: normal; min-width: 12em; }
+th { background: #F5F5F5; white-space: normal; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 tr.emulated td { background: #FFF4E5; }
 .badge { display: inline-block; background: #B2182B; color: white; font-size: 0.75em;
          font-weight: bold; padding: 0 0.4em; border-radius: 3px; margin-left: 0.3em; }
 .binary { color: #0072B2; font-weight: 600; }
 .float { color: #B07800; font-weight: 600; }
+.unstable { color: #B2182B; font-weight: 600; }
+.ci { color: #555; font-size: 0.9em; }
 code { font-size: 0.95em; }
+@media (max-width: 720px) {
+  body { padding: 0.8em 0.75em; font-size: 15px; }
+  h1 { font-size: 1.35em; }
+}
 """
 
 
@@ -51,14 +78,19 @@ class Section:
     caption: str
     filename: str | None
     png: bytes | None
+    narrow_png: bytes | None = None  # the same figure drawn for narrow screens
 
 
 def _num(value: float | None, fmt: str = "{:.2f}") -> str:
     return "-" if value is None else fmt.format(value)
 
 
-def _td(text: str, num: bool = False) -> str:
-    return f'<td class="num">{text}</td>' if num else f"<td>{text}</td>"
+def _td(text: str, num: bool = False, prose: bool = False) -> str:
+    """A cell: ``num`` right-aligned figures, ``prose`` a sentence that may wrap (every
+    other cell keeps to one line per ``<br>``; the table scrolls instead)."""
+    if num:
+        return f'<td class="num">{text}</td>'
+    return f'<td class="prose">{text}</td>' if prose else f"<td>{text}</td>"
 
 
 def _table(headers: Sequence[str], rows: Sequence[tuple[bool, Sequence[str]]]) -> str:
@@ -68,7 +100,8 @@ def _table(headers: Sequence[str], rows: Sequence[tuple[bool, Sequence[str]]]) -
     for emulated, cells in rows:
         css = ' class="emulated"' if emulated else ""
         body.append(f"<tr{css}>{''.join(cells)}</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    table = f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    return f'<div class="scroll">{table}</div>'
 
 
 def _target(run: Run) -> str:
@@ -78,6 +111,34 @@ def _target(run: Run) -> str:
 
 def _time(run: Run) -> str:
     return run.created.astimezone(_dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _role(m: Measurement) -> str:
+    return f'<span class="{escape(m.role)}">{escape(m.role)}</span>'
+
+
+def _stability(m: Measurement) -> str:
+    """'CV 3.0%', or the red cross, 'unstable' and why."""
+    if m.stable:
+        return escape(m.stability or "stable")
+    return f'<span class="unstable">{UNSTABLE_MARK} unstable</span>: {escape(m.stability)}'
+
+
+def _stability_cell(pair: Pair) -> str:
+    return "<br>".join(f"{_role(m)} {_stability(m)}" for m in pair.measurements)
+
+
+def _speedup_cell(pair: Pair) -> str:
+    """'1.40x', '(emulated)' where it is, its 95% interval, and a cross when unstable."""
+    if pair.speedup is None:
+        return "-"
+    text = f"{pair.speedup:.2f}x" + (" (emulated)" if pair.run.emulated else "")
+    if pair.speedup_ci is not None:
+        lo, hi = pair.speedup_ci
+        text += f'<br><span class="ci">95% CI {lo:.2f}-{hi:.2f}</span>'
+    if not pair.stable:
+        text += f'<br><span class="unstable">{UNSTABLE_MARK} unstable</span>'
+    return text
 
 
 def _energy_cell(pair: Pair) -> str:
@@ -104,6 +165,7 @@ def _summary_table(rows: Sequence[Pair]) -> str:
         "binary median ms",
         "float median ms",
         "speedup",
+        "stability of the timed runs",
         "peak RSS MiB (binary / float)",
         "energy per inference (mJ)",
     )
@@ -116,23 +178,21 @@ def _summary_table(rows: Sequence[Pair]) -> str:
 
     body = []
     for p in rows:
-        speedup = _num(p.speedup, "{:.2f}x")
-        if p.speedup is not None and p.run.emulated:
-            speedup += " (emulated)"
         body.append(
             (
                 p.run.emulated,
                 [
                     _td(f"<code>{escape(p.run.run_id)}</code>"),
-                    _td(_time(p.run)),
+                    _td(_time(p.run).replace(" ", "<br>")),
                     _td(_target(p.run)),
                     _td(escape(p.model_label)),
                     _td(str(p.threads), num=True),
                     _td(median(p.binary), num=True),
                     _td(median(p.baseline), num=True),
-                    _td(speedup, num=True),
+                    _td(_speedup_cell(p), num=True),
+                    _td(_stability_cell(p), prose=True),
                     _td(f"{rss(p.binary)} / {rss(p.baseline)}", num=True),
-                    _td(_energy_cell(p)),
+                    _td(_energy_cell(p), prose=True),
                 ],
             )
         )
@@ -140,7 +200,7 @@ def _summary_table(rows: Sequence[Pair]) -> str:
 
 
 def _measurements_table(runs: Sequence[Run]) -> str:
-    headers = ("run", "target", "model", "role", "threads", "timed runs")
+    headers = ("run", "target", "model", "role", "threads", "timed runs", "CV", "stability")
     stats = ("min", "median", "mean", "p90", "p99", "max")
     body = []
     for run in runs:
@@ -149,9 +209,11 @@ def _measurements_table(runs: Sequence[Run]) -> str:
                 _td(f"<code>{escape(run.run_id)}</code>"),
                 _td(_target(run)),
                 _td(escape(m.model_label)),
-                _td(f'<span class="{escape(m.role)}">{escape(m.role)}</span>'),
+                _td(_role(m)),
                 _td(str(m.threads), num=True),
                 _td(str(m.timed_runs or "-"), num=True),
+                _td(_num(m.cv * 100 if m.cv is not None else None, "{:.1f}%"), num=True),
+                _td(_stability(m), prose=True),
             ]
             cells += [_td(_num(m.latency_ms.get(s)), num=True) for s in stats]
             body.append((run.emulated, cells))
@@ -162,6 +224,14 @@ def _ops_table(runs: Sequence[Run]) -> str:
     profiled = [(run, m) for run in runs for m in run.measurements if m.ops_ms]
     if not profiled:
         return ""
+    floats = sum(1 for _, m in profiled if m.role == "float")
+    note = f"The table lists all {len(profiled)} profiled measurements"
+    if floats:
+        note += (
+            f", the {floats} of float models included (their time is all LiteRT builtins); "
+            "the figure above draws the others"
+        )
+    note = f'<p class="caption">{note}, in run order (oldest first).</p>'
     names = list(dict.fromkeys(n for _, m in profiled for n in m.ops_ms))
     body = []
     for run, m in profiled:
@@ -173,7 +243,8 @@ def _ops_table(runs: Sequence[Run]) -> str:
         ]
         cells += [_td(_num(m.ops_ms.get(n), "{:.3f}"), num=True) for n in names]
         body.append((run.emulated, cells))
-    return _table(("run", "target", "model", "threads", *(f"{n} ms" for n in names)), body)
+    headers = ("run", "target", "model", "threads", *(f"{n} ms" for n in names))
+    return note + _table(headers, body)
 
 
 def _sizes_table(runs: Sequence[Run]) -> str:
@@ -188,7 +259,7 @@ def _sizes_table(runs: Sequence[Run]) -> str:
                     _td(escape(s.role)),
                     _td(f"<code>{s.sha256[:16]}</code>"),
                     _td(size, num=True),
-                    _td(escape(s.source)),
+                    _td(escape(s.source), prose=True),
                 ],
             )
         )
@@ -203,29 +274,29 @@ def _cpu(facts) -> str:
 
 
 def _runs_table(runs: Sequence[Run]) -> str:
-    headers = ("run", "target", "arch", "cpu", "cores", "kernel", "glibc", "governor")
+    headers = ("#", "run", "target", "arch", "cpu", "cores", "kernel", "glibc", "governor")
     headers += ("runtime", "isa", "flags")
     body = []
-    for run in runs:
+    for number, run in enumerate(runs, start=1):
         f, first = run.facts, (run.measurements[0] if run.measurements else None)
         flags = ", ".join(
             f"{k}={v}"
             for k, v in run.flags.items()
             if k in ("threads", "num_runs", "warmup_runs", "profile_ops", "energy")
         )
-        # one runner and runtime per run: the first measurement speaks for all
-        runtime = (first.runtime if first else None) or "-"
+        # one runner per run: the first measurement speaks for all
         isa = (first.isa if first else None) or "-"
         cells = [
+            _td(str(number), num=True),
             _td(f"<code>{escape(run.run_id)}</code>"),
             _td(_target(run)),
             _td(escape(str(f.get("arch", "-")))),
-            _td(escape(_cpu(f))),
+            _td(escape(_cpu(f)), prose=True),
             *(_td(escape(str(f.get(k, "-")))) for k in ("cores", "kernel")),
             *(_td(escape(str(f.get(k) or "-"))) for k in ("glibc", "governor")),
-            _td(escape(runtime)),
+            _td("<br>".join(escape(name) for name in run.runtimes) or "-"),
             _td(escape(isa)),
-            _td(escape(flags)),
+            _td(escape(flags), prose=True),
         ]
         body.append((run.emulated, cells))
     return _table(headers, body)
@@ -235,9 +306,14 @@ def _figure(section: Section) -> str:
     if section.png is None:
         return f'<p class="none">{escape(section.caption)}</p>'
     data = base64.b64encode(section.png).decode("ascii")
+    narrow = ""
+    if section.narrow_png is not None:
+        small = base64.b64encode(section.narrow_png).decode("ascii")
+        narrow = f'<source media="{NARROW_MEDIA}" srcset="data:image/png;base64,{small}">'
     return (
-        f'<figure><a href="{escape(section.filename)}">'
-        f'<img src="data:image/png;base64,{data}" alt="{escape(section.title)}"></a>'
+        f'<figure><a href="{escape(section.filename)}"><picture>{narrow}'
+        f'<img src="data:image/png;base64,{data}" alt="{escape(section.title)}"'
+        f' data-view="{escape(section.name)}"></picture></a>'
         f'<figcaption class="caption">{escape(section.caption)} '
         f'<a href="{escape(section.filename)}">{escape(section.filename)}</a></figcaption>'
         "</figure>"
@@ -271,8 +347,22 @@ def render_html(
         parts.append(
             f'<p class="warning"><b>{len(emulated)} of {len(runs)} run(s) are emulated</b> '
             f"({escape(targets)}): their timings and memory come from qemu on this machine, "
-            "not from a board. They are hatched in the figures and marked EMULATED in the "
-            "tables.</p>"
+            "not from a board. In the figures they sit in panels titled EMULATED, their rows "
+            "are labelled EMULATED and their bars are pale and hatched; the tables mark them "
+            "EMULATED.</p>"
+        )
+    parts += [f'<p class="warning"><b>Different runtimes</b>: {escape(text)}.</p>'
+              for text in runtime_mixes(runs)]  # fmt: skip
+    unstable = [m for r in runs for m in r.measurements if not m.stable]
+    if unstable:
+        listed = "; ".join(
+            f"run {m.run_id} {m.role}, {threads_text(m.threads)} ({m.stability})" for m in unstable
+        )
+        parts.append(
+            f'<p class="warning"><span class="unstable">{UNSTABLE_MARK} '
+            f"{escape(UNSTABLE_LABEL)}</span>: {len(unstable)} measurement(s) had timed runs "
+            f"too spread (CV above {STABLE_CV:.0%}) or too few (under {MIN_SAMPLES}) to "
+            f"trust: {escape(listed)}. Figures and tables mark them with the red cross.</p>"
         )
     parts += ["<h2>Summary</h2>", _summary_table(pairs(runs))]
     for section in sections:

@@ -6,14 +6,23 @@ alive between calls, so the library can be used from any program or thread.
 
 Every view function takes the runs and returns a :class:`View`: a figure and a caption
 that says what is drawn, or no figure and a sentence saying why (the page shows that
-sentence instead of an empty plot). Binary is always blue and float always orange;
-emulated results are hatched and sit in panels titled EMULATED, so no figure can pass
-them off as board figures.
+sentence instead of an empty plot). Captions are written from the data drawn (rows,
+targets, models, timed runs), in the order the figure shows them. Binary is always blue
+and float always orange. Emulated results sit in panels titled EMULATED, their row
+labels say EMULATED (readable however thin a bar is) and their bars are pale and
+hatched, so no figure can pass them off as board figures. Measurements whose timed runs
+were unstable carry a red cross and the legend says to re-run them on a quiet board.
+
+:func:`render_views` draws every view at a width: :data:`WIDTH_IN` for wide screens,
+:data:`NARROW_WIDTH_IN` for phones, where the page shows the narrow figure at about its
+own pixel width, so its text stays as large as drawn.
 """
 
 from __future__ import annotations
 
+import contextvars
 import io
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
@@ -22,10 +31,11 @@ import matplotlib
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import to_rgb, to_rgba
-from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
 from matplotlib.figure import Figure
+from matplotlib.legend_handler import HandlerTuple
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
+from matplotlib.transforms import blended_transform_factory
 
 from bgnn_deploy.report.collect import (
     BUILTIN_OPS,
@@ -38,7 +48,7 @@ from bgnn_deploy.report.collect import (
     threads_text,
 )
 
-__all__ = ["VIEWS", "View", "render_png", "render_views"]
+__all__ = ["NARROW_WIDTH_IN", "VIEWS", "WIDTH_IN", "View", "render_png", "render_views"]
 
 ROLE_COLORS = {"binary": "#0072B2", "float": "#E69F00", "model": "#7F7F7F"}  # Okabe-Ito
 # darker and lighter shades of the same hue tell models of the same role apart (trend)
@@ -49,6 +59,9 @@ ROLE_SHADES = {
 }
 EMULATED_HATCH = "///"
 EMULATED_TITLE_COLOR = "#B2182B"
+UNSTABLE_COLOR = "#B2182B"
+UNSTABLE_LABEL = "unstable: re-run on a quiet board"
+UNSTABLE_MARK = "\u2716"  # heavy multiplication x
 OP_COLORS = {
     "LceBconv2d": "#0072B2",
     "BgnnHammingKnn": "#CC79A7",
@@ -60,6 +73,7 @@ OP_COLORS = {
 EXTRA_OP_COLORS = ("#882255", "#44AA99", "#DDCC77", "#332288", "#999933", "#AA4499")
 DPI = 110
 WIDTH_IN = 10.0
+NARROW_WIDTH_IN = 3.6  # 396 px: shown at ~90% of that on a 390 px wide phone
 STYLE = {
     "font.size": 9,
     "axes.titlesize": 10,
@@ -68,6 +82,7 @@ STYLE = {
     "xtick.labelsize": 8,
     "ytick.labelsize": 8,
     "legend.fontsize": 8,
+    "legend.title_fontsize": 9,
     "figure.titlesize": 12,
     "figure.titleweight": "bold",
     "axes.spines.top": False,
@@ -79,8 +94,14 @@ STYLE = {
     "axes.axisbelow": True,
     "hatch.linewidth": 0.8,
 }
+VALUE_FONT = 7.5  # values printed beside bars and ticks
+RUN_ID = re.compile(r"^\d{8}-\d{6}-([0-9a-f]+)\b")  # the store's run ids: the end tells them apart
+LEGEND_ROW_IN = 0.2  # a legend row's height, for narrow figures that stack their legend
 
 T = TypeVar("T")
+
+# the width the views draw at (render_views sets it)
+_width: contextvars.ContextVar[float] = contextvars.ContextVar("width", default=WIDTH_IN)
 
 
 @dataclass(frozen=True)
@@ -97,8 +118,12 @@ class View:
 # ---------------------------------------------------------------- shared helpers
 
 
-def _figure(height: float, width: float = WIDTH_IN) -> Figure:
-    fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
+def _narrow() -> bool:
+    return _width.get() < 6
+
+
+def _figure(height: float, width: float | None = None) -> Figure:
+    fig = Figure(figsize=(width or _width.get(), height), dpi=DPI, layout="constrained")
     FigureCanvasAgg(fig)
     return fig
 
@@ -118,13 +143,14 @@ def _ms(value: float) -> str:
 
 
 def _bar_style(color: str, emulated: bool) -> dict:
-    """Solid for measured figures; pale and hatched for emulated ones."""
+    """Solid for measured figures; pale, hatched and dash-edged for emulated ones."""
     if emulated:
         return {
             "facecolor": to_rgba(color, 0.22),
             "edgecolor": color,
             "hatch": EMULATED_HATCH,
-            "linewidth": 0.8,
+            "linewidth": 1.2,
+            "linestyle": (0, (3, 1.5)),
         }
     return {"facecolor": color, "edgecolor": color, "linewidth": 0.8}
 
@@ -143,7 +169,7 @@ def _by_target(items: Sequence[T], run_of: Callable[[T], Run]) -> list[tuple[Run
 def _panel_title(ax, run: Run) -> None:
     if run.emulated:
         ax.set_title(
-            f"{run.target}: EMULATED (not a board figure)",
+            f"{run.target}: EMULATED" + ("" if _narrow() else " (not a board figure)"),
             loc="left",
             color=EMULATED_TITLE_COLOR,
         )
@@ -154,7 +180,8 @@ def _panel_title(ax, run: Run) -> None:
 def _panels(groups: Sequence[tuple[Run, list]], row_in: float, sharex: bool = False):
     """A figure with one horizontal-bar panel per target group, heights by row count."""
     rows = [len(items) for _, items in groups]
-    height = sum(0.55 + row_in * n for n in rows) + 0.9
+    row_in *= 1.3 if _narrow() else 1.0  # room for the label above each row
+    height = sum(0.55 + row_in * n for n in rows) + (0.5 if _narrow() else 0.9)
     fig = _figure(height)
     axes = fig.subplots(len(groups), 1, sharex=sharex, height_ratios=rows, squeeze=False)[:, 0]
     for ax, (run, items) in zip(axes, groups, strict=True):
@@ -163,27 +190,82 @@ def _panels(groups: Sequence[tuple[Run, list]], row_in: float, sharex: bool = Fa
     return fig, list(axes)
 
 
-def _row_labels(ax, labels: Sequence[str]) -> None:
-    ax.set_yticks(range(len(labels)), labels)
+def _row_labels(ax, labels: Sequence[str], emulated: Sequence[bool] = ()) -> None:
+    """Row labels; an emulated row's says so in its first line and is red, which reads
+    even where a bar is too thin to show its hatching. Narrow figures print each label on
+    one line in the gap above its row, across the panel (a run by the end of its id,
+    ``...df600b``), so the bars keep the width."""
+    flags = list(emulated) or [False] * len(labels)
+    texts = [
+        label.replace("\n", " EMULATED\n", 1) if flag else label
+        for label, flag in zip(labels, flags, strict=True)
+    ]
+    if _narrow():
+        ax.set_yticks([])
+        bottom, top = ax.get_ylim()
+        ax.set_ylim(bottom, top - 0.3)  # room above the first row
+        where = blended_transform_factory(ax.transAxes, ax.transData)
+        for i, (text, flag) in enumerate(zip(texts, flags, strict=True)):
+            first, *rest = text.split("\n")
+            line = " \u00b7 ".join([RUN_ID.sub(lambda m: "\u2026" + m[1], first), *rest])
+            ax.text(
+                0.0, i - 0.5, line, transform=where, ha="left", va="center",
+                fontsize=VALUE_FONT, color=EMULATED_TITLE_COLOR if flag else "#212121",
+                clip_on=False,
+            )  # fmt: skip
+        return
+    ax.set_yticks(range(len(texts)), texts)
     ax.tick_params(axis="y", length=0)
+    for tick, flag in zip(ax.get_yticklabels(), flags, strict=True):
+        if flag:
+            tick.set_color(EMULATED_TITLE_COLOR)
 
 
 def _header(fig: Figure, title: str, handles: Sequence, ncols: int | None = None) -> None:
     """The title with the legend under it, above the panels. One legend artist carries
-    both (as its title), so the layout engine can never make them overlap."""
+    both (as its title), so the layout engine can never make them overlap. Narrow
+    figures get at most two legend columns."""
+    ncols = ncols or max(len(handles), 1)
+    labels = [(h[0] if isinstance(h, tuple) else h).get_label() for h in handles]
+    if _narrow():  # one column when a label would not fit in half the width
+        ncols = min(ncols, 1 if max(map(len, labels), default=0) > 24 else 2)
+        rows = -(-len(labels) // ncols) + 1  # and the title
+        width, height = fig.get_size_inches()
+        fig.set_size_inches(width, height + rows * LEGEND_ROW_IN)
     legend = fig.legend(
         handles=handles,
+        labels=labels,
         title=title,
         loc="outside upper left",
-        ncols=ncols or max(len(handles), 1),
+        ncols=ncols,
         frameon=False,
         alignment="left",
+        handler_map={tuple: HandlerTuple(ndivide=1)},
     )
     legend.get_title().set_fontsize(STYLE["figure.titlesize"])
     legend.get_title().set_fontweight("bold")
 
 
-def _legend(fig: Figure, title: str, roles: set[str], emulated: bool, extra: Sequence = ()) -> None:
+def _emulated_handle() -> Patch:
+    return Patch(**_bar_style("#555555", True), label="emulated: hatched, labelled EMULATED")
+
+
+def _unstable_handle() -> Line2D:
+    """The legend's entry for the red cross :func:`_cross_after` draws."""
+    return Line2D(
+        [], [], marker=f"${UNSTABLE_MARK}$", markersize=9, color=UNSTABLE_COLOR, ls="",
+        label=UNSTABLE_LABEL,
+    )  # fmt: skip
+
+
+def _legend(
+    fig: Figure,
+    title: str,
+    roles: set[str],
+    emulated: bool,
+    extra: Sequence = (),
+    unstable: bool = False,
+) -> None:
     handles = [
         Patch(color=ROLE_COLORS[role], label=role)
         for role in ("binary", "float", "model")
@@ -191,7 +273,9 @@ def _legend(fig: Figure, title: str, roles: set[str], emulated: bool, extra: Seq
     ]
     handles += list(extra)
     if emulated:
-        handles.append(Patch(**_bar_style("#555555", True), label="emulated: hatched"))
+        handles.append(_emulated_handle())
+    if unstable:
+        handles.append(_unstable_handle())
     _header(fig, title, handles)
 
 
@@ -201,12 +285,19 @@ def _log_if_wide(ax, low: float, high: float) -> bool:
         ax.set_xscale("log")
         ax.set_xlim(low / 1.6, high * 3.0)
         return True
-    ax.set_xlim(0, max(high, 1e-9) * 1.2)
+    ax.set_xlim(0, max(high, 1e-9) * 1.25)
     return False
 
 
-def _pair_rows(ax, items: Sequence[Pair], value: Callable[[Measurement], float | None], fmt):
-    """Grouped horizontal bars, binary above float, with values printed at the bar ends."""
+def _pair_rows(
+    ax,
+    items: Sequence[Pair],
+    value: Callable[[Measurement], float | None],
+    fmt,
+    mark_unstable: bool = False,
+):
+    """Grouped horizontal bars, binary above float, with values printed at the bar ends
+    (and, with ``mark_unstable``, a red cross after the value of an unstable model)."""
     for i, pair in enumerate(items):
         for offset, m in ((-0.2, pair.binary), (0.2, pair.baseline)):
             if m is None:
@@ -219,28 +310,111 @@ def _pair_rows(ax, items: Sequence[Pair], value: Callable[[Measurement], float |
                     xytext=(3, 0),
                     textcoords="offset points",
                     va="center",
-                    fontsize=7.5,
+                    fontsize=VALUE_FONT,
                     fontstyle="italic",
                     color="#616161",
                 )
                 continue
             ax.barh(i + offset, v, height=0.36, **_bar_style(_color(m.role), m.emulated))
-            ax.annotate(
+            text = ax.annotate(
                 fmt(v),
                 (v, i + offset),
                 xytext=(3, 0),
                 textcoords="offset points",
                 va="center",
-                fontsize=7.5,
+                fontsize=VALUE_FONT,
             )
-    _row_labels(ax, [p.label for p in items])
+            if mark_unstable and not m.stable:
+                _cross_after(ax, text)
+    _row_labels(ax, [p.label for p in items], [p.run.emulated for p in items])
+
+
+def _cross_after(ax, text) -> None:
+    """A red cross just right of an annotation (placed in that text's own coordinates)."""
+    ax.annotate(
+        UNSTABLE_MARK,
+        (1, 0.5),
+        xycoords=text,
+        xytext=(3, 0),
+        textcoords="offset points",
+        va="center",
+        ha="left",
+        fontsize=9,
+        color=UNSTABLE_COLOR,
+        annotation_clip=False,
+    )
 
 
 def _roles(items: Sequence[Pair]) -> set[str]:
     return {m.role for p in items for m in p.measurements}
 
 
+def _names(items: Sequence[str]) -> str:
+    """'a', 'a and b', 'a, b and c'."""
+    items = list(dict.fromkeys(items))
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def _rows_sentence(groups: Sequence[tuple[Run, list]], what: str) -> str:
+    """'5 rows (run and thread count) in 2 panels, one per target: rpi5 (3) and
+    qemu-aarch64 (2, emulated); within a panel the rows follow the Summary table.'"""
+    n = sum(len(items) for _, items in groups)
+    panels = _names(
+        f"{run.target} ({len(items)}{', emulated' if run.emulated else ''})"
+        for run, items in groups
+    )
+    where = (
+        f"in {len(groups)} panels, one per target: {panels}; within a panel"
+        if len(groups) > 1
+        else f"for {panels};"
+    )
+    return f"{_plural(n, 'row')} ({what}) {where} the rows follow the Summary table's order."
+
+
+def _timed_runs_sentence(items: Sequence[Pair]) -> str:
+    """How many timed runs each bar rests on, in the order of the rows."""
+    ms = [m for p in items for m in p.measurements]
+    counts = [m.timed_runs for m in ms]
+    if len(set(counts)) == 1:
+        return f"Each model was timed {counts[0] or '?'} times."
+    firsts = dict.fromkeys(counts)
+    common = max(firsts, key=counts.count)
+    others = [
+        f"run {m.run_id} {m.role}, {threads_text(m.threads)}: {m.timed_runs or '?'}"
+        for m in ms
+        if m.timed_runs != common
+    ]
+    return f"Each model was timed {common} times, except {'; '.join(others)}."
+
+
+def _unstable_sentence(ms: Sequence[Measurement]) -> str:
+    bad = [m for m in ms if not m.stable]
+    if not bad:
+        return ""
+    listed = "; ".join(
+        f"run {m.run_id} {m.role}, {threads_text(m.threads)} ({m.stability})" for m in bad
+    )
+    return f" A red cross marks a model whose timed runs were unstable: {listed}."
+
+
 # ---------------------------------------------------------------- the views
+
+
+def _median_tick(ax, x: float, y: float) -> None:
+    """A white tick with a dark outline: it shows on dark and light bars alike."""
+    ax.plot(x, y, marker="|", markersize=14, mew=4.2, color="#212121", zorder=4)
+    ax.plot(x, y, marker="|", markersize=12, mew=1.8, color="white", zorder=5)
+
+
+def _median_handle() -> tuple[Line2D, Line2D]:
+    return (
+        Line2D([], [], color="#212121", marker="|", markersize=11, mew=4.0, ls="", label="median"),
+        Line2D([], [], color="white", marker="|", markersize=9, mew=1.6, ls=""),
+    )
 
 
 def latency_view(runs: Sequence[Run]) -> View:
@@ -263,7 +437,10 @@ def latency_view(runs: Sequence[Run]) -> View:
                     continue
                 lat = {k: _stat(m, k) for k in ("min", "median", "p90", "max")}
                 color, y = _color(m.role), i + offset
-                ax.hlines(y, lat["min"], lat["max"], color=color, linewidth=1.2)
+                ax.hlines(
+                    y, lat["min"], lat["max"], color=color, linewidth=1.2,
+                    linestyles="--" if m.emulated else "-",
+                )  # fmt: skip
                 ax.barh(
                     y,
                     lat["p90"] - lat["min"],
@@ -277,40 +454,52 @@ def latency_view(runs: Sequence[Run]) -> View:
                         m.runs_ms, y + np.asarray(jitter), s=4, color="black", alpha=0.35,
                         linewidths=0, zorder=3,
                     )  # fmt: skip
-                ax.plot(lat["median"], y, marker="|", markersize=13, mew=2.2, color="black")
-                ax.annotate(
+                _median_tick(ax, lat["median"], y)
+                # beside the tick, on a white ground: it cannot be read as the maximum
+                text = ax.annotate(
                     f"{_ms(lat['median'])} ms",
-                    (lat["max"], y),
-                    xytext=(4, 0),
+                    (lat["median"], y),
+                    xytext=(6, 0),
                     textcoords="offset points",
                     va="center",
-                    fontsize=7.5,
+                    fontsize=VALUE_FONT,
+                    zorder=6,
+                    bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.85},
                 )
-        _row_labels(ax, [p.label for p in group])
+                if not m.stable:
+                    _cross_after(ax, text)
+        _row_labels(ax, [p.label for p in group], [p.run.emulated for p in group])
         ax.set_xlabel("latency per inference (ms" + (", log scale)" if logs[-1] else ")"))
     markers = [
-        Line2D([], [], color="black", marker="|", markersize=10, mew=2, ls="", label="median"),
+        _median_handle(),
         Patch(facecolor="#9E9E9E", label="min to p90"),
         Line2D([], [], color="#9E9E9E", lw=1.2, label="to max"),
     ]
-    _legend(fig, title, _roles(items), any(p.run.emulated for p in items), markers)
-    runs_per = sorted({m.timed_runs for p in items for m in p.measurements if m.timed_runs})
+    ms = [m for p in items for m in p.measurements]
+    _legend(
+        fig, title, _roles(items), any(p.run.emulated for p in items), markers,
+        unstable=not all(m.stable for m in ms),
+    )  # fmt: skip
     caption = (
-        "One row per run and thread count, binary above float. The bar spans the fastest "
-        "run to the 90th percentile (9 in 10 runs were at least that fast), the thin line "
-        "continues to the slowest run, the black tick and printed value are the median, "
-        "and the grey dots are the timed runs themselves, in run order from bottom to top "
-        "(runs stored before the runner reported each run show the range only)."
+        f"{_rows_sentence(groups, 'one per run and thread count')} In each row binary is above "
+        "float. The bar spans the fastest run to the 90th percentile (9 in 10 runs were at "
+        "least that fast), the thin line continues to the slowest run, the white tick and "
+        "the value beside it are the median, and the grey dots are the timed runs "
+        "themselves, in run order from the top of the bar to its bottom (runs stored before "
+        f"the runner reported each run show the range only). {_timed_runs_sentence(items)}"
     )
-    if runs_per:
-        caption += f" Timed runs per row: {', '.join(map(str, runs_per))}."
+    caption += _unstable_sentence(ms)
     if any(logs):
         caption += " Panels whose values span more than 30x use a log scale."
     return View("latency", title, fig, caption)
 
 
+def _ci_text(ci: tuple[float, float] | None) -> str:
+    return f" [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else ""
+
+
 def speedup_view(runs: Sequence[Run]) -> View:
-    """Binary vs float speedup per run, target and thread count."""
+    """Binary vs float speedup per run, target and thread count, with its 95% interval."""
     items = [p for p in pairs(runs) if p.speedup is not None]
     title = "Binary vs float speedup"
     if not items:
@@ -319,30 +508,67 @@ def speedup_view(runs: Sequence[Run]) -> View:
         )
     groups = _by_target(items, lambda p: p.run)
     fig, axes = _panels(groups, row_in=0.45, sharex=True)
-    high = max(p.speedup for p in items)
+    high = max(max(p.speedup, p.speedup_ci[1] if p.speedup_ci else 0) for p in items)
     for ax, (_, group) in zip(axes, groups, strict=True):
         for i, pair in enumerate(group):
             ax.barh(
                 i, pair.speedup, height=0.55, **_bar_style(ROLE_COLORS["binary"], pair.run.emulated)
             )
-            ax.annotate(
-                f"{pair.speedup:.2f}x",
-                (pair.speedup, i),
-                xytext=(3, 0),
+            end = pair.speedup
+            if pair.speedup_ci:
+                lo, hi = pair.speedup_ci
+                ax.errorbar(
+                    pair.speedup, i, xerr=[[pair.speedup - lo], [hi - pair.speedup]],
+                    fmt="none", ecolor="#212121", elinewidth=1.2, capsize=3, zorder=4,
+                )  # fmt: skip
+                end = max(end, hi)
+            text = ax.annotate(
+                f"{pair.speedup:.2f}x{_ci_text(pair.speedup_ci)}",
+                (end, i),
+                xytext=(4, 0),
                 textcoords="offset points",
                 va="center",
-                fontsize=7.5,
+                fontsize=VALUE_FONT,
             )
+            if not pair.stable:
+                _cross_after(ax, text)
         ax.axvline(1.0, color="#424242", linestyle="--", linewidth=1)
-        _row_labels(ax, [p.label for p in group])
-    axes[0].set_xlim(0, max(high * 1.15, 1.3))
-    axes[-1].set_xlabel("speedup (float median latency / binary median latency)")
-    parity = Line2D([], [], color="#424242", ls="--", lw=1, label="1.0: equally fast")
-    _legend(fig, title, {"binary"}, any(p.run.emulated for p in items), [parity])
-    caption = (
-        "Float median latency divided by binary median latency, measured in the same run at "
-        "the same thread count. Right of the dashed line the binary model is faster."
+        _row_labels(ax, [p.label for p in group], [p.run.emulated for p in group])
+    axes[0].set_xlim(0, max(high * (1.6 if _narrow() else 1.3), 1.3))
+    axes[-1].set_xlabel(
+        "speedup (float median / binary median)"
+        if _narrow()
+        else "speedup (float median latency / binary median latency)"
     )
+    parity = Line2D([], [], color="#424242", ls="--", lw=1, label="1.0: equally fast")
+    ci = Line2D([], [], color="#212121", lw=1.2, marker="|", markersize=6, label="95% interval")
+    _legend(
+        fig, title, {"binary"}, any(p.run.emulated for p in items),
+        [parity, ci] if any(p.speedup_ci for p in items) else [parity],
+        unstable=not all(p.stable for p in items),
+    )  # fmt: skip
+    with_ci = sum(1 for p in items if p.speedup_ci)
+    caption = (
+        f"{_rows_sentence(groups, 'one per run and thread count')} Each bar is the float "
+        "median latency divided by the binary median latency, measured in the same run at "
+        "the same thread count; right of the dashed line the binary model is faster. "
+    )
+    if with_ci == len(items):
+        caption += "The whiskers and the bracketed figures are the 95% bootstrap interval."
+    elif with_ci:
+        caption += (
+            f"The whiskers and the bracketed figures are the 95% bootstrap interval, for the "
+            f"{with_ci} of {len(items)} rows whose models both had enough timed runs."
+        )
+    else:
+        caption += "No row has a 95% interval (too few timed runs)."
+    bad = [p for p in items if not p.stable]
+    if bad:
+        caption += (
+            " A red cross marks a speedup whose binary or float timings were unstable: "
+            + "; ".join(f"run {p.run.run_id}, {threads_text(p.threads)}" for p in bad)
+            + "."
+        )
     return View("speedup", title, fig, caption)
 
 
@@ -362,13 +588,16 @@ def memory_view(runs: Sequence[Run]) -> View:
             lambda v: f"{v:.1f} MiB",
         )
         high = max(m.peak_rss_kb for p in group for m in p.measurements if m.peak_rss_kb)
-        ax.set_xlim(0, high / 1024 * 1.2)
-    axes[-1].set_xlabel("peak resident set size of the runner process (MiB)")
+        ax.set_xlim(0, high / 1024 * (1.45 if _narrow() else 1.2))
+    axes[-1].set_xlabel("peak resident set size (MiB)")
     _legend(fig, title, _roles(items), any(p.run.emulated for p in items))
     caption = (
-        "Peak resident set size (VmHWM) of the runner process: runtime library, model and "
-        "tensors. Under qemu it includes the emulator itself."
+        f"{_rows_sentence(groups, 'one per run and thread count')} Each bar is the peak "
+        "resident set size (VmHWM) of the runner process, binary above float: runtime "
+        "library, model and tensors."
     )
+    if any(p.run.emulated for p in items):
+        caption += " Under qemu it includes the emulator itself."
     return View("memory", title, fig, caption)
 
 
@@ -405,15 +634,21 @@ def energy_view(runs: Sequence[Run]) -> View:
     groups = _by_target(items, lambda p: p.run)
     fig, axes = _panels(groups, row_in=0.55)
     for ax, (_, group) in zip(axes, groups, strict=True):
-        _pair_rows(ax, group, lambda m: m.energy_mj, lambda v: f"{v:.3g} mJ")
+        _pair_rows(ax, group, lambda m: m.energy_mj, lambda v: f"{v:.3g} mJ", mark_unstable=True)
         high = max(m.energy_mj for p in group for m in p.measurements if m.energy_mj is not None)
-        ax.set_xlim(0, max(high, 1e-9) * 1.2)
+        ax.set_xlim(0, max(high, 1e-9) * (1.45 if _narrow() else 1.2))
     axes[-1].set_xlabel("energy per inference above idle (mJ)")
-    _legend(fig, title, _roles(items), any(p.run.emulated for p in items))
+    ms = [m for p in items for m in p.measurements if m.energy_mj is not None]
+    _legend(
+        fig, title, _roles(items), any(p.run.emulated for p in items),
+        unstable=not all(m.stable for m in ms),
+    )  # fmt: skip
     caption = (
-        "Mean power while the model ran minus mean power while the target idled, times the "
-        "median latency."
+        f"{_rows_sentence(groups, 'one per run and thread count')} Each bar is the mean power "
+        "while the model ran minus the mean power while the target idled, times the median "
+        "latency, binary above float."
     )
+    caption += _unstable_sentence(ms)
     others = _energy_reasons(runs)
     if others:
         caption += f" Without figures: {others}."
@@ -431,22 +666,24 @@ def size_view(runs: Sequence[Run]) -> View:
     )
     if not known:
         return View("size", title, None, f"No model size is known. {unknown_text}.")
-    fig = _figure(0.55 + 0.42 * len(known) + 0.9)
+    fig = _figure(
+        0.55 + 0.42 * len(known) * (1.3 if _narrow() else 1) + (0.5 if _narrow() else 0.9)
+    )
     ax = fig.subplots()
     for i, s in enumerate(known):
         kib = s.size_bytes / 1024
         ax.barh(i, kib, height=0.6, **_bar_style(_color(s.role), False))
         ax.annotate(
-            f"{kib:,.1f} KiB ({s.size_bytes:,} bytes)",
+            f"{kib:,.1f} KiB" if _narrow() else f"{kib:,.1f} KiB ({s.size_bytes:,} bytes)",
             (kib, i),
             xytext=(3, 0),
             textcoords="offset points",
             va="center",
-            fontsize=7.5,
+            fontsize=VALUE_FONT,
         )
     ax.set_ylim(len(known) - 0.5, -0.5)
     _row_labels(ax, [f"{s.label} ({s.role})\nsha256 {s.sha256[:10]}" for s in known])
-    ax.set_xlim(0, max(s.size_bytes for s in known) / 1024 * 1.35)
+    ax.set_xlim(0, max(s.size_bytes for s in known) / 1024 * (1.6 if _narrow() else 1.35))
     ax.set_xlabel("size of the .tflite file (KiB)")
     _legend(fig, title, {s.role for s in known}, False)
     by_sha = {s.sha256: s.size_bytes for s in known}
@@ -457,8 +694,9 @@ def size_view(runs: Sequence[Run]) -> View:
             if b and f:
                 ratios.append(f"{pair.model_label}: float is {f / b:.1f}x the binary size")
     caption = (
-        "One bar per distinct model (by SHA-256): file sizes, the same on every target, "
-        "so nothing here is emulated."
+        f"{_plural(len(known), 'bar')}, one per distinct model (by SHA-256) in the order of "
+        "the Model size table: file sizes, the same on every target, so nothing here is "
+        "emulated."
     )
     if ratios:
         caption += " " + "; ".join(dict.fromkeys(ratios)) + "."
@@ -537,8 +775,13 @@ def ops_view(runs: Sequence[Run]) -> View:
     return View("ops", title, fig, caption)
 
 
+def _run_tick(number: int, run: Run) -> str:
+    """'#3' over the run's date and time (UTC): the trend's x-axis, in run order."""
+    return f"#{number}\n{run.created:%m-%d}\n{run.created:%H:%M}"
+
+
 def trend_view(runs: Sequence[Run]) -> View:
-    """Median latency over time for each model (by hash) on each target."""
+    """Median latency across runs for each model (by hash) on each target."""
     series: dict[tuple, list[Measurement]] = {}
     for run in runs:
         for m in run.measurements:
@@ -554,35 +797,40 @@ def trend_view(runs: Sequence[Run]) -> View:
             "a trend needs at least two runs.",
         )
     run_by_id = {r.run_id: r for r in runs}
+    number = {r.run_id: i for i, r in enumerate(runs, start=1)}  # oldest first, as the tables
     groups = _by_target(list(series), lambda key: run_by_id[series[key][0].run_id])
-    fig = _figure(sum(2.9 for _ in groups) + 0.6)
-    axes = fig.subplots(len(groups), 1, squeeze=False)[:, 0]
+    narrow = _narrow()
+    panel_in = [2.9 for _ in groups]
+    fig = _figure(sum(panel_in) + (0.6 if narrow else 1.0))
+    axes = fig.subplots(len(groups), 1, squeeze=False, height_ratios=panel_in)[:, 0]
     # colour: role, shaded per model of that role; marker: thread count; dashed: emulated
     shas = {
         role: list(dict.fromkeys(k[1] for k in series if k[2] == role)) for *_, role, _ in series
     }
     thread_counts = sorted({k[3] for k in series})
     markers = "os^DvP*X"
+    unstable = False
     for ax, (run, keys) in zip(axes, groups, strict=True):
         _panel_title(ax, run)
         ax.grid(axis="both")
         values = []
-        for key in keys:
-            ms = sorted(series[key], key=lambda m: m.created)
+        xs = sorted({number[m.run_id] for key in keys for m in series[key]})
+        for k, key in enumerate(keys):
+            ms = sorted(series[key], key=lambda m: number[m.run_id])
             _, sha, role, threads = key
-            x = [m.created for m in ms]
-            med = [m.latency_ms["median"] for m in ms]
-            values += [_stat(m, "min") for m in ms] + [_stat(m, "p90") for m in ms]
+            # series side by side at each run, so their bands never overlap
+            shift = (k - (len(keys) - 1) / 2) * min(0.08, 0.3 / len(keys))
+            x = np.array([number[m.run_id] for m in ms], dtype=float) + shift
+            med = np.array([m.latency_ms["median"] for m in ms])
+            low = np.array([_stat(m, "min") for m in ms])
+            high = np.array([_stat(m, "p90") for m in ms])
+            values += [*low, *high]
             shades = ROLE_SHADES.get(role, ROLE_SHADES["model"])
             color = shades[shas[role].index(sha) % len(shades)]
-            ax.fill_between(
-                x,
-                [_stat(m, "min") for m in ms],
-                [_stat(m, "p90") for m in ms],
-                color=color,
-                alpha=0.15,
-                linewidth=0,
-            )
+            ax.errorbar(
+                x, med, yerr=[med - low, high - med], fmt="none", ecolor=color,
+                elinewidth=1.4, capsize=3, alpha=0.9,
+            )  # fmt: skip
             ax.plot(
                 x,
                 med,
@@ -590,29 +838,66 @@ def trend_view(runs: Sequence[Run]) -> View:
                 marker=markers[thread_counts.index(threads) % len(markers)],
                 linestyle="--" if run.emulated else "-",
                 linewidth=1.5,
-                markersize=5,
-                label=f"{ms[0].model_label}, {threads} thr (sha256 {sha[:8]})",
+                markersize=5.5,
+                markeredgecolor="white",
+                markeredgewidth=0.6,
+                label=f"{ms[0].model_label} ({role}), {threads_text(threads)}",
             )
-        low, high = min(values), max(values)
-        if low > 0 and high / low > 30:
+            for xi, mi, m in zip(x, med, ms, strict=True):
+                if not m.stable:
+                    unstable = True
+                    ax.annotate(
+                        UNSTABLE_MARK, (xi, mi), xytext=(0, 6), textcoords="offset points",
+                        ha="center", va="bottom", fontsize=9, color=UNSTABLE_COLOR,
+                    )  # fmt: skip
+        low_all, high_all = min(values), max(values)
+        if low_all > 0 and high_all / low_all > 30:
             ax.set_yscale("log")
         else:
-            ax.set_ylim(0, high * 1.15)
-        locator = AutoDateLocator()
-        ax.xaxis.set_major_locator(locator)
-        ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))
+            ax.set_ylim(0, high_all * 1.2)
+        ax.set_xticks(xs, [_run_tick(n, runs[n - 1]) for n in xs])
+        ax.set_xlim(xs[0] - 0.5, xs[-1] + 0.5)
         ax.set_ylabel("median latency (ms)")
-        ax.set_xlabel("run time (UTC)")
-        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
-    fig.suptitle(title, x=0.01, ha="left")
-    caption = (
-        "Median latency of each model (by SHA-256) per target and thread count over the "
-        "runs that measured it, with a band from the fastest run to the 90th percentile. "
-        "Only models measured in at least two runs are drawn. Blue is binary, orange "
-        "float (a shade per model); the marker is the thread count."
+        ax.set_xlabel("run (# in the Runs table; date and time UTC)")
+        if not narrow:  # narrow figures list the lines in the header instead
+            ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    lines = {}  # narrow: each model's line once, in the header
+    if narrow:
+        for line in (h for ax in axes for h in ax.get_lines()):
+            if not line.get_label().startswith("_"):
+                lines.setdefault((line.get_label(), line.get_color()), line)
+    handles = list(lines.values()) + [
+        Line2D([], [], color="#616161", marker=markers[i % len(markers)], ls="",
+               label=threads_text(n))
+        for i, n in enumerate(thread_counts)
+    ]  # fmt: skip
+    handles.append(
+        Line2D([], [], color="#616161", marker="_", markersize=8, lw=1.4, label="fastest to p90")
     )
-    if any(run_by_id[ms[0].run_id].emulated for ms in series.values()):
+    emulated = any(run_by_id[ms[0].run_id].emulated for ms in series.values())
+    if emulated:
+        handles.append(Line2D([], [], color="#616161", ls="--", label="emulated: dashed"))
+    if unstable:
+        handles.append(_unstable_handle())
+    _header(fig, title, handles)
+    listed = "; ".join(
+        f"{ms[0].model_label} ({role}), {threads_text(threads)} on {target}: "
+        f"runs {', '.join(f'#{number[m.run_id]}' for m in ms)}"
+        for (target, _, role, threads), ms in series.items()
+    )
+    caption = (
+        f"{_plural(len(series), 'line')}, one per model (by SHA-256), target and thread "
+        f"count measured in at least two runs: {listed}. Each point is a run's median "
+        "latency; its whisker spans the fastest run to the 90th percentile. The x-axis "
+        "numbers the runs as the Runs table does (oldest first), with each run's date and "
+        "time. Blue is binary, orange float (a shade per model); the marker is the thread "
+        "count."
+    )
+    if emulated:
         caption += " Dashed lines are emulated."
+    bad = [m for ms in series.values() for m in ms if not m.stable]
+    if bad:
+        caption += _unstable_sentence(bad)
     return View("trend", title, fig, caption)
 
 
@@ -627,10 +912,33 @@ VIEWS: tuple[Callable[[Sequence[Run]], View], ...] = (
 )
 
 
-def render_views(runs: Sequence[Run]) -> list[View]:
-    """Every view, in the page's order, drawn with the report's style."""
-    with matplotlib.rc_context(STYLE):
-        return [view(runs) for view in VIEWS]
+def render_views(runs: Sequence[Run], *, width: float = WIDTH_IN) -> list[View]:
+    """Every view, in the page's order, drawn with the report's style ``width`` inches
+    wide (:data:`WIDTH_IN`, or :data:`NARROW_WIDTH_IN` for phones)."""
+    token = _width.set(width)
+    try:
+        with matplotlib.rc_context(STYLE):
+            views = [view(runs) for view in VIEWS]
+            if _narrow():
+                for view in views:
+                    if view.figure is not None:
+                        _wrap_axis_labels(view.figure)
+            return views
+    finally:
+        _width.reset(token)
+
+
+def _wrap_axis_labels(fig: Figure, limit: int = 48) -> None:
+    """Axis labels longer than ``limit`` characters on two lines, broken at the '; ' or
+    space nearest their middle, so a narrow figure does not cut them off."""
+    for ax in fig.axes:
+        text = ax.get_xlabel()
+        if len(text) <= limit or "\n" in text:
+            continue
+        breaks = [i for i, c in enumerate(text) if c == " "]
+        semis = [i + 1 for i in range(len(text) - 1) if text[i : i + 2] == "; "]
+        at = min(semis or breaks, key=lambda i: abs(i - len(text) / 2))
+        ax.set_xlabel(text[:at].rstrip() + "\n" + text[at:].lstrip())
 
 
 def render_png(figure: Figure) -> bytes:
