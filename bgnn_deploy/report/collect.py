@@ -9,10 +9,8 @@ count side by side, which is the unit every "binary vs float" view compares.
 
     >>> op_kind("LceBconv2d"), op_kind("BgnnHammingKnn"), op_kind("builtin (LiteRT)")
     ('binary', 'binary', 'builtin')
-    >>> runtime_name("litert", "LiteRt CompiledModel API (ai-edge-litert 2.x)")
+    >>> runtime_name("litert", None, "LiteRt CompiledModel API (ai-edge-litert 2.x)")
     'litert (ai-edge-litert 2.3.0)'
-    >>> runtime_name("tflite-c", "2.20.0"), runtime_name(None, "2.16.1")
-    ('tflite-c (ai-edge-litert 1.4.0, TFLite 2.20.0)', 'TFLite 2.16.1')
 """
 
 from __future__ import annotations
@@ -27,7 +25,6 @@ from typing import Any
 from bgnn_deploy.errors import ConfigError
 from bgnn_deploy.results import ResultsStore, records
 from bgnn_deploy.results.records import Energy, RunEnergy
-from bgnn_deploy.targets.toolchain.runtimes import RUNTIMES
 
 __all__ = [
     "Measurement",
@@ -52,20 +49,10 @@ def threads_text(n: int) -> str:
     return f"{n} thread" if n == 1 else f"{n} threads"
 
 
-def runtime_name(api: str | None, reported: str | None) -> str:
-    """One name per runtime, the same in every table, figure and warning: the runner's API
-    and the package its library comes from (``litert (ai-edge-litert 2.3.0)``), plus the
-    version the library itself reported when that is a plain version number (the TFLite C
-    API's). Runs stored before the runner named its API show what the library reported."""
-    spec = RUNTIMES.get(api or "")
-    plain = bool(reported) and reported.replace(".", "").isdigit()
-    if spec is None:
-        if not reported:
-            return api or "unknown runtime"
-        version = f"TFLite {reported}" if plain else reported
-        return f"{api} ({version})" if api else version
-    name = f"{api} ({spec.package} {spec.version}"
-    return name + (f", TFLite {reported})" if plain else ")")
+def runtime_name(api: str | None, package: str | None, reported: str | None = None) -> str:
+    """One name per runtime, the same in every table, figure and warning (and in the
+    terminal): :func:`~bgnn_deploy.results.records.runtime_label`."""
+    return records.runtime_label(api, package, reported)
 
 
 def op_kind(name: str) -> str:
@@ -96,6 +83,7 @@ class Measurement:
     isa: str | None = None  # the kernel variant the runner picked (scalar, neon, avx2, ...)
     runs_ms: tuple[float, ...] = ()  # each timed run, in order (runners since runs_ms)
     runtime_api: str | None = None  # litert or tflite-c (runners since runtime_api)
+    runtime_package: str | None = None  # e.g. ai-edge-litert 2.3.0 (runs since it was stored)
     stable: bool = True  # the timed runs' verdict (records.Measurement.stability)
     stability: str = ""  # why: "CV 2.1%", "CV 14% > 10%: re-run on a quiet board", ...
     cv: float | None = None  # std / mean of the timed runs
@@ -103,7 +91,7 @@ class Measurement:
     @property
     def runtime_name(self) -> str:
         """The runtime as :func:`runtime_name` names it."""
-        return runtime_name(self.runtime_api, self.runtime)
+        return runtime_name(self.runtime_api, self.runtime_package, self.runtime)
 
     @property
     def model_label(self) -> str:
@@ -131,6 +119,9 @@ class Run:
     # a 95% bootstrap interval of the speedup per thread count (as text), where both
     # models had enough timed runs
     speedup_ci: Mapping[str, tuple[float, float]] = field(default_factory=dict)
+    # (stable, why) of each speedup: both sides' runs stable and the interleaved rounds
+    # agreeing (records.RunReport.speedup_stability)
+    speedup_verdicts: Mapping[str, tuple[bool, str]] = field(default_factory=dict)
 
     @property
     def runtimes(self) -> tuple[str, ...]:
@@ -185,8 +176,10 @@ class Pair:
 
     @property
     def stable(self) -> bool:
-        """Both models' timed runs were stable (a speedup is only as firm as its sides)."""
-        return all(m.stable for m in self.measurements)
+        """Both models' timed runs were stable (a speedup is only as firm as its sides),
+        and the rounds in which they alternated agree on the speedup."""
+        rounds = self.run.speedup_verdicts.get(str(self.threads), (True, ""))[0]
+        return rounds and all(m.stable for m in self.measurements)
 
     @property
     def model_label(self) -> str:
@@ -232,6 +225,7 @@ def _measurement(run: records.StoredRun, m: records.Measurement) -> Measurement:
         isa=r.isa,
         runs_ms=r.runs_ms,
         runtime_api=r.runtime_api,
+        runtime_package=r.runtime_package,
         stable=m.stability[0],
         stability=m.stability[1],
         cv=r.latency.cv,
@@ -249,6 +243,7 @@ def _run(stored: records.StoredRun) -> Run:
         facts=stored.report.facts,
         measurements=tuple(_measurement(stored, m) for m in stored.report.results),
         speedup_ci=dict(stored.report.speedup_ci),
+        speedup_verdicts={k: stored.report.speedup_stability(k) for k in stored.report.speedup},
     )
 
 
@@ -332,8 +327,9 @@ def model_sizes(runs: Iterable[Run]) -> list[ModelSize]:
 
 def runtime_mixes(runs: Sequence[Run]) -> list[str]:
     """A sentence for each comparison whose runs used more than one runtime: the binary and
-    float models of one run, or the runs on one target (the latency, speedup and trend
-    panels compare those), naming each runtime and its runs."""
+    float models of one run, the runs on one target (the latency, speedup and trend
+    panels compare those), naming each runtime and its runs; and one when the report's
+    runs as a whole (its speedup summary) span several runtimes."""
     out = []
     for run in runs:
         if len(run.runtimes) > 1:
@@ -356,4 +352,10 @@ def runtime_mixes(runs: Sequence[Run]) -> list[str]:
                 "directly comparable: "
                 + "; ".join(f"{name} (run {', '.join(ids)})" for name, ids in names.items())
             )
+    everything = list(dict.fromkeys(name for run in runs for name in run.runtimes))
+    if len(everything) > 1:  # e.g. this host's LiteRt beside an aarch64 board's TFLite C API
+        out.append(
+            f"these runs come from {len(everything)} runtimes ({', '.join(everything)}): "
+            "compare speedups within one runtime, not across them"
+        )
     return out

@@ -364,6 +364,19 @@ def render_html(
             f"too spread (CV above {STABLE_CV:.0%}) or too few (under {MIN_SAMPLES}) to "
             f"trust: {escape(listed)}. Figures and tables mark them with the red cross.</p>"
         )
+    drifted = [
+        f"run {r.run_id}, {threads_text(int(n))}: {why}"
+        for r in runs
+        for n, (ok, why) in r.speedup_verdicts.items()
+        if not ok and why.startswith("the rounds disagree")
+    ]
+    if drifted:
+        parts.append(
+            f'<p class="warning"><span class="unstable">{UNSTABLE_MARK} '
+            f"{escape(UNSTABLE_LABEL)}</span>: the board's speed drifted during "
+            f"{len(drifted)} run(s), whose interleaved binary and float rounds give "
+            f"different speedups: {escape('; '.join(drifted))}.</p>"
+        )
     parts += ["<h2>Summary</h2>", _summary_table(pairs(runs))]
     for section in sections:
         parts += [f'<h2 id="{escape(section.name)}">{escape(section.title)}</h2>', _figure(section)]

@@ -43,6 +43,7 @@ __all__ = [
     "RunnerResult",
     "StoredRun",
     "mixed_runtimes",
+    "runtime_label",
 ]
 
 
@@ -294,11 +295,8 @@ class RunnerResult:
 
     @property
     def runtime_label(self) -> str:
-        """The runtime's one name in every view: its API and the package it came from,
-        e.g. ``litert (ai-edge-litert 2.3.0)``; runs stored before the package was
-        recorded name the library's own version string instead."""
-        api = self.runtime_api or "tflite-c"
-        return f"{api} ({self.runtime_package or self.runtime})"
+        """The runtime's one name in every view (:func:`runtime_label`)."""
+        return runtime_label(self.runtime_api, self.runtime_package, self.runtime)
 
     def to_dict(self) -> dict[str, Any]:
         """The runner's JSON again (``latency_ms``, ``ops`` and ``outputs`` as it names them)."""
@@ -562,6 +560,35 @@ class RunReport:
             else {str(k): rounds.numbers(k, required=True) for k in rounds.obj},
             parameters=dict(parameters.obj) if parameters is not None else {},
         )
+
+
+def runtime_label(api: str | None, package: str | None, reported: str | None = None) -> str:
+    """A runtime's one name, the same in every view: the runner's API, the package its
+    library came from and, when the library reports a plain version number (a TFLite
+    build of its own), that too.
+
+    Runs stored before the package was recorded are named by the package ``build`` pins
+    for that API today; a runtime neither names is named by what the library reported.
+
+        >>> runtime_label("litert", "ai-edge-litert 2.3.0", "LiteRt CompiledModel API")
+        'litert (ai-edge-litert 2.3.0)'
+        >>> runtime_label("tflite-c", None, "2.20.0-dev0+selfbuilt")
+        'tflite-c (ai-edge-litert 1.4.0)'
+        >>> runtime_label("tflite-c", "ai-edge-litert 1.4.0", "2.16.1")
+        'tflite-c (ai-edge-litert 1.4.0, TFLite 2.16.1)'
+        >>> runtime_label(None, None, "2.16.1")
+        'TFLite 2.16.1'
+    """
+    if package is None:
+        from bgnn_deploy.targets.toolchain.runtimes import RUNTIMES
+
+        spec = RUNTIMES.get(api or "")
+        package = f"{spec.package} {spec.version}" if spec is not None else None
+    plain = bool(reported) and reported.replace(".", "").isdigit()
+    parts = [p for p in (package, f"TFLite {reported}" if plain else None) if p]
+    if not parts:
+        parts = [reported or "unknown version"]
+    return f"{api} ({', '.join(parts)})" if api else ", ".join(parts)
 
 
 def mixed_runtimes(measurements) -> str | None:

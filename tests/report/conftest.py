@@ -135,6 +135,7 @@ def add_run(
     runs: int = 20,
     spread: tuple[float, float] = (1.0, 1.0),  # (binary, float), see runner_result
     runtime: str | None = None,
+    speedup_rounds: dict[int, list[float]] | None = None,  # threads -> each round's speedup
 ) -> str:
     """Store one `run` of the binary model and its baseline; returns its run id. Speedups
     and their intervals are computed from the timed runs as `run` computes them."""
@@ -162,7 +163,7 @@ def add_run(
             )
     speedups = {str(t): f / b for t, (b, f) in medians.items()}
     timed = {(r["role"], r["threads"]): r["runs_ms"] for r in results}
-    cis = {str(t): speedup_ci(timed["float", t], timed["binary", t]) for t in medians}
+    cis = {str(t): speedup_ci([timed["float", t]], [timed["binary", t]]) for t in medians}
     report = {
         "target": target,
         "emulated": emulated,
@@ -173,6 +174,7 @@ def add_run(
         "run_id": None,
         "energy": energy,
         "facts": {"arch": "aarch64", "cpu": "Cortex-A76", "glibc": "2.36", "cores": 4},
+        "speedup_rounds_by_threads": {str(t): r for t, r in (speedup_rounds or {}).items()},
     }
     flags = {"threads": list(medians), "num_runs": 20, "profile_ops": profile}
     return store.add_run(RunReport.from_dict(report), flags=flags)

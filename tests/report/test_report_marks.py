@@ -108,12 +108,18 @@ def test_each_runtime_has_one_name_and_a_mix_is_a_warning(realistic, rendered):
         assert "tflite-c (ai-edge-litert 1.4.0, TFLite 2.20.0)" in row
     [old] = table_rows(runs_table, ids["old runtime"])
     assert "tflite-c (ai-edge-litert 1.4.0, TFLite 2.16.1)" in old
-    [warning] = re.findall(r'<p class="warning"><b>Different runtimes</b>.*?</p>', html)
-    assert "rpi5" in warning and "TFLite 2.16.1" in warning and "TFLite 2.20.0" in warning
+    warnings = re.findall(r'<p class="warning"><b>Different runtimes</b>.*?</p>', html)
+    [warning] = [w for w in warnings if "rpi5" in w]
+    assert "TFLite 2.16.1" in warning and "TFLite 2.20.0" in warning
     assert ids["old runtime"] in warning and "local" not in warning
-    # one runtime per target (the host's differs from the board's): no warning
+    # and the report as a whole spans three runtimes: its speedups are not comparable
+    [overall] = [w for w in warnings if w is not warning]
+    assert "3 runtimes" in overall and "litert (ai-edge-litert 2.3.0)" in overall
+    assert "compare speedups within one runtime" in overall
+    # one runtime per target (the host's differs from the board's): only the overall one
     _, out, _, _ = rendered
-    assert "Different runtimes" not in (out / "index.html").read_text()
+    page = (out / "index.html").read_text()
+    assert page.count("Different runtimes") == 1 and "compare speedups within one" in page
 
 
 def test_the_latency_median_is_labelled_at_its_tick_not_at_the_max(stored, views):
@@ -188,3 +194,26 @@ def test_captions_agree_with_the_tables(realistic, stored, views):
         if m.result.ops and m.role == "float"
     )
     assert floats and f"the {floats} of float models included" in html
+
+
+def test_a_run_whose_rounds_disagree_is_marked(tmp_path):
+    """Both sides' runs steady, but the board slowed down for two of the five rounds: the
+    speedup is marked unstable and the page says the board's speed drifted."""
+    from bgnn_deploy.report import write_report
+    from bgnn_deploy.results import ResultsStore
+    from tests.report.conftest import add_run, make_models
+
+    store = ResultsStore(tmp_path / "runs.sqlite")
+    models = make_models(tmp_path / "converted")
+    drifted = add_run(store, models, target="rpi5", medians={1: (5.0, 10.0)},
+                      speedup_rounds={1: [2.0, 2.0, 1.4, 1.4, 2.0]})  # fmt: skip
+    steady = add_run(store, models, target="rpi5", medians={1: (5.0, 10.0)},
+                     speedup_rounds={1: [2.0, 2.01, 1.99, 2.0, 2.0]})  # fmt: skip
+    result = write_report(store, [], tmp_path / "report")
+    store.close()
+    html = result.index.read_text()
+    [warning] = re.findall(r"the board's speed drifted.*?</p>", html)
+    assert drifted in warning and steady not in warning and "1.40x to 2.00x" in warning
+    summary = html[html.index("<h2>Summary</h2>") :]
+    assert "unstable" in table_rows(summary, drifted)[0]
+    assert "unstable" not in table_rows(summary, steady)[0]

@@ -92,7 +92,7 @@ def test_run_runner_returns_the_parsed_result(fake_runner, runner_json, tmp_path
     assert result == dataclasses.replace(
         RunnerResult.parse(runner_json), runtime_package="ai-edge-litert 0.0-test"
     )
-    assert result.runtime_label == "tflite (ai-edge-litert 0.0-test)"
+    assert result.runtime_label == "tflite (ai-edge-litert 0.0-test, TFLite 2.20.0)"
 
 
 @pytest.mark.parametrize(
