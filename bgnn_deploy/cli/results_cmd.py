@@ -40,7 +40,7 @@ def open_store(db: Path | None) -> ResultsStore:
 @app.command("list")
 def list_(db: DbOption = None, as_json: JsonOption = False) -> None:
     """One line per run: id (its last 6 characters do for show/compare), time, target,
-    model, threads, binary and float median latency, speedup."""
+    model, threads, binary and float median latency, speedup (! where unstable)."""
     store = open_store(db)
     with user_errors():
         runs, measured = store.list_runs(), store.measurements()
@@ -72,12 +72,16 @@ def list_(db: DbOption = None, as_json: JsonOption = False) -> None:
             str(row.get("threads", "-")),
             f"{primary['latency_ms_median']:.2f}" if primary else "-",
             f"{baseline['latency_ms_median']:.2f}" if baseline else "-",
-            f"{r['speedup']:.2f}x" if r["speedup"] else "-",
+            (f"{r['speedup']:.2f}x" + ("!" if r["speedup_stable"] is False else ""))
+            if r["speedup"]
+            else "-",
         )
     console = Console()
     console.print(table)
     if any(r["emulated"] for r in runs):
         console.print("[dim]* emulated: timings are not board figures[/]")
+    if any(r["speedup_stable"] is False for r in runs):
+        console.print("[dim]! unstable: re-run on a quiet board (`results show ID` says why)[/]")
 
 
 def _model_label(model: Path) -> str:

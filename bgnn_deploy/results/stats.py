@@ -59,8 +59,10 @@ def latency_summary(samples_ms: Sequence[float]) -> dict[str, float | int | None
 
 def stability(cv: float | None, samples: int) -> tuple[bool, str]:
     """(stable, why): a verdict on one model's timed runs."""
-    if samples < MIN_SAMPLES or cv is None:
+    if samples < MIN_SAMPLES:
         return False, f"too few runs to judge ({samples} < {MIN_SAMPLES})"
+    if cv is None:
+        return False, "no spread recorded to judge"
     if cv > STABLE_CV:
         return False, f"CV {cv:.0%} > {STABLE_CV:.0%}: re-run on a quiet board"
     return True, f"CV {cv:.1%}"

@@ -162,12 +162,23 @@ class ResultsStore:
     def list_runs(self) -> list[dict[str, Any]]:
         """One row per run, oldest first: the first measurement stands for the run."""
         rows = self._rows(
-            "SELECT r.run_id, r.target, r.emulated, r.created, r.speedup, m.model, "
+            "SELECT r.run_id, r.target, r.emulated, r.created, r.speedup, "
+            "json_extract(r.report, '$.speedup_stable') AS speedup_stable, m.model, "
             "m.latency_ms_median FROM runs r JOIN measurements m ON m.rowid = "
             "(SELECT MIN(rowid) FROM measurements WHERE run_id = r.run_id) "
             "ORDER BY r.created, r.rowid"
         )
-        return [dict(row) | {"emulated": bool(row["emulated"])} for row in rows]
+        # speedup_stable: None for runs stored before the verdict was
+        return [
+            dict(row)
+            | {
+                "emulated": bool(row["emulated"]),
+                "speedup_stable": None
+                if row["speedup_stable"] is None
+                else bool(row["speedup_stable"]),
+            }
+            for row in rows
+        ]
 
     def resolve_id(self, run_id: str) -> str:
         """The full id of a run given by its id or by the end of it (``results list``

@@ -17,11 +17,18 @@ from bgnn_deploy.results.store import SCHEMA_VERSION
 
 
 def report(
-    target="board", median=(10.0, 20.0), sha=("a" * 64, "b" * 64), facts=None, api="tflite-c"
+    target="board",
+    median=(10.0, 20.0),
+    sha=("a" * 64, "b" * 64),
+    facts=None,
+    api="tflite-c",
+    cv=0.02,
 ):
     results = []
     for role, ms, digest in zip(("binary", "float"), median, sha, strict=True):
-        latency = Latency(min=ms * 0.9, median=ms, mean=ms, p90=ms * 1.1, max=ms * 1.2, runs=5)
+        latency = Latency(
+            min=ms * 0.9, median=ms, mean=ms, p90=ms * 1.1, max=ms * 1.2, runs=5, std=ms * cv
+        )
         result = RunnerResult(
             runtime="rt",
             arch="aarch64",
@@ -164,6 +171,12 @@ def test_results_views_fit_80_columns(cli, tmp_path, monkeypatch):
     assert " m " in listed.stdout and "10.00" in listed.stdout  # binary.tflite in m/
     assert "20.00" in listed.stdout and "2.50x" in listed.stdout
     assert "qemu-aarch64*" in listed.stdout and "* emulated" in listed.stdout
+    assert "!" not in listed.stdout  # both stable
+    noisy = store_run(db, report(target="busy", median=(10.0, 30.0), cv=0.3))
+    listed = cli("results", "list", "--db", db).stdout
+    [row] = [line for line in listed.splitlines() if line.startswith(noisy[-6:])]
+    assert row.endswith("3.00x!") and "! unstable: re-run on a quiet board" in listed
+    assert max(len(line) for line in listed.splitlines()) <= 80
     shown = cli("results", "show", b[-6:], "--db", db)
     assert shown.exit_code == 0 and b in shown.stdout and "EMULATED" in shown.stdout
     assert max(len(line) for line in shown.stdout.splitlines()) <= 80
