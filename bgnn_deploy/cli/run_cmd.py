@@ -212,6 +212,6 @@ def _render(report, as_json: bool, profile_ops: bool) -> None:
                 f"{e.samples} samples at {e.sampling_rate_hz:.1f} Hz)"
             )
     if profile_ops:
-        for m in report.results:
-            ops = ", ".join(f"{k} {v.ms_per_run:.2f} ms" for k, v in m.result.ops.items())
-            console.print(f"{Path(m.model).name}: {ops}")
+        from bgnn_deploy.cli.profile_view import profile_table
+
+        console.print(profile_table(report.results))

@@ -427,6 +427,17 @@ static void start_profiler(void) {
     g_profiler = NULL;
 }
 
+/* A number for each LiteRt stage's name, its entry in the node table. */
+static int stage_index(const char* tag) {
+  static char names[8][64];
+  int i = 0;
+  for (; i < 8 && names[i][0]; ++i)
+    if (strncmp(names[i], tag, sizeof(names[i]) - 1) == 0) return i;
+  if (i == 8) return 8; /* a ninth and later stages share one entry */
+  snprintf(names[i], sizeof(names[i]), "%s", tag);
+  return i;
+}
+
 static void l_drain_nodes(void) {
   int n = 0;
   if (!g_profiler || L.LiteRtGetNumProfilerEvents(g_profiler, &n) || n <= 0) return;
@@ -446,7 +457,7 @@ static void l_drain_nodes(void) {
       else if (e->event_type == kDelegateProfiledOperatorInvokeEvent)
         bgnn_nodes_add(subgraph, bgnn_partition_of(index), index, e->tag, e->elapsed_time_us / 1e3);
       else if (e->event_type == kDefaultEvent && e->tag && strncmp(e->tag, "LiteRT::Run[", 12) == 0)
-        bgnn_nodes_add(0, BGNN_RUNTIME_STAGE, 0, e->tag, e->elapsed_time_us / 1e3);
+        bgnn_nodes_add(0, BGNN_RUNTIME_STAGE, stage_index(e->tag), e->tag, e->elapsed_time_us / 1e3);
     }
   L.LiteRtStartProfiler(g_profiler); /* empties it (a reset would also stop it) */
 }
