@@ -26,8 +26,10 @@ __all__ = ["node_label", "profile_table"]
 
 def node_label(node: NodeTime) -> str:
     """``#12`` for interpreter node 12, ``k0.3`` for operator 3 of the run's first delegate
-    kernel; ``s1`` before either outside the main subgraph."""
+    kernel, ``k0`` for that kernel's own time; ``s1`` before any outside the main subgraph."""
     where = f"s{node.subgraph}" if node.subgraph else ""
+    if node.delegate_kernel is not None and node.index < 0:
+        return f"{where}k{node.delegate_kernel}"
     if node.delegate_kernel is not None:
         return f"{where}k{node.delegate_kernel}.{node.index}"
     return f"{where}#{node.index}"
@@ -43,8 +45,8 @@ def _calls(calls: float | None) -> str:
     return f"{calls:.0f}" if calls == int(calls) else f"{calls:.2f}"
 
 
-def _table(title: str, first: str) -> Table:
-    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+def _table(first: str) -> Table:
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
     if first:
         table.add_column(first, no_wrap=True)
     table.add_column("op", overflow="fold", ratio=1)
@@ -62,17 +64,17 @@ def _one(m: Measurement, top: int) -> list[RenderableType]:
         f"{m.role} ({escape(Path(m.model).name)}), {m.threads} thread(s): "
         f"{r.latency.mean:.3f} ms mean{emulated} [dim]({escape(source)})[/]"
     )
-    ops = _table(head, "")
+    ops = _table("")
     for name, op in sorted(r.ops.items(), key=lambda kv: (-kv[1].ms_per_run, kv[0])):
         ms = op.ms_per_run
         ops.add_row(escape(name), f"{ms:.3f}", _share(ms, total), _calls(op.calls_per_run))
-    out: list[RenderableType] = [ops]
+    out: list[RenderableType] = [Text.from_markup(head), ops]
     if r.profile is not None and r.profile.unavailable:
         out.append(Text(f"no per-node profile: {r.profile.unavailable}", style="dim"))
     if not r.nodes:
         return out
     ranked = sorted(r.nodes, key=lambda n: -n.ms_per_run)
-    nodes = _table(f"top {min(top, len(ranked))} of {len(ranked)} nodes", "node")
+    nodes = _table("node")
     for n in ranked[:top]:
         nodes.add_row(
             node_label(n),
@@ -85,9 +87,11 @@ def _one(m: Measurement, top: int) -> list[RenderableType]:
     if rest:
         ms = sum(n.ms_per_run for n in rest)
         nodes.add_row("", f"{len(rest)} more", f"{ms:.3f}", _share(ms, total), "")
-    out.append(nodes)
+    out += [Text(f"the {min(top, len(ranked))} slowest of {len(ranked)} nodes:"), nodes]
     if any(n.delegate_kernel is not None for n in r.nodes):
-        out.append(Text("kK.I: operator I of delegate kernel K (XNNPACK's names)", style="dim"))
+        note = "kK.I: operator I of delegate kernel K, as XNNPACK names and times it (whole µs)"
+        note += "; kK: that kernel's own time outside its operators"
+        out.append(Text(note, style="dim"))
     return out
 
 

@@ -211,7 +211,8 @@ class NodeTime:
     """One node's share of a run (``--enable_op_profiling`` where the runtime times its
     nodes), in execution order: an interpreter node by its index, or, with
     ``delegate_kernel`` set, an operator a delegate (XNNPACK) ran and timed inside its
-    ``delegate_kernel``-th kernel of the run, ``index`` then its place in that kernel."""
+    ``delegate_kernel``-th kernel of the run, ``index`` then its place in that kernel (-1:
+    the kernel's own time outside its operators)."""
 
     index: int
     op: str  # CONV_2D, LceBconv2d, or the delegate's name ("Fully Connected (NC, F32) GEMM")

@@ -177,9 +177,10 @@ static void fill_random(float* x, size_t n) {
 }
 
 /* The "ops", "nodes" and "profile" fields of --enable_op_profiling. With the runtime's
- * per-node times, "ops" sums them by op type, and "other (unattributed)" is what of the
- * mean latency no node event covers (the runtime's own work between nodes, the profiler's
- * overhead); without them, "ops" has our ops as their kernels timed them and
+ * per-node times, "ops" sums them by op type (with the runtime's own stages that it
+ * reports), and "other (unattributed)" is what of the mean latency nothing reported
+ * covers (the runtime's work outside its reported stages, the profiler's own cost);
+ * without them, "ops" has our ops as their kernels timed them and
  * "builtin (LiteRT)" the rest of the mean. Either way the entries of "ops" add up to the
  * mean latency. */
 static void print_profile(const bgnn_runtime* rt, int runs, double mean, int node_events, char* why) {

@@ -9,9 +9,10 @@
  *   times it itself (XNNPACK: "Fully Connected (NC, F32) GEMM", in whole microseconds):
  *   the interpreter then reports no event of its own for that kernel. `partition` counts
  *   the delegate kernels of a run in execution order, `index` is the operator's place in
- *   its kernel;
- * - a stage of the runtime's own around the interpreter's invoke (partition
- *   BGNN_RUNTIME_STAGE; LiteRt's "LiteRT::Run[buffer registration]"), no node.
+ *   its kernel (-1: the kernel's own time outside its operators);
+ * - the runtime's own work, no node (partition BGNN_RUNTIME_STAGE): LiteRt's stages
+ *   around the interpreter's invoke ("LiteRT::Run[buffer registration]") and the
+ *   interpreter's between nodes.
  *
  * Entries keep the order of their first call (execution order). main.c prints them and
  * their per-op-type totals. */

@@ -433,9 +433,43 @@ static int stage_index(const char* tag) {
   int i = 0;
   for (; i < 8 && names[i][0]; ++i)
     if (strncmp(names[i], tag, sizeof(names[i]) - 1) == 0) return i;
-  if (i == 8) return 8; /* a ninth and later stages share one entry */
+  if (i == 8) return 8; /* a ninth and later stages share one entry (9: attribute_gaps) */
   snprintf(names[i], sizeof(names[i]), "%s", tag);
   return i;
+}
+
+/* The time inside the interpreter's "Invoke" event that no node event covers, from the
+ * events' begin timestamps: a gap in which XNNPACK reported operators is its kernel's own
+ * work outside them (the interpreter reports no event for a kernel whose delegate times
+ * its operators), any other gap the interpreter's between nodes. Delegate operators are
+ * added when their kernel ends, so they come between the nodes around it. */
+static void attribute_gaps(const ProfiledEventData* events, int n) {
+  const ProfiledEventData* invoke = NULL;
+  for (int i = 0; i < n && !invoke; ++i)
+    if (events[i].event_type == kDefaultEvent && events[i].tag && strcmp(events[i].tag, "Invoke") == 0)
+      invoke = &events[i];
+  if (!invoke) return;
+  const double end = (double)invoke->start_timestamp_us + (double)invoke->elapsed_time_us;
+  double cursor = (double)invoke->start_timestamp_us, inside = 0;
+  int kernel = -1, kernels = 0;
+  for (int i = 0; i <= n; ++i) {
+    const ProfiledEventData* e = i < n ? &events[i] : NULL;
+    if (e && e->event_type == kDelegateProfiledOperatorInvokeEvent) {
+      if (kernel < 0) kernel = kernels++;
+      inside += (double)e->elapsed_time_us;
+      continue;
+    }
+    if (e && e->event_type != kOperatorInvokeEvent) continue;
+    if (e && (double)e->start_timestamp_us < cursor) continue; /* before this Invoke */
+    const double at = e ? (double)e->start_timestamp_us : end;
+    const double gap = at > cursor ? at - cursor : 0;
+    if (kernel >= 0)
+      bgnn_nodes_add(0, kernel, -1, "delegate kernel (outside its operators)", gap > inside ? (gap - inside) / 1e3 : 0);
+    else
+      bgnn_nodes_add(0, BGNN_RUNTIME_STAGE, 9, "interpreter (between nodes)", gap / 1e3);
+    kernel = -1, inside = 0;
+    if (e) cursor = at + (double)e->elapsed_time_us;
+  }
 }
 
 static void l_drain_nodes(void) {
@@ -459,6 +493,7 @@ static void l_drain_nodes(void) {
       else if (e->event_type == kDefaultEvent && e->tag && strncmp(e->tag, "LiteRT::Run[", 12) == 0)
         bgnn_nodes_add(0, BGNN_RUNTIME_STAGE, stage_index(e->tag), e->tag, e->elapsed_time_us / 1e3);
     }
+  attribute_gaps(g_events, n);
   L.LiteRtStartProfiler(g_profiler); /* empties it (a reset would also stop it) */
 }
 
