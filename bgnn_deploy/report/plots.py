@@ -471,6 +471,8 @@ def size_view(runs: Sequence[Run]) -> View:
 OTHER_OPS = "other ops"  # the op types past the named ones, together
 OPS_NAMED = 8  # op types named in the per-op view; the rest are OTHER_OPS
 REMAINDER_COLORS = {UNATTRIBUTED: "#EEEEEE", BUILTIN_OPS: "#BDBDBD", OTHER_OPS: "#D9D9D9"}
+# one colour each for as many named op types as lack one of their own (Paul Tol's)
+NAMED_OP_COLORS = (*EXTRA_OP_COLORS, "#117733", "#88CCEE", "#CC6677", "#661100")
 
 
 def _op_shares(m: Measurement) -> dict[str, float]:
@@ -493,11 +495,17 @@ def _ops_caption(items: Sequence[Measurement], named: Sequence[str]) -> str:
     ]
     per_node = [m for m in items if UNATTRIBUTED in m.ops_ms]
     if per_node:
+        kinds = {
+            "LiteRT's builtins": [n for n in named if n.isupper() and n.replace("_", "").isalnum()],
+            "our ops": [n for n in named if op_kind(n) == "binary"],
+            "XNNPACK's operators": [n for n in named if "(" in n and "::" not in n],
+        }
+        shown = "; ".join(f"{kind} ({', '.join(ns)})" for kind, ns in kinds.items() if ns)
         parts.append(
             f"{len(per_node)} of the {len(items)} bars come from the runtime's profiler, "
-            "which timed every node: LiteRT's builtins by their names (CONV_2D, TOPK_V2), "
-            "our ops (Lce*, Bgnn*), XNNPACK's operators by its names, the runtime's own "
-            f"stages; '{UNATTRIBUTED}' is what no event covered."
+            "which timed every node, each op type by the name its runtime gives it"
+            + (f" ({shown})" if shown else "")
+            + f"; '{UNATTRIBUTED}' is the part of the mean latency no event covered."
         )
     if len(per_node) < len(items):
         parts.append(
@@ -541,7 +549,7 @@ def ops_view(runs: Sequence[Run]) -> View:
     colors = {
         n: OP_COLORS.get(n)
         or REMAINDER_COLORS.get(n)
-        or EXTRA_OP_COLORS[unknown.index(n) % len(EXTRA_OP_COLORS)]
+        or NAMED_OP_COLORS[unknown.index(n) % len(NAMED_OP_COLORS)]
         for n in order
     }
     run_by_id = {r.run_id: r for r in runs}
