@@ -28,7 +28,11 @@
  * index), each DELEGATE_PROFILED_OPERATOR_INVOKE_EVENT one operator that XNNPACK ran and
  * timed inside its kernel (metadata: its index in that kernel), and the DEFAULT events
  * "LiteRT::Run[...]" are LiteRt's own work around the interpreter's (binding and syncing
- * the tensor buffers), all in whole microseconds. The profiler functions are optional too: without them the profile says
+ * the tensor buffers), all in whole microseconds. The profiler samples the process's
+ * memory (getrusage, /proc/self/status, mallinfo2) as each non-operator event begins and
+ * ends: that cost is inside the LiteRT::Run stages and the first gap of Invoke, or in
+ * "other (unattributed)", and on a loaded machine (each sample makes system calls) it
+ * grows. The profiler functions are optional too: without them the profile says
  * why it has no nodes. */
 #include <dlfcn.h>
 #include <stdint.h>
