@@ -4,8 +4,9 @@ For each measurement (model role, thread count) one table of op types, most time
 with ms per run, share of the mean latency and calls per run, then the nodes that took
 the most time (``top``; the rest summed in one row). Shares are of the sum of the op
 types, which the runner makes the mean latency (its ``other (unattributed)`` or
-``builtin (LiteRT)`` entry is the rest). Long op names wrap, numbers never do: the
-tables fit 80 columns. Emulated measurements say so in their title.
+``builtin (LiteRT)`` entry is the rest); the mean is of the profiled runs, which the
+profiler slows. Long op names wrap, numbers never do: the tables fit 80 columns.
+Emulated measurements say so in their title.
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ def _one(m: Measurement, top: int) -> list[RenderableType]:
     emulated = " [bold yellow]EMULATED[/]" if r.emulated else ""
     head = (
         f"{m.role} ({escape(Path(m.model).name)}), {m.threads} thread(s): "
-        f"{r.latency.mean:.3f} ms mean{emulated} [dim]({escape(source)})[/]"
+        f"{r.latency.mean:.3f} ms mean{emulated} [dim](timed by {escape(source)})[/]"
     )
     ops = _table("")
     for name, op in sorted(r.ops.items(), key=lambda kv: (-kv[1].ms_per_run, kv[0])):
