@@ -123,6 +123,14 @@ def report_view(report: RunReport) -> RenderableType:
         parts.append(Text(f"({kind})", style="bold yellow"))
     if (line := parameters_line(report)) is not None:
         parts.append(Text(line, style="dim"))
+    if report.parameters.get("profile_ops"):
+        parts.append(
+            Text(
+                "op profile on: the profiler's own time and memory are in these figures; "
+                "quote a run without --profile-ops",
+                style="yellow",
+            )
+        )
     parts += [Text(""), Text("latency, ms"), _latency_table(report.results)]
     if (note := _percentile_note(report.results)) is not None:
         parts.append(Text(note, style="dim"))

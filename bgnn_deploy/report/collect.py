@@ -7,8 +7,8 @@ thread count in one run, with its run's id, time and target beside it; a
 :class:`Pair` puts the binary model and its float baseline of the same run and thread
 count side by side, which is the unit every "binary vs float" view compares.
 
-    >>> op_kind("LceBconv2d"), op_kind("BgnnHammingKnn"), op_kind("builtin (LiteRT)")
-    ('binary', 'binary', 'builtin')
+    >>> op_kind("LceBconv2d"), op_kind("CONV_2D"), op_kind("other (unattributed)")
+    ('binary', 'builtin', 'remainder')
     >>> runtime_name("litert", None, "LiteRt CompiledModel API (ai-edge-litert 2.x)")
     'litert (ai-edge-litert 2.3.0)'
 """
@@ -40,9 +40,12 @@ __all__ = [
     "threads_text",
 ]
 
-# The runner's profile names our custom ops; what is left of the mean latency it
-# reports under one key for LiteRT's builtin kernels.
+# The runner's profile names every op type where the runtime timed each node, and
+# reports what no event covered under UNATTRIBUTED; where it could not (and in runs
+# stored before per-node profiles), it names our custom ops only and reports the rest of
+# the mean latency under BUILTIN_OPS, all LiteRT's builtin kernels together.
 BUILTIN_OPS = "builtin (LiteRT)"
+UNATTRIBUTED = "other (unattributed)"
 
 
 def threads_text(n: int) -> str:
@@ -56,7 +59,11 @@ def runtime_name(api: str | None, package: str | None, reported: str | None = No
 
 
 def op_kind(name: str) -> str:
-    """``'binary'`` for our custom ops (``Lce*``, ``Bgnn*``), ``'builtin'`` for the rest."""
+    """``'binary'`` for our custom ops (``Lce*``, ``Bgnn*``), ``'remainder'`` for the
+    profile's remainders (:data:`UNATTRIBUTED`, :data:`BUILTIN_OPS`), ``'builtin'`` for
+    the rest: LiteRT's builtins, XNNPACK's operators and the runtime's own stages."""
+    if name in (UNATTRIBUTED, BUILTIN_OPS):
+        return "remainder"
     return "binary" if name.startswith(("Lce", "Bgnn")) else "builtin"
 
 

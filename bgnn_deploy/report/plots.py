@@ -39,6 +39,7 @@ from matplotlib.transforms import blended_transform_factory
 
 from bgnn_deploy.report.collect import (
     BUILTIN_OPS,
+    UNATTRIBUTED,
     Measurement,
     Pair,
     Run,
@@ -705,34 +706,105 @@ def size_view(runs: Sequence[Run]) -> View:
     return View("size", title, fig, caption)
 
 
+OTHER_OPS = "other ops"  # the op types past the named ones, together
+OPS_NAMED = 8  # op types named in the per-op view; the rest are OTHER_OPS
+REMAINDER_COLORS = {UNATTRIBUTED: "#EEEEEE", BUILTIN_OPS: "#BDBDBD", OTHER_OPS: "#D9D9D9"}
+# one colour each for as many named op types as lack one of their own (Paul Tol's)
+NAMED_OP_COLORS = (*EXTRA_OP_COLORS, "#117733", "#88CCEE", "#CC6677", "#661100")
+
+
+def _op_shares(m: Measurement) -> dict[str, float]:
+    """Each op type's share (%) of the measurement's profile, which sums to its mean."""
+    total = sum(m.ops_ms.values())
+    return {n: 100 * ms / total for n, ms in m.ops_ms.items()} if total > 0 else {}
+
+
+def _ops_caption(items: Sequence[Measurement], named: Sequence[str]) -> str:
+    """What the per-op view shows, from the data it draws."""
+    covered: dict[str, set[str]] = {}
+    for m in items:
+        covered.setdefault(m.model_label, set()).add(
+            f"{m.target} (emulated)" if m.emulated else m.target
+        )
+    parts = [
+        "Runs with --profile-ops: "
+        + "; ".join(f"{label} on {', '.join(sorted(t))}" for label, t in covered.items())
+        + ". Each bar is one inference split by op type, as shares of its mean latency."
+    ]
+    per_node = [m for m in items if UNATTRIBUTED in m.ops_ms]
+    if per_node:
+        kinds = {
+            "LiteRT's builtins": [n for n in named if n.isupper() and n.replace("_", "").isalnum()],
+            "our ops": [n for n in named if op_kind(n) == "binary"],
+            "XNNPACK's operators": [n for n in named if "(" in n and "::" not in n],
+        }
+        shown = "; ".join(f"{kind} ({', '.join(ns)})" for kind, ns in kinds.items() if ns)
+        parts.append(
+            f"{len(per_node)} of the {len(items)} bars come from the runtime's profiler, "
+            "which timed every node, each op type by the name its runtime gives it"
+            + (f" ({shown})" if shown else "")
+            + f"; '{UNATTRIBUTED}' is the part of the mean latency no event covered."
+        )
+    if len(per_node) < len(items):
+        parts.append(
+            f"{len(items) - len(per_node)} bars have no per-node times (an older runner or "
+            f"runtime): only our ops are timed, and '{BUILTIN_OPS}' is the mean latency "
+            "minus them, every builtin kernel together."
+        )
+    if len({n for m in items for n in m.ops_ms} - set(REMAINDER_COLORS)) > len(named):
+        parts.append(f"Past the {len(named)} op types with the most time: '{OTHER_OPS}'.")
+    top = {}
+    for m in items:
+        shares = {n: v for n, v in _op_shares(m).items() if op_kind(n) != "remainder"}
+        if shares:
+            name = max(shares, key=shares.get)
+            where = f"{m.model_label} on {m.target}, {threads_text(m.threads)}"
+            top.setdefault(where, f"{name} {shares[name]:.0f}%")
+    if top:
+        parts.append(
+            "Most time: " + "; ".join(f"{op} ({where})" for where, op in top.items()) + "."
+        )
+    if any(m.emulated for m in items):
+        parts.append("Hatched bars are emulated (qemu): their times are not board figures.")
+    return " ".join(parts)
+
+
 def ops_view(runs: Sequence[Run]) -> View:
-    """Where the binary model's time goes: each of our ops vs LiteRT's builtins."""
-    items = [m for run in runs for m in run.measurements if m.ops_ms and m.role != "float"]
+    """Where each profiled model's time goes: every op type the profile names, binary and
+    float models alike, the op types with the most time named and the rest together."""
+    items = [m for run in runs for m in run.measurements if m.ops_ms]
     title = "Where the time goes (per-op profile)"
     if not items:
         return View("ops", title, None, "No run was profiled (run with --profile-ops).")
-    totals: dict[str, float] = {}  # legend and stacking order: most time first
+    weight: dict[str, float] = {}  # by share summed over the bars: most first
     for m in items:
-        for name, ms in m.ops_ms.items():
-            totals[name] = totals.get(name, 0.0) + ms
-    order = sorted((n for n in totals if n != BUILTIN_OPS), key=lambda n: (-totals[n], n))
-    order += [BUILTIN_OPS] if BUILTIN_OPS in totals else []
-    unknown = [n for n in order if n not in OP_COLORS]  # ops added after this was written
+        for name, share in _op_shares(m).items():
+            if name not in REMAINDER_COLORS:
+                weight[name] = weight.get(name, 0.0) + share
+    named = sorted(weight, key=lambda n: (-weight[n], n))[:OPS_NAMED]
+    order = [*named, OTHER_OPS, BUILTIN_OPS, UNATTRIBUTED]
+    unknown = [n for n in named if n not in OP_COLORS]  # builtins, ops added since
     colors = {
-        n: OP_COLORS.get(n) or EXTRA_OP_COLORS[unknown.index(n) % len(EXTRA_OP_COLORS)]
+        n: OP_COLORS.get(n)
+        or REMAINDER_COLORS.get(n)
+        or NAMED_OP_COLORS[unknown.index(n) % len(NAMED_OP_COLORS)]
         for n in order
     }
     run_by_id = {r.run_id: r for r in runs}
     groups = _by_target(items, lambda m: run_by_id[m.run_id])
     fig, axes = _panels(groups, row_in=0.5, sharex=True)
+    drawn: set[str] = set()
     for ax, (_, group) in zip(axes, groups, strict=True):
         for i, m in enumerate(group):
-            total = sum(m.ops_ms.values())
+            shares = _op_shares(m)
+            by_name = {n: shares.pop(n, 0.0) for n in (*named, BUILTIN_OPS, UNATTRIBUTED)}
+            by_name[OTHER_OPS] = sum(shares.values())
             left = 0.0
             for name in order:
-                share = 100 * m.ops_ms.get(name, 0.0) / total if total else 0.0
+                share = by_name[name]
                 if share <= 0:
                     continue
+                drawn.add(name)
                 ax.barh(i, share, left=left, height=0.6, **_bar_style(colors[name], m.emulated))
                 if share >= 7:  # room for the figure inside the segment
                     r, g, b = to_rgb(colors[name])
@@ -748,7 +820,7 @@ def ops_view(runs: Sequence[Run]) -> View:
                     )
                 left += share
             ax.annotate(
-                f"{_ms(total)} ms",
+                f"{_ms(sum(m.ops_ms.values()))} ms",
                 (100, i),
                 xytext=(4, 0),
                 textcoords="offset points",
@@ -760,19 +832,18 @@ def ops_view(runs: Sequence[Run]) -> View:
     axes[0].set_xticks(range(0, 101, 20))
     axes[-1].set_xlabel("share of one inference's time (%); mean ms per inference at the right")
     handles = [
-        Patch(facecolor=colors[n], label=n + (" (ours)" if op_kind(n) == "binary" else ""))
+        Patch(
+            facecolor=colors[n],
+            edgecolor="#999999",
+            label=n + (" (ours)" if op_kind(n) == "binary" else ""),
+        )
         for n in order
+        if n in drawn
     ]
     if any(m.emulated for m in items):
         handles.append(Patch(**_bar_style("#555555", True), label="emulated: hatched"))
     _header(fig, title, handles, ncols=min(len(handles), 4))
-    caption = (
-        "Runs with --profile-ops, binary models only (a float model runs only LiteRT's "
-        "builtins). Each bar is one inference split by op: our custom ops (Lce*, Bgnn*) "
-        f"are timed by the runner, and '{BUILTIN_OPS}' is the mean latency minus their "
-        "time, i.e. every builtin kernel together."
-    )
-    return View("ops", title, fig, caption)
+    return View("ops", title, fig, _ops_caption(items, named))
 
 
 def _run_tick(number: int, run: Run) -> str:

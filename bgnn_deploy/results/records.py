@@ -34,8 +34,10 @@ __all__ = [
     "Energy",
     "Latency",
     "Measurement",
+    "NodeTime",
     "OpTime",
     "OutputTensor",
+    "ProfileSource",
     "RecordError",
     "Round",
     "RunEnergy",
@@ -216,6 +218,50 @@ class OpTime:
 
 
 @dataclass(frozen=True)
+class NodeTime:
+    """One node's share of a run (``--enable_op_profiling`` where the runtime times its
+    nodes), in execution order: an interpreter node by its index, or, with
+    ``delegate_kernel`` set, an operator a delegate (XNNPACK) ran and timed inside its
+    ``delegate_kernel``-th kernel of the run, ``index`` then its place in that kernel (-1:
+    the kernel's own time outside its operators)."""
+
+    index: int
+    op: str  # CONV_2D, LceBconv2d, or the delegate's name ("Fully Connected (NC, F32) GEMM")
+    ms_per_run: float
+    calls_per_run: float
+    subgraph: int = 0
+    delegate_kernel: int | None = None
+
+    @classmethod
+    def _read(cls, f: _Fields) -> NodeTime:
+        node = cls(
+            index=f.integer("index"),
+            op=f.text("op"),
+            ms_per_run=f.number("ms_per_run"),
+            calls_per_run=f.number("calls_per_run"),
+            subgraph=f.integer("subgraph", required=False) or 0,
+            delegate_kernel=f.integer("delegate_kernel", required=False),
+        )
+        if node.ms_per_run < 0 or node.calls_per_run < 0:
+            raise RecordError(f"{f.where}: {f.path.rstrip('.')} has a negative time or count")
+        return node
+
+
+@dataclass(frozen=True)
+class ProfileSource:
+    """What timed a profile's ops: the runtime's profiler (``litert-profiler``,
+    ``tflite-telemetry``: every node, in ``nodes``) or, where that is ``unavailable``
+    (the reason), the runner's timers of our own ops alone (``runner``)."""
+
+    source: str
+    unavailable: str | None = None
+
+    @classmethod
+    def _read(cls, f: _Fields) -> ProfileSource:
+        return cls(source=f.text("source"), unavailable=f.text("unavailable", required=False))
+
+
+@dataclass(frozen=True)
 class RunnerResult:
     """What one runner invocation printed: latency, memory, outputs, op profile."""
 
@@ -239,6 +285,8 @@ class RunnerResult:
     peak_rss_kb_after_init: int | None = None
     outputs: tuple[OutputTensor, ...] = ()
     ops: Mapping[str, OpTime] = field(default_factory=dict)  # empty without profiling
+    nodes: tuple[NodeTime, ...] = ()  # empty without the runtime's per-node profile
+    profile: ProfileSource | None = None  # None without profiling (or from older runners)
 
     @classmethod
     def parse(cls, obj: Any, *, where: str = "the runner's JSON") -> RunnerResult:
@@ -267,6 +315,8 @@ class RunnerResult:
                 ops[str(name)] = OpTime(
                     op.number("ms_per_run"), op.number("calls_per_run", required=False)
                 )
+        nodes = tuple(NodeTime._read(n) for n in f.items("nodes"))
+        profile = f.nested("profile", required=False)
         return cls(
             runtime=f.text("runtime"),
             arch=f.text("arch"),
@@ -291,6 +341,8 @@ class RunnerResult:
             peak_rss_kb_after_init=rss_init if rss_init is not None and rss_init > 0 else None,
             outputs=outputs,
             ops=ops,
+            nodes=nodes,
+            profile=ProfileSource._read(profile) if profile is not None else None,
         )
 
     @property
@@ -299,12 +351,17 @@ class RunnerResult:
         return runtime_label(self.runtime_api, self.runtime_package, self.runtime)
 
     def to_dict(self) -> dict[str, Any]:
-        """The runner's JSON again (``latency_ms``, ``ops`` and ``outputs`` as it names them)."""
-        out = _dict(self, skip=("latency", "outputs", "ops"))
+        """The runner's JSON again (``latency_ms``, ``ops``, ``nodes``, ``profile`` and
+        ``outputs`` as it names them)."""
+        out = _dict(self, skip=("latency", "outputs", "ops", "nodes", "profile"))
         out["latency_ms"] = self.latency.to_dict()
         out["outputs"] = [_dict(o) for o in self.outputs]
         if self.ops:
             out["ops"] = {name: _dict(op) for name, op in self.ops.items()}
+        if self.nodes:
+            out["nodes"] = [_dict(n) for n in self.nodes]
+        if self.profile is not None:
+            out["profile"] = _dict(self.profile)
         return out
 
 

@@ -5,7 +5,7 @@ alternating, so that a drift of the board's speed (another process, the clock, t
 temperature) hits both sides alike. :func:`merge_rounds` makes one
 :class:`~bgnn_deploy.results.records.RunnerResult` of a model's rounds: statistics over all
 their timed runs, the cold first inference and set-up of the first round, the highest
-peak memory, op times averaged per run; and the :class:`~bgnn_deploy.results.records.Round`
+peak memory, op and node times averaged per run; and the :class:`~bgnn_deploy.results.records.Round`
 of each, for the rounds' verdict and the speedup's bootstrap.
 
     >>> from bgnn_deploy.results.records import Latency, RunnerResult
@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
-from bgnn_deploy.results.records import Latency, OpTime, Round, RunnerResult
+from bgnn_deploy.results.records import Latency, NodeTime, OpTime, Round, RunnerResult
 
 __all__ = ["merge_rounds"]
 
@@ -64,6 +64,7 @@ def merge_rounds(results: Sequence[RunnerResult]) -> tuple[RunnerResult, tuple[R
             timed_window_boottime_s=first.timed_window_boottime_s if len(results) == 1 else None,
             timed_s=sum(timed) if None not in timed else None,
             ops=_ops(results, total_runs),
+            nodes=_nodes(results, total_runs),
         ),
         rounds,
     )
@@ -87,3 +88,26 @@ def _ops(results: Sequence[RunnerResult], total_runs: int) -> dict[str, OpTime]:
         ]
         merged[name] = OpTime(ms / total_runs, sum(calls) / total_runs if calls else None)
     return merged
+
+
+def _nodes(results: Sequence[RunnerResult], total_runs: int) -> tuple[NodeTime, ...]:
+    """Each node's time and calls per run over all rounds (weighted by their runs), in
+    the order they ran."""
+    sums: dict[tuple, list[float]] = {}
+    for r in results:
+        for n in r.nodes:
+            key = (n.subgraph, n.delegate_kernel, n.index, n.op)
+            acc = sums.setdefault(key, [0.0, 0.0])
+            acc[0] += n.ms_per_run * r.latency.runs
+            acc[1] += n.calls_per_run * r.latency.runs
+    return tuple(
+        NodeTime(
+            index=index,
+            op=op,
+            ms_per_run=ms / total_runs,
+            calls_per_run=calls / total_runs,
+            subgraph=subgraph,
+            delegate_kernel=kernel,
+        )
+        for (subgraph, kernel, index, op), (ms, calls) in sums.items()
+    )

@@ -27,6 +27,7 @@
 
 #include "core/dispatch.h"
 #include "core/parallel.h"
+#include "node_profile.h"
 #include "runtime.h"
 
 #if defined(__aarch64__)
@@ -63,6 +64,7 @@ static void release(void) {
   free(g.input);
   free(g.times);
   free(g.in_order);
+  bgnn_nodes_free();
   memset(&g, 0, sizeof(g));
 }
 
@@ -174,6 +176,62 @@ static void fill_random(float* x, size_t n) {
   }
 }
 
+/* The "ops", "nodes" and "profile" fields of --enable_op_profiling. With the runtime's
+ * per-node times, "ops" sums them by op type (with the runtime's own stages that it
+ * reports), and "other (unattributed)" is what of the mean latency nothing reported
+ * covers (the runtime's work outside its reported stages, the profiler's own cost);
+ * without them, "ops" has our ops as their kernels timed them and
+ * "builtin (LiteRT)" the rest of the mean. Either way the entries of "ops" add up to the
+ * mean latency. */
+static void print_profile(const bgnn_runtime* rt, int runs, double mean, int node_events, char* why) {
+  const bgnn_node_time* nodes;
+  const int n_nodes = node_events ? bgnn_nodes(&nodes) : 0;
+  if (node_events && !n_nodes) snprintf(why, 256, "the runtime reported no operator events");
+  double covered = 0;
+  printf(", \"ops\": {");
+  if (n_nodes) {
+    int printed = 0;
+    for (int i = 0; i < n_nodes; ++i) {
+      int seen = 0; /* each op type once, at its first node */
+      for (int j = 0; j < i && !seen; ++j) seen = strcmp(nodes[j].op, nodes[i].op) == 0;
+      if (seen) continue;
+      double ms = 0;
+      long calls = 0;
+      for (int j = i; j < n_nodes; ++j)
+        if (strcmp(nodes[j].op, nodes[i].op) == 0) ms += nodes[j].total_ms, calls += nodes[j].calls;
+      covered += ms / runs;
+      printf("%s", printed++ ? ", " : "");
+      json_string(stdout, nodes[i].op[0] ? nodes[i].op : "?");
+      printf(": {\"ms_per_run\": %.4f, \"calls_per_run\": %.2f}", ms / runs, (double)calls / runs);
+    }
+    printf(", \"other (unattributed)\": {\"ms_per_run\": %.4f}}", mean - covered > 0 ? mean - covered : 0);
+    printf(", \"nodes\": [");
+    for (int i = 0, printed = 0; i < n_nodes; ++i) {
+      if (nodes[i].partition == BGNN_RUNTIME_STAGE) continue; /* in "ops" only */
+      printf("%s{\"subgraph\": %d, \"index\": %d, ", printed++ ? ", " : "", nodes[i].subgraph, nodes[i].index);
+      if (nodes[i].partition >= 0) printf("\"delegate_kernel\": %d, ", nodes[i].partition);
+      printf("\"op\": ");
+      json_string(stdout, nodes[i].op[0] ? nodes[i].op : "?");
+      printf(", \"ms_per_run\": %.4f, \"calls_per_run\": %.2f}", nodes[i].total_ms / runs,
+             (double)nodes[i].calls / runs);
+    }
+    printf("], \"profile\": {\"source\": \"%s\"}", rt->profile_source);
+    return;
+  }
+  bgnn_op_profile* profiles;
+  const int n_prof = bgnn_op_profiles(&profiles);
+  for (int p = 0; p < n_prof; ++p) {
+    const double per_run = profiles[p].total_ms / runs;
+    covered += per_run;
+    printf("%s\"%s\": {\"ms_per_run\": %.4f, \"calls_per_run\": %.2f}", p ? ", " : "", profiles[p].name, per_run,
+           (double)profiles[p].calls / runs);
+  }
+  printf("%s\"builtin (LiteRT)\": {\"ms_per_run\": %.4f}}", n_prof ? ", " : "", mean - covered > 0 ? mean - covered : 0);
+  printf(", \"profile\": {\"source\": \"runner\", \"unavailable\": ");
+  json_string(stdout, why);
+  printf("}");
+}
+
 enum { kMaxRuns = 10000000, kMaxThreads = 1024, kMaxTimedRuns = 1 << 30 };
 
 int main(int argc, char** argv) {
@@ -215,6 +273,13 @@ int main(int argc, char** argv) {
   if (rc) return fail("runtime", rc, "%s", error);
   g.rt = rt;
   bgnn_profiling_enabled = profiling;
+  /* per-node times where the runtime can give them; else why not */
+  char nodes_why[256] = "";
+  int node_events = 0;
+  if (profiling) {
+    if (!rt->profile_nodes) snprintf(nodes_why, sizeof(nodes_why), "the %s glue has no per-node profiler", rt->api);
+    else node_events = rt->profile_nodes(nodes_why, sizeof(nodes_why)) == 0;
+  }
 
   size_t model_size = 0;
   const char* why = read_file(graph, &g.model, &model_size);
@@ -256,6 +321,7 @@ int main(int argc, char** argv) {
   double t0 = now_ms();
   if (rt->invoke(error, sizeof(error))) return fail("invoke", 6, "%s", error);
   const double first_ms = now_ms() - t0;
+  if (node_events) rt->drain_nodes();
 
   /* outputs of the first run (deterministic), for parity checks */
   const int n_out = rt->num_outputs();
@@ -281,9 +347,11 @@ int main(int argc, char** argv) {
   for (int r = 0; r < warmup_runs; ++r)
     if (rt->invoke(error, sizeof(error))) return fail("invoke", 6, "%s", error);
   const double warmup_ms = warmup_runs ? (now_ms() - t0) / warmup_runs : 0;
+  if (node_events) rt->drain_nodes();
 
   /* timed runs; profiles count only these */
   bgnn_op_profiles_reset();
+  bgnn_nodes_reset();
   size_t capacity = (size_t)num_runs;
   double* times = g.times = malloc(sizeof(double) * capacity);
   if (!times) return fail("invoke", 6, "out of memory for %zu timings", capacity);
@@ -304,6 +372,7 @@ int main(int argc, char** argv) {
     t0 = now_ms();
     if (rt->invoke(error, sizeof(error))) return fail("invoke", 6, "%s", error);
     times[runs] = now_ms() - t0;
+    if (node_events) rt->drain_nodes(); /* untimed: the next run's clock starts after it */
   }
   const double window_end = boottime_s();
   /* the runs' times in run order, before sorting: every run, or past 2000 runs 2000 evenly
@@ -348,19 +417,7 @@ int main(int argc, char** argv) {
     printf("]}");
   }
   printf("]");
-  if (profiling) {
-    bgnn_op_profile* profiles;
-    const int n_prof = bgnn_op_profiles(&profiles);
-    double ours = 0;
-    printf(", \"ops\": {");
-    for (int p = 0; p < n_prof; ++p) {
-      const double per_run = profiles[p].total_ms / runs;
-      ours += per_run;
-      printf("%s\"%s\": {\"ms_per_run\": %.4f, \"calls_per_run\": %.2f}", p ? ", " : "", profiles[p].name, per_run,
-             (double)profiles[p].calls / runs);
-    }
-    printf("%s\"builtin (LiteRT)\": {\"ms_per_run\": %.4f}}", n_prof ? ", " : "", mean - ours > 0 ? mean - ours : 0);
-  }
+  if (profiling) print_profile(rt, runs, mean, node_events, nodes_why);
   printf("}\n");
   release();
   return 0;

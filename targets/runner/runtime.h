@@ -21,6 +21,13 @@ typedef struct {
   bgnn_tensor (*output)(int i, size_t* bytes, const char** name);
   const char* (*version)(void);
   void (*close)(void);
+  /* --enable_op_profiling, before load: have the runtime time each node (node_profile.h).
+   * 0, or -1 with why it cannot (the profile then has the op-type split of our ops only). */
+  int (*profile_nodes)(char* why, size_t size);
+  /* After each run while profiling, outside its timing: moves the runtime's events of that
+   * run into node_profile.h (nothing to do where they arrive there as they happen). */
+  void (*drain_nodes)(void);
+  const char* profile_source; /* what times the nodes, for the JSON's "profile" */
 } bgnn_runtime;
 
 extern const bgnn_runtime bgnn_runtime_tflite;

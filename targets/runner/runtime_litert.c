@@ -15,13 +15,32 @@
  * ("num_threads = N"), what LrtGetOpaqueCpuOptionsData produces. The runner builds that
  * entry itself (LiteRtCreateOpaqueOptions + LiteRtAddOpaqueOptions, litert_opaque_options.h
  * and litert_options.h). Those (and LiteRtDestroyOpaqueOptions) are resolved as optional:
- * a library without them runs one thread and refuses more with a clear error. */
+ * a library without them runs one thread and refuses more with a clear error.
+ *
+ * Per-node profile (--enable_op_profiling): LiteRt's profiler is switched on by another
+ * opaque options entry, identifier "runtime_options_string" with the TOML payload
+ * "enable_profiling = true" (what LrtGetOpaqueRuntimeOptionsData of
+ * litert/c/options/litert_runtime_options.h produces); the compiled model then owns a
+ * profiler (LiteRtCompiledModelGetProfiler) that records the interpreter's events. After
+ * each run the glue reads them (LiteRtGetProfilerEvents, litert/c/litert_profiler.h; the
+ * event layout of litert_profiler_event.h) and starts it again, which empties it: each
+ * OPERATOR_INVOKE_EVENT is one node's call (tag: its op name; metadata: node and subgraph
+ * index), each DELEGATE_PROFILED_OPERATOR_INVOKE_EVENT one operator that XNNPACK ran and
+ * timed inside its kernel (metadata: its index in that kernel), and the DEFAULT events
+ * "LiteRT::Run[...]" are LiteRt's own work around the interpreter's (binding and syncing
+ * the tensor buffers), all in whole microseconds. The profiler samples the process's
+ * memory (getrusage, /proc/self/status, mallinfo2) as each non-operator event begins and
+ * ends: that cost is inside the LiteRT::Run stages and the first gap of Invoke, or in
+ * "other (unattributed)", and on a loaded machine (each sample makes system calls) it
+ * grows. The profiler functions are optional too: without them the profile says
+ * why it has no nodes. */
 #include <dlfcn.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "node_profile.h"
 #include "runtime.h"
 
 typedef int LiteRtStatus;
@@ -33,6 +52,25 @@ typedef struct LiteRtOpaque* LiteRtSignature;
 typedef struct LiteRtOpaque* LiteRtTensor;
 typedef struct LiteRtOpaque* LiteRtTensorBuffer;
 typedef struct LiteRtOpaque* LiteRtOpaqueOptions;
+typedef struct LiteRtOpaque* LiteRtProfiler;
+
+typedef struct {
+  size_t total_allocated_bytes, in_use_allocated_bytes, private_footprint_bytes;
+} LiteRtMemoryUsage;
+
+typedef struct {
+  const char* tag; /* owned by the profiler */
+  int event_type;  /* LiteRtProfilerEventType */
+  uint64_t start_timestamp_us;
+  uint64_t elapsed_time_us;
+  LiteRtMemoryUsage begin_mem_usage, end_mem_usage;
+  uint64_t event_metadata1; /* an operator event's node index */
+  uint64_t event_metadata2; /* its subgraph index */
+  int event_source;
+} ProfiledEventData;
+
+/* LiteRtProfilerEventType: an interpreter node's call, a delegate's operator it timed */
+enum { kDefaultEvent = 1, kOperatorInvokeEvent = 1 << 1, kDelegateProfiledOperatorInvokeEvent = 1 << 3 };
 
 typedef struct {
   unsigned int rank : 7;
@@ -82,12 +120,17 @@ typedef struct {
   X(LiteRtStatus, LiteRtGetTensorBufferTensorType, (LiteRtTensorBuffer b, LiteRtRankedTensorType* type)) \
   X(LiteRtStatus, LiteRtGetTensorBufferHostMemory, (LiteRtTensorBuffer b, void** host))
 
-/* Optional: a library without them still runs one thread. */
+/* Optional: a library without the first three still runs one thread; one without the
+ * profiler's runs without a per-node profile. */
 #define LITERT_OPTIONAL_FUNCTIONS(X)                                                                    \
   X(LiteRtStatus, LiteRtCreateOpaqueOptions,                                                          \
     (const char* identifier, void* payload, void (*destructor)(void*), LiteRtOpaqueOptions* o))        \
   X(void, LiteRtDestroyOpaqueOptions, (LiteRtOpaqueOptions o))                                        \
-  X(LiteRtStatus, LiteRtAddOpaqueOptions, (LiteRtOptions o, LiteRtOpaqueOptions opaque))
+  X(LiteRtStatus, LiteRtAddOpaqueOptions, (LiteRtOptions o, LiteRtOpaqueOptions opaque))            \
+  X(LiteRtStatus, LiteRtCompiledModelGetProfiler, (LiteRtCompiledModel c, LiteRtProfiler * p))         \
+  X(LiteRtStatus, LiteRtStartProfiler, (LiteRtProfiler p))                                            \
+  X(LiteRtStatus, LiteRtGetNumProfilerEvents, (LiteRtProfiler p, int* n))                             \
+  X(LiteRtStatus, LiteRtGetProfilerEvents, (LiteRtProfiler p, int n, ProfiledEventData* events))
 
 #define DECLARE(ret, name, args) typedef ret(*name##_fn) args;
 LITERT_FUNCTIONS(DECLARE)
@@ -124,6 +167,10 @@ static void* g_in_mem[kMaxIo];
 static void* g_out_mem[kMaxIo];
 static size_t g_in_bytes[kMaxIo], g_out_bytes[kMaxIo];
 static const char* g_out_names[kMaxIo];
+static int g_profile_nodes; /* asked for by profile_nodes() */
+static LiteRtProfiler g_profiler;
+static ProfiledEventData* g_events;
+static int g_events_capacity;
 
 static int l_open(const char* library, char* error, size_t size) {
   void* lib = dlopen(library, RTLD_NOW | RTLD_LOCAL);
@@ -353,6 +400,107 @@ static int set_cpu_threads(LiteRtOptions options, int threads, char* error, size
   return 0;
 }
 
+static int l_profile_nodes(char* why, size_t size) {
+  if (!L.LiteRtCreateOpaqueOptions || !L.LiteRtAddOpaqueOptions || !L.LiteRtDestroyOpaqueOptions ||
+      !L.LiteRtCompiledModelGetProfiler || !L.LiteRtStartProfiler ||
+      !L.LiteRtGetNumProfilerEvents || !L.LiteRtGetProfilerEvents) {
+    snprintf(why, size, "this LiteRt library exports no profiler (LiteRtCompiledModelGetProfiler and "
+                        "LiteRtGetProfilerEvents)");
+    return -1;
+  }
+  g_profile_nodes = 1;
+  return 0;
+}
+
+/* The runtime options entry that gives the compiled model a profiler; 0 or -1. */
+static int enable_profiler(LiteRtOptions options) {
+  static const char kToml[] = "enable_profiling = true\n";
+  char* toml = malloc(sizeof(kToml));
+  if (!toml) return -1;
+  memcpy(toml, kToml, sizeof(kToml));
+  LiteRtOpaqueOptions runtime = NULL;
+  if (L.LiteRtCreateOpaqueOptions("runtime_options_string", toml, free, &runtime)) return free(toml), -1;
+  if (L.LiteRtAddOpaqueOptions(options, runtime)) return L.LiteRtDestroyOpaqueOptions(runtime), -1;
+  return 0;
+}
+
+/* The compiled model's profiler, started; on failure the profile has no nodes, and says why. */
+static void start_profiler(void) {
+  if (L.LiteRtCompiledModelGetProfiler(g_compiled, &g_profiler) || !g_profiler ||
+      L.LiteRtStartProfiler(g_profiler))
+    g_profiler = NULL;
+}
+
+/* A number for each LiteRt stage's name, its entry in the node table. */
+static int stage_index(const char* tag) {
+  static char names[8][64];
+  int i = 0;
+  for (; i < 8 && names[i][0]; ++i)
+    if (strncmp(names[i], tag, sizeof(names[i]) - 1) == 0) return i;
+  if (i == 8) return 8; /* a ninth and later stages share one entry (9: attribute_gaps) */
+  snprintf(names[i], sizeof(names[i]), "%s", tag);
+  return i;
+}
+
+/* The time inside the interpreter's "Invoke" event that no node event covers, from the
+ * events' begin timestamps: a gap in which XNNPACK reported operators is its kernel's own
+ * work outside them (the interpreter reports no event for a kernel whose delegate times
+ * its operators), any other gap the interpreter's between nodes. Delegate operators are
+ * added when their kernel ends, so they come between the nodes around it. */
+static void attribute_gaps(const ProfiledEventData* events, int n) {
+  const ProfiledEventData* invoke = NULL;
+  for (int i = 0; i < n && !invoke; ++i)
+    if (events[i].event_type == kDefaultEvent && events[i].tag && strcmp(events[i].tag, "Invoke") == 0)
+      invoke = &events[i];
+  if (!invoke) return;
+  const double end = (double)invoke->start_timestamp_us + (double)invoke->elapsed_time_us;
+  double cursor = (double)invoke->start_timestamp_us, inside = 0;
+  int kernel = -1, kernels = 0;
+  for (int i = 0; i <= n; ++i) {
+    const ProfiledEventData* e = i < n ? &events[i] : NULL;
+    if (e && e->event_type == kDelegateProfiledOperatorInvokeEvent) {
+      if (kernel < 0) kernel = kernels++;
+      inside += (double)e->elapsed_time_us;
+      continue;
+    }
+    if (e && e->event_type != kOperatorInvokeEvent) continue;
+    if (e && (double)e->start_timestamp_us < cursor) continue; /* before this Invoke */
+    const double at = e ? (double)e->start_timestamp_us : end;
+    const double gap = at > cursor ? at - cursor : 0;
+    if (kernel >= 0)
+      bgnn_nodes_add(0, kernel, -1, "delegate kernel (outside its operators)", gap > inside ? (gap - inside) / 1e3 : 0);
+    else
+      bgnn_nodes_add(0, BGNN_RUNTIME_STAGE, 9, "interpreter (between nodes)", gap / 1e3);
+    kernel = -1, inside = 0;
+    if (e) cursor = at + (double)e->elapsed_time_us;
+  }
+}
+
+static void l_drain_nodes(void) {
+  int n = 0;
+  if (!g_profiler || L.LiteRtGetNumProfilerEvents(g_profiler, &n) || n <= 0) return;
+  if (n > g_events_capacity) {
+    ProfiledEventData* grown = realloc(g_events, sizeof(*grown) * (size_t)n);
+    if (!grown) return;
+    g_events = grown, g_events_capacity = n;
+  }
+  memset(g_events, 0, sizeof(*g_events) * (size_t)n);
+  bgnn_partition_start();
+  if (L.LiteRtGetProfilerEvents(g_profiler, n, g_events) == 0)
+    for (int i = 0; i < n; ++i) {
+      const ProfiledEventData* e = &g_events[i];
+      const int index = (int)e->event_metadata1, subgraph = (int)e->event_metadata2;
+      if (e->event_type == kOperatorInvokeEvent)
+        bgnn_nodes_add(subgraph, -1, index, e->tag, e->elapsed_time_us / 1e3);
+      else if (e->event_type == kDelegateProfiledOperatorInvokeEvent)
+        bgnn_nodes_add(subgraph, bgnn_partition_of(index), index, e->tag, e->elapsed_time_us / 1e3);
+      else if (e->event_type == kDefaultEvent && e->tag && strncmp(e->tag, "LiteRT::Run[", 12) == 0)
+        bgnn_nodes_add(0, BGNN_RUNTIME_STAGE, stage_index(e->tag), e->tag, e->elapsed_time_us / 1e3);
+    }
+  attribute_gaps(g_events, n);
+  L.LiteRtStartProfiler(g_profiler); /* empties it (a reset would also stop it) */
+}
+
 static int l_load(const void* model, size_t bytes, int threads, char* error, size_t size) {
   /* Constant tensors reach kernels without a copy and must be 64-byte aligned: the model
    * must be too (bgnn-deploy aligns its buffers when it prepares it for LiteRt). */
@@ -370,6 +518,10 @@ static int l_load(const void* model, size_t bytes, int threads, char* error, siz
   L.LiteRtCreateOptions(&g_options);
   L.LiteRtSetOptionsHardwareAccelerators(g_options, kCpu);
   if (set_cpu_threads(g_options, threads, error, size)) return BGNN_ERR_RUNTIME;
+  if (g_profile_nodes && enable_profiler(g_options)) {
+    snprintf(error, size, "cannot add the runtime options that enable LiteRt's profiler");
+    return BGNN_ERR_RUNTIME;
+  }
   for (int i = 0; i < g_node_count; ++i)
     L.LiteRtAddCustomOpKernelOption(g_options, g_nodes[i].name, 1, &kKernel, &g_nodes[i]);
   if (L.LiteRtCreateCompiledModel(g_env, g_model, g_options, &g_compiled)) {
@@ -377,6 +529,7 @@ static int l_load(const void* model, size_t bytes, int threads, char* error, siz
              g_kernel_error[0] ? ": " : "", g_kernel_error);
     return BGNN_ERR_PREPARE;
   }
+  if (g_profile_nodes) start_profiler();
   LiteRtSignature sig;
   if (L.LiteRtGetModelSignature(g_model, 0, &sig)) {
     snprintf(error, size, "the model has no signature");
@@ -419,7 +572,10 @@ static void l_close(void) {
   if (g_model) L.LiteRtDestroyModel(g_model);
   if (g_env) L.LiteRtDestroyEnvironment(g_env);
   free(g_model_copy);
+  free(g_events);
 }
 
-const bgnn_runtime bgnn_runtime_litert = {"litert", l_open, l_load, l_num_inputs, l_input, l_invoke,
-                                          l_num_outputs, l_output, l_version, l_close};
+const bgnn_runtime bgnn_runtime_litert = {"litert",        l_open,          l_load,         l_num_inputs,
+                                          l_input,         l_invoke,        l_num_outputs,  l_output,
+                                          l_version,       l_close,         l_profile_nodes, l_drain_nodes,
+                                          "litert-profiler"};

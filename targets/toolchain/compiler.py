@@ -24,6 +24,7 @@ SOURCES = [
     "runtime_tflite.c",
     "runtime_litert.c",
     "flexbuffers.c",
+    "node_profile.c",
     "ops/tflite_c_api.c",
     "ops/op_impl.c",
     "core/bitpack.c",

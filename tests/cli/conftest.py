@@ -88,3 +88,44 @@ def foreign_models(tmp_path_factory):
     np.save(folder / "weights.npy", np.zeros(3, np.float32))
     torch.save(torch.nn.Linear(3, 2), folder / "whole_module.pt")
     return folder
+
+
+@pytest.fixture
+def profiled_measurements():
+    """Two measurements as the runner's JSON gives them, for the profile view: an emulated
+    one with 14 nodes (one op of 70 characters, one inside a delegate kernel, times of
+    four digits before the point) and one whose runtime had no per-node profile."""
+    from bgnn_deploy.results.records import Measurement, RunnerResult
+
+    long_op = "Convolution (NHWC, F32) IGEMM with a name long enough to need wrapping"
+    nodes = [
+        {"index": i, "op": "CONV_2D" if i % 2 else "LceBconv2d", "ms_per_run": 1000.0 + i,
+         "calls_per_run": 1.0}
+        for i in range(12)
+    ] + [
+        {"index": 12, "op": long_op, "ms_per_run": 2345.678, "calls_per_run": 1.0},
+        {"index": 0, "delegate_kernel": 0, "op": "Add (ND)", "ms_per_run": 0.5,
+         "calls_per_run": 1.0},
+    ]  # fmt: skip
+    ops: dict = {}
+    for n in nodes:
+        op = ops.setdefault(n["op"], {"ms_per_run": 0.0, "calls_per_run": 0.0})
+        op["ms_per_run"] += n["ms_per_run"]
+        op["calls_per_run"] += 1
+    ops["other (unattributed)"] = {"ms_per_run": 12.5}
+    mean = sum(op["ms_per_run"] for op in ops.values())
+    latency = {"min": mean, "median": mean, "mean": mean, "p90": mean, "max": mean, "runs": 2}
+    base = {"runtime": "1.4.0", "arch": "aarch64", "latency_ms": latency}
+    emulated = {**base, "emulated": True, "ops": ops, "nodes": nodes,
+                "profile": {"source": "tflite-telemetry"}}  # fmt: skip
+    plain = {
+        **base,
+        "latency_ms": {**latency, "mean": 4.75},
+        "ops": {"LceBconv2d": {"ms_per_run": 1.25, "calls_per_run": 4.0},
+                "builtin (LiteRT)": {"ms_per_run": 3.5}},
+        "profile": {"source": "runner", "unavailable": "no profiler in this library"},
+    }  # fmt: skip
+    return [
+        Measurement(RunnerResult.parse(r), role, f"/m/{role}.tflite", "0" * 64, 1, "qemu")
+        for r, role in ((emulated, "binary"), (plain, "float"))
+    ]

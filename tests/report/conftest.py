@@ -390,3 +390,41 @@ def chromium(tmp_path_factory):
     browser = Chromium(binary, tmp_path_factory.mktemp("chromium-profile"))
     yield browser
     browser.close()
+
+
+PER_NODE = {  # as the runner prints a per-node profile: every op type, and the remainder
+    "binary": {
+        "LceBconv2d": {"ms_per_run": 1.2, "calls_per_run": 6.0},
+        "TOPK_V2": {"ms_per_run": 0.8, "calls_per_run": 4.0},
+        "Fully Connected (NC, F32) GEMM": {"ms_per_run": 0.3, "calls_per_run": 4.0},
+        "LceQuantize": {"ms_per_run": 0.1, "calls_per_run": 10.0},
+        "other (unattributed)": {"ms_per_run": 0.12},
+    },
+    "float": {
+        "TOPK_V2": {"ms_per_run": 2.3, "calls_per_run": 4.0},
+        "Fully Connected (NC, F32) GEMM": {"ms_per_run": 1.8, "calls_per_run": 8.0},
+        "STRIDED_SLICE": {"ms_per_run": 0.4, "calls_per_run": 8.0},
+        "GATHER": {"ms_per_run": 0.1, "calls_per_run": 4.0},
+        "other (unattributed)": {"ms_per_run": 0.3},
+    },
+}
+
+
+def _add_per_node_run(store: ResultsStore, models: dict, *, target: str = "local") -> str:
+    """A run whose binary and float models both have per-node profiles (PER_NODE)."""
+    results = [
+        runner_result(role, models[role], target=target, threads=1, median=median, api="litert",
+                      ops=PER_NODE[role])
+        for role, median in (("binary", 2.5), ("float", 4.9))
+    ]  # fmt: skip
+    report = {"target": target, "emulated": False, "results": results, "speedup": 1.96,
+              "speedup_by_threads": {"1": 1.96}, "facts": {"arch": "x86_64"}}  # fmt: skip
+    return store.add_run(RunReport.from_dict(report), flags={"profile_ops": True})
+
+
+@pytest.fixture
+def per_node_store(store, models):
+    """``store`` with one more run, on local, whose binary and float models have per-node
+    profiles: (the store, run ids with "per-node" added, the profiles by role)."""
+    store, ids = store
+    return store, {**ids, "per-node": _add_per_node_run(store, models)}, PER_NODE

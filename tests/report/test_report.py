@@ -169,3 +169,36 @@ def test_bad_combinations_are_clean_errors(cli, store, tmp_path):
     (tmp_path / "file").write_text("")
     not_dir = cli("report", "-o", tmp_path / "file", "--db", store.path)
     assert_clean_error(not_dir, "is not a folder")
+
+
+def test_the_per_op_view_names_the_builtins_of_every_profiled_model(per_node_store):
+    store, ids, profiles = per_node_store
+    view = ops_view(collect_runs(store, [ids["per-node"]]))
+    legend = {t.get_text() for legend in view.figure.legends for t in legend.get_texts()}
+    for ops in profiles.values():  # each op type by its name, the binary's and the float's
+        assert {n for n in ops if n != "other (unattributed)"} <= {
+            t.removesuffix(" (ours)") for t in legend
+        }
+    assert "builtin (LiteRT)" not in legend and "LceBconv2d (ours)" in legend
+    caption = view.caption
+    assert "binary models only" not in caption
+    assert "converted/binary.tflite on local; converted/float.tflite on local" in caption
+    assert "2 of the 2 bars come from the runtime's profiler" in caption
+    shares = {  # what dominates each bar, from the profiles themselves
+        role: max((ms["ms_per_run"], n) for n, ms in ops.items() if n != "other (unattributed)")
+        for role, ops in profiles.items()
+    }
+    total = {role: sum(ms["ms_per_run"] for ms in ops.values()) for role, ops in profiles.items()}
+    for role, (ms, name) in shares.items():
+        assert f"{name} {100 * ms / total[role]:.0f}% (converted/{role}.tflite on local" in caption
+    assert "emulated" not in caption.lower()
+
+
+def test_the_per_op_view_says_which_bars_have_no_per_node_times(per_node_store):
+    store, ids, _ = per_node_store
+    runs = collect_runs(store, [ids["per-node"], ids["board"]])
+    view = ops_view(runs)
+    assert view.figure is not None
+    assert "2 of the 6 bars come from the runtime's profiler" in view.caption
+    assert "4 bars have no per-node times" in view.caption  # board: 2 models x 2 thread counts
+    assert "converted/float.tflite on local, rpi5" in view.caption

@@ -66,3 +66,39 @@ def fake_runner(tmp_path):
         return RunnerBuild(target, script, library, "", "ai-edge-litert 0.0-test")
 
     return make
+
+
+@pytest.fixture
+def profiled_runner_json(runner_json) -> dict:
+    """``runner_json`` with the per-node profile main.c prints where the runtime times each
+    node: ``ops`` by op type (an "other (unattributed)" remainder), ``nodes`` (an
+    interpreter node, one of our ops, an operator inside XNNPACK's first kernel) and
+    ``profile``."""
+    return {
+        **runner_json,
+        "ops": {
+            "CONV_2D": {"ms_per_run": 0.2, "calls_per_run": 1.0},
+            "LceBconv2d": {"ms_per_run": 0.25, "calls_per_run": 1.0},
+            "Fully Connected (NC, F32) GEMM": {"ms_per_run": 0.1, "calls_per_run": 1.0},
+            "other (unattributed)": {"ms_per_run": 0.06},
+        },
+        "nodes": [
+            {"subgraph": 0, "index": 0, "op": "CONV_2D", "ms_per_run": 0.2, "calls_per_run": 1.0},
+            {
+                "subgraph": 0,
+                "index": 1,
+                "op": "LceBconv2d",
+                "ms_per_run": 0.25,
+                "calls_per_run": 1.0,
+            },
+            {
+                "subgraph": 0,
+                "index": 0,
+                "delegate_kernel": 0,
+                "op": "Fully Connected (NC, F32) GEMM",
+                "ms_per_run": 0.1,
+                "calls_per_run": 1.0,
+            },
+        ],
+        "profile": {"source": "litert-profiler"},
+    }

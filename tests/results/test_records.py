@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
+import re
 import sqlite3
 
 import numpy as np
@@ -278,3 +279,73 @@ def test_percentiles_only_from_enough_runs(n):
         else:  # inclusive quantiles interpolate between order statistics, as the runner does
             cuts = statistics.quantiles(runs, n=100, method="inclusive")
             assert value == pytest.approx(cuts[q - 1])
+
+
+def test_a_per_node_profile_reads_back_field_for_field(profiled_runner_json):
+    result = RunnerResult.parse(profiled_runner_json)
+    assert [(n.index, n.op, n.delegate_kernel) for n in result.nodes] == [
+        (0, "CONV_2D", None),
+        (1, "LceBconv2d", None),
+        (0, "Fully Connected (NC, F32) GEMM", 0),
+    ]
+    assert result.nodes[1].ms_per_run == 0.25 and result.nodes[1].calls_per_run == 1.0
+    assert result.profile.source == "litert-profiler" and result.profile.unavailable is None
+    assert result.to_dict()["nodes"] == profiled_runner_json["nodes"]
+    assert RunnerResult.parse(result.to_dict()) == result
+
+
+def test_a_profile_without_nodes_says_why(runner_json):
+    why = "this LiteRt library exports no profiler"
+    result = RunnerResult.parse(
+        {**runner_json, "profile": {"source": "runner", "unavailable": why}}
+    )
+    assert result.nodes == () and result.profile.unavailable == why
+    assert RunnerResult.parse(runner_json).profile is None  # a runner from before profiles
+
+
+@pytest.mark.parametrize(
+    ("change", "said"),
+    [
+        ({"nodes": {"0": {}}}, "nodes is dict, expected a list"),
+        ({"nodes": [3]}, "nodes[0] is int, expected an object"),
+        (
+            {"nodes": [{"op": "ADD", "ms_per_run": 1, "calls_per_run": 1}]},
+            "nodes[0].index is missing",
+        ),
+        (
+            {"nodes": [{"index": "2", "op": "ADD", "ms_per_run": 1, "calls_per_run": 1}]},
+            "nodes[0].index is str, expected an integer",
+        ),
+        (
+            {"nodes": [{"index": 2, "op": "ADD", "ms_per_run": "1", "calls_per_run": 1}]},
+            "nodes[0].ms_per_run is str, expected a number",
+        ),
+        (
+            {"nodes": [{"index": 2, "op": 7, "ms_per_run": 1, "calls_per_run": 1}]},
+            "nodes[0].op is int, expected a string",
+        ),
+        (
+            {"nodes": [{"index": 2, "op": "ADD", "ms_per_run": -1, "calls_per_run": 1}]},
+            "nodes[0] has a negative time or count",
+        ),
+        (
+            {
+                "nodes": [
+                    {
+                        "index": 2,
+                        "op": "ADD",
+                        "ms_per_run": 1,
+                        "calls_per_run": 1,
+                        "delegate_kernel": 0.5,
+                    }
+                ]
+            },
+            "nodes[0].delegate_kernel is float, expected an integer",
+        ),
+        ({"profile": "litert"}, "profile is str, expected an object"),
+        ({"profile": {"unavailable": "x"}}, "profile.source is missing"),
+    ],
+)
+def test_a_bad_per_node_profile_is_named(profiled_runner_json, change, said):
+    with pytest.raises(RecordError, match=re.escape(said)):
+        RunnerResult.parse({**profiled_runner_json, **change})

@@ -200,7 +200,10 @@ def _output_matches(result: dict, files: Files) -> None:
 def _timed(result: dict, files: Files) -> None:
     assert result["latency_ms"]["runs"] == 3 and len(result["runs_ms"]) == 3
     assert result["num_threads"] == 2
-    assert {"LceBconv2d", "BgnnHammingKnn", "builtin (LiteRT)"} <= set(result["ops"])
+    # the per-node profile: our ops and the rest by op type, every node
+    assert {"LceBconv2d", "BgnnHammingKnn", "other (unattributed)"} <= set(result["ops"])
+    assert result["profile"]["source"] in ("litert-profiler", "tflite-telemetry")
+    assert {"LceBconv2d", "BgnnHammingKnn"} <= {n["op"] for n in result["nodes"]}
     _output_matches(result, files)
 
 

@@ -13,7 +13,7 @@ import time
 import numpy as np
 import pytest
 from bgnn_deploy.converters.litert_prepare import prepare_for_litert
-from bgnn_deploy.converters.tflite_model import read_model, summarize
+from bgnn_deploy.converters.tflite_model import builtin_name, read_model, summarize
 from bgnn_deploy.targets.build import build_runner
 from bgnn_deploy.targets.execute import read_outputs, run_runner
 from flatbuffers import flexbuffers
@@ -288,3 +288,72 @@ def test_verify_refuses_models_that_are_not_point_cloud_models(
         cli("verify", binary, "--reference", keras_dense, "--target", "local"),
         "is not a form of binary.tflite",
     )
+
+
+def _operators(model) -> list[str]:
+    """The op of each operator of the model's main subgraph, read from the flatbuffer."""
+    flatbuffer = read_model(model.read_bytes())
+    codes = [flatbuffer.operatorCodes[op.opcodeIndex] for op in flatbuffer.subgraphs[0].operators]
+    return [
+        c.customCode.decode()
+        if c.customCode
+        else builtin_name(max(c.builtinCode, c.deprecatedBuiltinCode))
+        for c in codes
+    ]
+
+
+@pytest.mark.parametrize("name", ["binary", "float"])
+def test_the_profile_names_every_node_builtins_included(converted, name):
+    """LiteRt's profiler: each interpreter node by its index and the op the model file
+    gives it, XNNPACK's operators inside its kernels, op totals that are those entries'
+    sums, and shares that add up to the mean latency with a small remainder."""
+    model = converted / "builtin" / f"{name}.tflite"
+    result = run_runner(build_runner("local"), model, num_runs=20, profile_ops=True)
+    assert result.profile.source == "litert-profiler" and result.profile.unavailable is None
+    listed = _operators(model)
+    interpreter = [n for n in result.nodes if n.delegate_kernel is None]
+    assert interpreter and all(n.op == listed[n.index] for n in interpreter)
+    assert len({n.index for n in interpreter}) == len(interpreter)
+    assert all(n.calls_per_run == 1 for n in result.nodes)
+    kernels = {n.delegate_kernel for n in result.nodes} - {None}
+    outside = [n.delegate_kernel for n in result.nodes if n.index < 0]
+    assert sorted(outside) == sorted(kernels)  # each kernel's own time, once
+    builtins = {op for op in listed if not op.startswith(("Lce", "Bgnn"))}
+    if name == "float":  # all builtins: CONV_2D and the rest in XNNPACK, TOPK_V2 and others not
+        assert {n.op for n in interpreter} <= builtins
+        assert any(n.delegate_kernel is not None for n in result.nodes)
+    else:  # each of our ops' nodes, as many as the model has
+        for op in ("LceBconv2d", "LceQuantize", "LceDequantize"):
+            assert sum(n.op == op for n in interpreter) == listed.count(op) > 0
+        assert {n.op for n in interpreter} & builtins
+    for op in {n.op for n in result.nodes}:
+        by_nodes = [n for n in result.nodes if n.op == op]
+        assert result.ops[op].calls_per_run == len(by_nodes)
+        assert result.ops[op].ms_per_run == pytest.approx(
+            sum(n.ms_per_run for n in by_nodes), abs=1e-4 * len(by_nodes) + 1e-9
+        )
+    mean = result.latency.mean
+    assert sum(op.ms_per_run for op in result.ops.values()) == pytest.approx(
+        mean, abs=1e-4 * len(result.ops)
+    )
+    # LiteRt's run outside the interpreter and its reported stages, and the profiler's cost
+    assert result.ops["other (unattributed)"].ms_per_run < 0.4 * mean
+
+
+def test_without_the_flag_there_is_no_profile(converted):
+    result = run_runner(build_runner("local"), converted / "fused" / "binary.tflite", num_runs=3)
+    assert result.ops == {} and result.nodes == () and result.profile is None
+
+
+def test_run_prints_the_profile_within_80_columns(cli, converted, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+    result = cli("run", converted / "builtin" / "binary.tflite", "--target", "local",
+                 "--num-runs", "5", "--min-secs", "0", "--profile-ops", "--no-store")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    for op in ("TOPK_V2", "LceBconv2d", "other (unattributed)"):
+        row = next(line for line in lines if line.split("  ")[0].strip() == op)
+        ms, share, *_ = row[len(op) + 1 :].split()
+        assert float(ms) > 0 and share.endswith("%")
+    assert sum("the 10 slowest of" in line for line in lines) == 2  # binary and float

@@ -7,6 +7,7 @@ import os
 
 import numpy as np
 import pytest
+from bgnn_deploy.converters.tflite_model import builtin_name, read_model, summarize
 from bgnn_deploy.targets.build import RunnerBuild
 from bgnn_deploy.targets.execute import RunnerError, run_runner
 
@@ -31,7 +32,7 @@ def test_json_interface_and_profile(qemu_build, converted):
     assert (min(result.runs_ms), max(result.runs_ms)) == (lat.min, lat.max)
     assert result.emulated is True and result.arch == "aarch64" and result.isa == "neon"
     assert result.ops["LceBconv2d"].calls_per_run == 4  # 2 edge layers + embed + 1 head
-    assert "builtin (LiteRT)" in result.ops
+    assert result.profile.source == "tflite-telemetry" and result.nodes
     assert result.peak_rss_kb >= result.peak_rss_kb_after_init > 0
     assert result.outputs[0].shape == (1, 4) and result.outputs[0].bytes == 16
     assert RunnerResult.parse(result.to_dict()) == result  # what the store keeps reads back
@@ -262,3 +263,32 @@ def test_run_is_stored_with_target_facts(cli, converted, tmp_path):
     assert shown["flags"]["num_runs"] == 1 and shown["flags"]["min_secs"] == 1.0
     listed = json.loads(cli("results", "list", "--db", db, "--json").stdout)
     assert [r["run_id"] for r in listed] == [run_id]
+
+
+@pytest.mark.parametrize("name", ["binary", "float"])
+def test_the_emulated_profile_times_every_node_of_the_model(qemu_build, converted, name):
+    """The TFLite C API's telemetry profiler under qemu (emulated times): one entry per
+    operator of the flatbuffer, by its index and op type, as the model file lists them
+    (this runtime delegates none of them), and op totals that are those nodes' sums."""
+    model = converted / "builtin" / f"{name}.tflite"
+    result = run_runner(qemu_build, model, num_runs=2, warmup_runs=0, profile_ops=True)
+    assert result.emulated and result.profile.source == "tflite-telemetry"
+    flatbuffer = read_model(model.read_bytes())
+    codes = [flatbuffer.operatorCodes[op.opcodeIndex] for op in flatbuffer.subgraphs[0].operators]
+    listed = [
+        c.customCode.decode()
+        if c.customCode
+        else builtin_name(max(c.builtinCode, c.deprecatedBuiltinCode))
+        for c in codes
+    ]
+    assert [(n.index, n.op) for n in result.nodes] == list(enumerate(listed))
+    assert all(n.calls_per_run == 1 and n.delegate_kernel is None for n in result.nodes)
+    for op, count in summarize(model.read_bytes()).ops.items():
+        assert result.ops[op].calls_per_run == count
+        by_nodes = sum(n.ms_per_run for n in result.nodes if n.op == op)
+        assert result.ops[op].ms_per_run == pytest.approx(by_nodes, abs=1e-3 * count)
+    other = result.ops["other (unattributed)"].ms_per_run
+    assert sum(op.ms_per_run for op in result.ops.values()) == pytest.approx(
+        result.latency.mean, abs=1e-3 * len(result.ops)
+    )
+    assert other < 0.1 * result.latency.mean  # the interpreter's own work between nodes

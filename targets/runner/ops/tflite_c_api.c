@@ -23,6 +23,9 @@ int bgnn_tflite_load(const char* path, char* error, size_t error_size) {
   }
   BGNN_TFLITE_FUNCTIONS(BGNN_RESOLVE)
 #undef BGNN_RESOLVE
+#define BGNN_RESOLVE_OPTIONAL(ret, name, args) bgnn_tfl.name = (name##_fn)dlsym(lib, #name);
+  BGNN_TFLITE_OPTIONAL_FUNCTIONS(BGNN_RESOLVE_OPTIONAL)
+#undef BGNN_RESOLVE_OPTIONAL
   return 0;
 }
 

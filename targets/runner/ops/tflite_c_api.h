@@ -66,19 +66,46 @@ enum { kTfLiteBuiltinCustom = 32 };
   X(void*, TfLiteOpaqueTensorData, (const TfLiteOpaqueTensor* t))                                  \
   X(void, TfLiteOpaqueContextReportError, (TfLiteOpaqueContext * c, const char* fmt, ...))
 
+/* The telemetry profiler of tensorflow/lite/profiling/telemetry/c/profiler.h: the
+ * interpreter calls ReportBeginOpInvokeEvent / ReportEndOpInvokeEvent around each node
+ * it runs (op_idx: the node index) and ReportOpInvokeEvent for an operator a delegate ran
+ * and timed itself (elapsed_time in microseconds). Every callback must be set. */
+typedef struct TfLiteTelemetrySettings TfLiteTelemetrySettings;
+typedef struct TfLiteTelemetryProfilerStruct {
+  void* data;
+  void (*ReportTelemetryEvent)(struct TfLiteTelemetryProfilerStruct* p, const char* event_name, uint64_t status);
+  void (*ReportTelemetryOpEvent)(struct TfLiteTelemetryProfilerStruct* p, const char* event_name, int64_t op_idx,
+                                 int64_t subgraph_idx, uint64_t status);
+  void (*ReportSettings)(struct TfLiteTelemetryProfilerStruct* p, const char* setting_name,
+                         const TfLiteTelemetrySettings* settings);
+  uint32_t (*ReportBeginOpInvokeEvent)(struct TfLiteTelemetryProfilerStruct* p, const char* op_name, int64_t op_idx,
+                                       int64_t subgraph_idx);
+  void (*ReportEndOpInvokeEvent)(struct TfLiteTelemetryProfilerStruct* p, uint32_t event_handle);
+  void (*ReportOpInvokeEvent)(struct TfLiteTelemetryProfilerStruct* p, const char* op_name, uint64_t elapsed_time,
+                              int64_t op_idx, int64_t subgraph_idx);
+} TfLiteTelemetryProfilerStruct;
+
+/* Optional (tensorflow/lite/core/c/c_api_experimental.h): NULL where the library lacks them. */
+#define BGNN_TFLITE_OPTIONAL_FUNCTIONS(X)                                                          \
+  X(void, TfLiteInterpreterOptionsSetTelemetryProfiler,                                            \
+    (TfLiteInterpreterOptions * options, TfLiteTelemetryProfilerStruct* profiler))
+
 #define BGNN_DECLARE(ret, name, args) typedef ret(*name##_fn) args;
 BGNN_TFLITE_FUNCTIONS(BGNN_DECLARE)
+BGNN_TFLITE_OPTIONAL_FUNCTIONS(BGNN_DECLARE)
 #undef BGNN_DECLARE
 
 typedef struct {
 #define BGNN_FIELD(ret, name, args) name##_fn name;
   BGNN_TFLITE_FUNCTIONS(BGNN_FIELD)
+  BGNN_TFLITE_OPTIONAL_FUNCTIONS(BGNN_FIELD)
 #undef BGNN_FIELD
 } bgnn_tflite_api;
 
 extern bgnn_tflite_api bgnn_tfl;
 
-/* Loads `path` and resolves every function; on failure returns -1 with a message. */
+/* Loads `path` and resolves every function (the optional ones where they exist); on
+ * failure returns -1 with a message. */
 int bgnn_tflite_load(const char* path, char* error, size_t error_size);
 /* Registers our custom operators on the options. */
 void bgnn_tflite_register_ops(TfLiteInterpreterOptions* options);
