@@ -220,30 +220,36 @@ def _measurements_table(runs: Sequence[Run]) -> str:
     return _table((*headers, *(f"{s} ms" for s in stats)), body)
 
 
-def _ops_table(runs: Sequence[Run]) -> str:
+def _ops_table(runs: Sequence[Run], top: int = 5) -> str:
+    """Each profiled measurement's op types by time: the ``top`` slowest with ms per run
+    and share of the profile, then the rest together (a float model has dozens)."""
     profiled = [(run, m) for run in runs for m in run.measurements if m.ops_ms]
     if not profiled:
         return ""
-    floats = sum(1 for _, m in profiled if m.role == "float")
-    note = f"The table lists all {len(profiled)} profiled measurements"
-    if floats:
-        note += (
-            f", the {floats} of float models included (their time is all LiteRT builtins); "
-            "the figure above draws the others"
-        )
-    note = f'<p class="caption">{note}, in run order (oldest first).</p>'
-    names = list(dict.fromkeys(n for _, m in profiled for n in m.ops_ms))
+    note = (
+        f'<p class="caption">The table lists all {len(profiled)} profiled measurements in '
+        f"run order (oldest first), each with its {top} slowest op types (ms per run, share "
+        "of the profiled time) and the rest together.</p>"
+    )
     body = []
     for run, m in profiled:
+        ranked = sorted(m.ops_ms.items(), key=lambda kv: -kv[1])
+        total = sum(ms for _, ms in ranked) or 1.0
+        shown = [f"{escape(name)} {ms:.3f} ({ms / total:.0%})" for name, ms in ranked[:top]]
+        rest = ranked[top:]
+        if rest:
+            ms = sum(v for _, v in rest)
+            shown.append(f"{len(rest)} more {ms:.3f} ({ms / total:.0%})")
         cells = [
             _td(f"<code>{escape(run.run_id)}</code>"),
             _td(_target(run)),
             _td(f"{escape(m.model_label)} ({escape(m.role)})"),
             _td(str(m.threads), num=True),
+            _td(f"{total:.3f}", num=True),
+            _td("<br>".join(shown)),
         ]
-        cells += [_td(_num(m.ops_ms.get(n), "{:.3f}"), num=True) for n in names]
         body.append((run.emulated, cells))
-    headers = ("run", "target", "model", "threads", *(f"{n} ms" for n in names))
+    headers = ("run", "target", "model", "threads", "profiled ms", "slowest op types")
     return note + _table(headers, body)
 
 

@@ -202,3 +202,21 @@ def test_the_per_op_view_says_which_bars_have_no_per_node_times(per_node_store):
     assert "2 of the 6 bars come from the runtime's profiler" in view.caption
     assert "4 bars have no per-node times" in view.caption  # board: 2 models x 2 thread counts
     assert "converted/float.tflite on local, rpi5" in view.caption
+
+
+def test_the_ops_table_lists_each_models_slowest_op_types(per_node_store):
+    """One row per profiled measurement, whatever the number of op types: its five slowest
+    with ms and share (from the stored profile itself), then the rest together."""
+    from bgnn_deploy.report.html import _ops_table
+
+    store, ids, profiles = per_node_store
+    html = _ops_table(collect_runs(store, [ids["per-node"]]))
+    rows = re.findall(r"<tr[^>]*>(.*?)</tr>", html, re.S)[1:]  # after the header
+    assert len(rows) == 2
+    for row, role in zip(rows, ("binary", "float"), strict=True):
+        ops = sorted(((v["ms_per_run"], n) for n, v in profiles[role].items()), reverse=True)
+        total = sum(ms for ms, _ in ops)
+        for ms, name in ops[:5]:
+            assert f"{name} {ms:.3f} ({ms / total:.0%})" in row
+        assert "more" not in row  # five op types each: nothing left over
+        assert f">{total:.3f}<" in row
