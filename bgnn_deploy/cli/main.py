@@ -15,6 +15,7 @@ from bgnn_deploy.cli.build_cmd import build, verify
 from bgnn_deploy.cli.convert_cmd import convert
 from bgnn_deploy.cli.errors import err_console
 from bgnn_deploy.cli.evaluate_cmd import evaluate
+from bgnn_deploy.cli.help import use_plain_help
 from bgnn_deploy.cli.inspect_cmd import inspect
 from bgnn_deploy.cli.models_cmd import models
 from bgnn_deploy.cli.report_cmd import report
@@ -67,6 +68,7 @@ app.command()(run)
 app.add_typer(targets_cmd.app, name="targets")
 app.add_typer(results_cmd.app, name="results")
 app.command()(report)
+use_plain_help(app)  # metavars, never type names, in every --help
 
 
 def _version(value: bool) -> None:
