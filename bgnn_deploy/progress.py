@@ -13,6 +13,15 @@ silent unless asked. The CLI's renderer (:mod:`bgnn_deploy.cli.progress`) draws 
 [('loading', 'start'), ('loading', 'done')]
 >>> events[1].seconds >= 0
 True
+
+A stage that raises ends as ``failed`` and the exception goes on:
+
+>>> with stages.stage("converting"):
+...     raise ValueError("no")
+Traceback (most recent call last):
+ValueError: no
+>>> events[-1].label, events[-1].state
+('converting', 'failed')
 """
 
 from __future__ import annotations

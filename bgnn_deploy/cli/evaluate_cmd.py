@@ -15,7 +15,6 @@ from rich.table import Table
 from bgnn_deploy.cli.errors import user_errors
 from bgnn_deploy.cli.options import OverwriteFileOption
 from bgnn_deploy.outputs import check_output_file, write_file
-from bgnn_deploy.training.jobs import evaluate_checkpoint
 
 
 def evaluate(
@@ -91,6 +90,7 @@ def evaluate(
     MODEL is a checkpoint or a converted .tflite (run in LCE's host interpreter)."""
     from bgnn_deploy.converters.evaluate_tflite import evaluate_tflite, is_tflite
     from bgnn_deploy.training.compare import compare_logits as compare
+    from bgnn_deploy.training.jobs import evaluate_checkpoint  # PyTorch: only when needed
 
     sizes = {"num_points": points, "k": k, "emb": emb, "classes": classes, "knn": knn}
     logits_path = None

@@ -63,7 +63,7 @@ def show(
             Console().print(f"[bold]{key}[/]: {value}")
 
 
-@app.command()
+@app.command(short_help="Whether the runner will run on NAME, and the board's facts.")
 def check(
     name: Annotated[
         str, typer.Argument(metavar="NAME", help="Target profile (see `targets list`).")

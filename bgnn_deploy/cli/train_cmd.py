@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -11,9 +11,10 @@ from rich.console import Console
 from bgnn_deploy.cli.errors import user_errors
 from bgnn_deploy.cli.options import OverwriteFileOption, fraction, parse_int_list, positive
 from bgnn_deploy.cli.progress import StageReporter, format_seconds
-from bgnn_deploy.models import ModelConfig
-from bgnn_deploy.training.jobs import default_lr, train_checkpoint
-from bgnn_deploy.training.train import EpochStats, TrainOptions
+from bgnn_deploy.progress import Stages
+
+if TYPE_CHECKING:
+    from bgnn_deploy.training.train import EpochStats
 
 
 def train(
@@ -105,7 +106,12 @@ def train(
 ) -> None:
     """Train ARCH and save a checkpoint that carries its configuration."""
     console = Console()
-    with user_errors():
+    with user_errors(), StageReporter() as show:
+        with Stages(show).stage("starting PyTorch"):  # seconds on a cold start
+            from bgnn_deploy.models import ModelConfig
+            from bgnn_deploy.training.jobs import default_lr, train_checkpoint
+            from bgnn_deploy.training.train import TrainOptions
+
         config = ModelConfig(
             arch=arch,
             num_points=points,
@@ -123,8 +129,12 @@ def train(
         )
 
         def progress(epoch: int, step: int, steps: int, loss: float) -> None:
+            # one bar over every step of every epoch: a bar that fills at each epoch's end
+            # would count as finished there, and its elapsed time would stop
             show.update(
-                completed=step, total=steps, detail=f"epoch {epoch}/{epochs} loss {loss:.3f}"
+                completed=(epoch - 1) * steps + step,
+                total=epochs * steps,
+                detail=f"epoch {epoch}/{epochs} loss {loss:.3f}",
             )
 
         def on_epoch(stats: EpochStats, seconds: float) -> None:
@@ -135,19 +145,18 @@ def train(
                 f"[dim]{format_seconds(seconds)}[/]"
             )
 
-        with StageReporter() as show:
-            report = train_checkpoint(
-                config,
-                data,
-                output,
-                options,
-                samples=samples,
-                test_samples=test_samples,
-                progress=progress,
-                on_epoch=on_epoch,
-                stages=show,
-                overwrite=overwrite,
-            )
+        report = train_checkpoint(
+            config,
+            data,
+            output,
+            options,
+            samples=samples,
+            test_samples=test_samples,
+            progress=progress,
+            on_epoch=on_epoch,
+            stages=show,
+            overwrite=overwrite,
+        )
     chance = 1.0 / config.classes
     console.print(
         f"[bold]{arch}[/]: test accuracy [bold]{report.test_accuracy:.3f}[/] on "
