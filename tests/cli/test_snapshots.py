@@ -98,22 +98,47 @@ CONVERT_STAGES = [
 ]
 
 
+def _stage_lines(stderr: str) -> list[str]:
+    """The progress lines of plain stderr, their times taken off."""
+    return [
+        line if line.endswith(" ...") else re.sub(r"  \d+\.\d s$", "", line)
+        for line in stderr.splitlines()
+        if line.endswith(" ...") or re.search(r"^✓ .*  \d+\.\d s$", line)
+    ]
+
+
+def _started_and_ended(stages: list[str]) -> list[str]:
+    return [line for stage in stages for line in (f"{stage} ...", f"✓ {stage}")]
+
+
 def test_convert_shows_each_stage_in_order(tiny_conversion):
     """On a pipe: each stage as a plain line when it starts and a ✓ line with its time
     when it ends, in the order convert runs them; --json's stdout is only the report."""
     _, process = tiny_conversion
-    lines = process.stderr.splitlines()
     assert "\x1b" not in process.stderr  # no spinner, no escape codes
-    expected = []
-    for stage in CONVERT_STAGES:
-        expected += [f"{stage} ...", f"✓ {stage}"]
-    seen = [
-        line if line.endswith(" ...") else re.sub(r"  \d+\.\d s$", "", line)
-        for line in lines
-        if line.endswith(" ...") or re.search(r"^✓ .*  \d+\.\d s$", line)
-    ]
-    assert seen == expected, process.stderr
+    assert _stage_lines(process.stderr) == _started_and_ended(CONVERT_STAGES), process.stderr
     assert json.loads(process.stdout)["verified"] is True
+
+
+def test_convert_fuse_shows_the_fusion_and_its_checks(screen, tiny_conversion, tmp_path):
+    folder, _ = tiny_conversion
+    result = screen("convert", folder / "model.pt", "-o", tmp_path / "fast", "--fuse",
+                    "--samples", "2")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert _stage_lines(result.stderr) == _started_and_ended(
+        [
+            "loading the model",
+            "LCE conversion",
+            "fusion",
+            "ONNX export",
+            "float baseline",
+            "parity: the portable LCE form (2 clouds)",
+            "parity: the fused ops (2 clouds)",
+            "parity: model.onnx (2 clouds)",
+            "parity: float.tflite (2 clouds)",
+        ]
+    ), result.stderr
+    assert "✓" not in result.stdout and "verified" in result.stdout
 
 
 def test_train_prints_each_epoch_as_it_ends(train_lines):
