@@ -17,7 +17,6 @@ import json
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,11 +43,11 @@ from bgnn_deploy.converters.tflite_runtime import HostInterpreter
 from bgnn_deploy.data import load_clouds
 from bgnn_deploy.errors import BgnnDeployError, ConfigError
 from bgnn_deploy.outputs import check_output_dir, publish_dir
+from bgnn_deploy.progress import StageFn, Stages
 
 __all__ = ["KNN_MODES", "ConversionReport", "VerificationError", "convert_checkpoint"]
 
 KNN_MODES = ("builtin", "fused")
-StepFn = Callable[[str], None]
 
 
 class VerificationError(BgnnDeployError):
@@ -146,7 +145,7 @@ def convert_checkpoint(
     samples: int = 8,
     seed: int = 0,
     verify: bool = True,
-    step: StepFn | None = None,
+    progress: StageFn | None = None,
     overwrite: bool = False,
     fuse: bool = False,
     frontend: str | None = None,
@@ -163,7 +162,11 @@ def convert_checkpoint(
 
     ``frontend`` names the frontend that reads the model (``converters.frontends.
     FRONTENDS``); by default the file's kind decides. ``backend`` names the backend that
-    writes the flatbuffers (``converters.backends.BACKENDS``)."""
+    writes the flatbuffers (``converters.backends.BACKENDS``).
+
+    ``progress`` hears each stage start and end (:mod:`bgnn_deploy.progress`): loading
+    the model, LCE conversion, fusion, ONNX export, the float baseline, then each
+    parity check; without it convert is silent."""
     if knn not in KNN_MODES:
         raise ConfigError(
             f"unknown --knn mode '{knn}' (valid: {', '.join(KNN_MODES)})",
@@ -175,18 +178,18 @@ def convert_checkpoint(
     if samples < 1:
         raise ConfigError(f"--samples must be >= 1, got {samples}")
     write = get_backend(backend)
-    say = step or (lambda _msg: None)
+    stages = Stages(progress)
     out_dir = Path(out_dir)
     ours = ("binary.tflite", "float.tflite", "model.onnx", "report.json")  # report.json last
     check_output_dir(out_dir, ours, overwrite=overwrite, inputs=[model_path])
     started = time.perf_counter()
 
-    say("loading the model")
-    source = frontend_for(model_path, frontend)(Path(model_path), arch=arch, sizes=sizes)
-    description = source.description
-    clouds = load_clouds(
-        data, num_points=source.num_points, samples=samples, classes=source.classes, seed=seed
-    )
+    with stages.stage("loading the model"):
+        source = frontend_for(model_path, frontend)(Path(model_path), arch=arch, sizes=sizes)
+        description = source.description
+        clouds = load_clouds(
+            data, num_points=source.num_points, samples=samples, classes=source.classes, seed=seed
+        )
     metrics = [layer.metric for layer in description.edge_convs]
     plan = None
     if fuse:
@@ -197,6 +200,7 @@ def convert_checkpoint(
             )
         plan = plan_fusion(description)
         knn = "fused"
+    on_clouds = f"({len(clouds)} clouds)"
 
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
@@ -206,74 +210,81 @@ def convert_checkpoint(
         summaries: dict[str, dict] = {}
         fused = 0
         if description.is_binary:
-            say("building the binary graph (Keras + Larq) and converting with LCE")
-            binary_fb = write(description, binary=True)
-            debug_fb = write(description, binary=True, debug=True)
+            with stages.stage("LCE conversion"):
+                binary_fb = write(description, binary=True)
+                debug_fb = write(description, binary=True, debug=True)
             portable_fb = binary_fb
             if plan is not None:
-                binary_fb = fuse_model(portable_fb, plan)
+                with stages.stage("fusion"):
+                    binary_fb = fuse_model(portable_fb, plan)
                 fused = len(plan.layers) - 1
             elif knn == "fused":
-                binary_fb, fused = fuse_hamming_knn(binary_fb)
+                with stages.stage("k-NN fusion"):
+                    binary_fb, fused = fuse_hamming_knn(binary_fb)
             (work / "binary.tflite").write_bytes(binary_fb)
             files["binary"] = "binary.tflite"
             summaries["binary"] = summarize(binary_fb).to_dict()
             if source.export_onnx is not None:
-                say("exporting ONNX")
-                source.export_onnx(work / "model.onnx")
+                with stages.stage("ONNX export"):
+                    source.export_onnx(work / "model.onnx")
                 files["onnx"] = "model.onnx"
 
-        say("building the float baseline and converting with TFLite")
-        baseline = description.float_baseline() if description.is_binary else description
-        float_fb = write(baseline, binary=False)
+        with stages.stage("float baseline"):
+            baseline = description.float_baseline() if description.is_binary else description
+            float_fb = write(baseline, binary=False)
         (work / "float.tflite").write_bytes(float_fb)
         files["float"] = "float.tflite"
         summaries["float"] = summarize(float_fb).to_dict()
 
-        say(f"checking parity on {len(clouds)} clouds")
         if description.is_binary:
             binary_layers = [
                 bool(layer.node_ops) and isinstance(layer.node_ops[-1], Sign)
                 for layer in description.edge_convs
             ]
-            parity["binary"] = _parity_tflite(
-                (
-                    "the portable LCE form (LCE interpreter)"
-                    if plan is not None
-                    else "binary.tflite (LCE interpreter, builtin k-NN)"
-                )
-                + f" vs {source.reference_name}",
-                HostInterpreter(debug_fb, lce=True),
-                source.trace,
-                clouds,
-                metrics,
-                binary_layers,
-                float_logits=False,
-            )
-            if plan is not None:
-                say(f"checking the fused ops on {len(clouds)} clouds")
-                parity["fused"], parity["fused_vs_portable"] = _parity_fused(
-                    plan,
-                    HostInterpreter(head_model(portable_fb), lce=True),
+            checked = "the portable LCE form" if plan is not None else "binary.tflite"
+            with stages.stage(f"parity: {checked} {on_clouds}"):
+                parity["binary"] = _parity_tflite(
+                    (
+                        "the portable LCE form (LCE interpreter)"
+                        if plan is not None
+                        else "binary.tflite (LCE interpreter, builtin k-NN)"
+                    )
+                    + f" vs {source.reference_name}",
                     HostInterpreter(debug_fb, lce=True),
                     source.trace,
                     clouds,
                     metrics,
-                    source.reference_name,
+                    binary_layers,
+                    float_logits=False,
                 )
+            if plan is not None:
+                with stages.stage(f"parity: the fused ops {on_clouds}"):
+                    parity["fused"], parity["fused_vs_portable"] = _parity_fused(
+                        plan,
+                        HostInterpreter(head_model(portable_fb), lce=True),
+                        HostInterpreter(debug_fb, lce=True),
+                        source.trace,
+                        clouds,
+                        metrics,
+                        source.reference_name,
+                    )
             if "onnx" in files:
-                parity["onnx"] = _parity_onnx(run_onnx(work / "model.onnx"), source.trace, clouds)
+                with stages.stage(f"parity: model.onnx {on_clouds}"):
+                    parity["onnx"] = _parity_onnx(
+                        run_onnx(work / "model.onnx"), source.trace, clouds
+                    )
         if source.float_trace is not None:
-            float_debug = write(baseline, binary=False, debug=True)
-            parity["float"] = _parity_tflite(
-                f"float.tflite (TFLite interpreter) vs {source.reference_name}",
-                HostInterpreter(float_debug, lce=False),
-                source.float_trace,
-                clouds,
-                [layer.metric for layer in baseline.edge_convs],
-                [False] * len(baseline.edge_convs),
-                float_logits=True,
-            )
+            with stages.stage(f"parity: float.tflite {on_clouds}"):
+                float_debug = write(baseline, binary=False, debug=True)
+                parity["float"] = _parity_tflite(
+                    f"float.tflite (TFLite interpreter) vs {source.reference_name}",
+                    HostInterpreter(float_debug, lce=False),
+                    source.float_trace,
+                    clouds,
+                    [layer.metric for layer in baseline.edge_convs],
+                    [False] * len(baseline.edge_convs),
+                    float_logits=True,
+                )
 
         primary = parity.get("fused") or parity.get("binary") or parity["float"]
         failures = [f"{p.name}: {f}" for p in parity.values() for f in p.failures]

@@ -57,6 +57,26 @@ def _op_name(opcode) -> str:
     return builtin_name(max(opcode.builtinCode, opcode.deprecatedBuiltinCode))
 
 
+# Custom options that hold TFLite schema enums: LCE writes its ops' padding and fused
+# activation as tflite::Padding and tflite::ActivationFunctionType values.
+_ENUM_OPTIONS = {"padding": "Padding", "fused_activation_function": "ActivationFunctionType"}
+
+
+def _enum_names(options: object) -> object:
+    """Decoded custom options with schema enums by name (``"padding": "VALID"``);
+    a value the schema does not name stays a number."""
+    if not isinstance(options, dict):
+        return options
+    schema = tflite_schema()
+    named = dict(options)
+    for key, enum in _ENUM_OPTIONS.items():
+        value = named.get(key)
+        if isinstance(value, int) and not isinstance(value, bool):
+            names = {v: k for k, v in vars(getattr(schema, enum)).items() if not k.startswith("_")}
+            named[key] = names.get(value, value)
+    return named
+
+
 def _decode_options(raw) -> object:
     if raw is None or len(raw) == 0:
         return {}
@@ -70,6 +90,9 @@ def _decode_options(raw) -> object:
 
 @dataclass
 class TfliteSummary:
+    """What :func:`summarize` found; custom ops' options are decoded, with the schema's
+    enums (padding, fused activation) by name."""
+
     size_bytes: int
     ops: dict[str, int]
     custom_ops: list[dict]
@@ -166,7 +189,7 @@ def summarize(data: bytes, *, with_tensors: bool = False) -> TfliteSummary:
                         "op": name,
                         "subgraph": g,
                         "index": i,
-                        "options": _decode_options(op.customOptions),
+                        "options": _enum_names(_decode_options(op.customOptions)),
                     }
                 )
             count, is_binary = _estimate_macs(model, graph, name, op)

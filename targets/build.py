@@ -10,6 +10,8 @@ from bgnn_deploy.targets.profiles import TargetProfile, get_target
 from bgnn_deploy.targets.toolchain.compiler import compile_runner
 from bgnn_deploy.targets.toolchain.runtimes import fetch_runtime
 
+from bgnn_deploy.progress import StageFn, Stages
+
 __all__ = ["RunnerBuild", "build_runner"]
 
 
@@ -33,12 +35,16 @@ class RunnerBuild:
         }
 
 
-def build_runner(target: str | TargetProfile) -> RunnerBuild:
-    """Compile (or reuse) the runner and fetch (or reuse) the runtime for ``target``."""
+def build_runner(target: str | TargetProfile, *, progress: StageFn | None = None) -> RunnerBuild:
+    """Compile (or reuse) the runner and fetch (or reuse) the runtime for ``target``;
+    ``progress`` hears each of the two stages start and end (:mod:`bgnn_deploy.progress`)."""
     profile = get_target(target)
     native = profile.arch == platform.machine() and not profile.launcher
-    runtime = fetch_runtime(profile.runtime, profile.arch)
-    runner = compile_runner(profile.arch, native=native)
+    stages = Stages(progress)
+    with stages.stage(f"fetching {profile.runtime} for {profile.arch}"):
+        runtime = fetch_runtime(profile.runtime, profile.arch)
+    with stages.stage(f"compiling the runner for {profile.arch}"):
+        runner = compile_runner(profile.arch, native=native)
     return RunnerBuild(
         profile, runner, runtime.path, runtime.sha256, f"{runtime.package} {runtime.version}"
     )

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import itertools
+import re
 from pathlib import Path
 
 import pytest
@@ -33,14 +35,21 @@ def _private_config(tmp_path, monkeypatch):
     monkeypatch.delenv("BGNN_DEPLOY_TARGETS", raising=False)
 
 
+# what a long command printed on plain stderr before it stopped: a stage starting
+# ("LCE conversion ...") or ending ("✓ loading the model  0.1 s", "✗ ...")
+PROGRESS_LINE = re.compile(r"^(✓|✗) .+  \d.* s$|^[^ ].* \.\.\.$")
+
+
 @pytest.fixture
 def user_error():
     """``user_error(result, "text")``: the CLI refused cleanly (exit 2, one ``error:`` line
-    first on stderr, the text in it, no traceback)."""
+    first on stderr after any progress lines, the text in it, no traceback)."""
 
     def check(result, text: str) -> None:
         assert result.exit_code == 2, result.output
-        assert result.stderr.startswith("error: "), result.stderr
+        lines = result.stderr.splitlines()
+        news = len(list(itertools.takewhile(PROGRESS_LINE.match, lines)))
+        assert "\n".join(lines[news:]).startswith("error: "), result.stderr
         assert result.stderr.count("error: ") == 1, result.stderr
         assert text in result.stderr, result.stderr
         assert "Traceback" not in result.output + result.stderr

@@ -11,19 +11,26 @@ from rich.console import Console
 
 from bgnn_deploy.cli.errors import err_console, sigterm_as_ctrl_c, user_errors
 from bgnn_deploy.cli.options import ConfigOption
+from bgnn_deploy.cli.progress import StageReporter
+from bgnn_deploy.progress import Stages
 
 
 def build(
-    target: Annotated[str, typer.Option(help="Target profile (see `bgnn-deploy targets`).")],
+    target: Annotated[
+        str,
+        typer.Option(metavar="NAME", help="Target profile (see `bgnn-deploy targets list`)."),
+    ],
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     config: ConfigOption = None,
 ) -> None:
     """Compile the runner for TARGET and fetch its runtime library (both cached)."""
-    from bgnn_deploy.targets.build import build_runner
-    from bgnn_deploy.targets.profiles import get_target
+    with user_errors(), StageReporter() as show:
+        with Stages(show).stage(f"reading the profile of {target}"):
+            from bgnn_deploy.targets.build import build_runner
+            from bgnn_deploy.targets.profiles import get_target
 
-    with user_errors(), err_console.status(f"building the runner for {target}"):
-        result = build_runner(get_target(target, config=config))
+            profile = get_target(target, config=config)
+        result = build_runner(profile, progress=show)
     if as_json:
         typer.echo(json.dumps(result.to_dict()))
         return
@@ -37,12 +44,19 @@ def build(
 
 
 def verify(
-    model: Annotated[Path, typer.Argument(help="A converted .tflite.")],
-    target: Annotated[str, typer.Option(help="Target profile to run it on.")],
-    samples: Annotated[int, typer.Option(min=1, help="Clouds to compare.")] = 4,
-    data: Annotated[str, typer.Option(help="'synthetic' or a ModelNet40 .h5 file.")] = "synthetic",
+    model: Annotated[Path, typer.Argument(metavar="MODEL", help="A converted .tflite.")],
+    target: Annotated[str, typer.Option(metavar="NAME", help="Target profile to run it on.")],
+    samples: Annotated[int, typer.Option(min=1, metavar="N", help="Clouds to compare.")] = 4,
+    data: Annotated[
+        str, typer.Option(metavar="DATA", help="'synthetic' or a ModelNet40 .h5 file.")
+    ] = "synthetic",
     reference: Annotated[
-        Path | None, typer.Option(help="Host reference for a --knn fused model (builtin form).")
+        Path | None,
+        typer.Option(
+            metavar="FILE",
+            show_default="the model itself",
+            help="Host reference .tflite for a --knn fused model (its builtin form).",
+        ),
     ] = None,
     accept_new_host_key: Annotated[
         bool, typer.Option(help="Trust and record an unknown SSH host key (never a changed one).")

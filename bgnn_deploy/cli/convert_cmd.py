@@ -12,33 +12,63 @@ from rich.table import Table
 
 from bgnn_deploy.cli.errors import err_console, user_errors
 from bgnn_deploy.cli.options import OverwriteDirOption
+from bgnn_deploy.cli.progress import StageReporter
 
 
 def convert(
     model: Annotated[
-        Path, typer.Argument(help="Checkpoint (ours, or the paper's with --arch) or .onnx.")
+        Path,
+        typer.Argument(
+            metavar="MODEL", help="Checkpoint (ours, or the paper's with --arch) or .onnx."
+        ),
     ],
-    output: Annotated[Path, typer.Option("-o", "--output", help="Output folder.")],
-    arch: Annotated[str | None, typer.Option(help="Architecture of a paper checkpoint.")] = None,
-    frontend: Annotated[
-        str | None, typer.Option(help="Reader of MODEL: pytorch or onnx [by the file's kind].")
+    output: Annotated[Path, typer.Option("-o", "--output", metavar="DIR", help="Output folder.")],
+    arch: Annotated[
+        str | None, typer.Option(metavar="NAME", help="Architecture of a paper checkpoint.")
     ] = None,
-    points: Annotated[int | None, typer.Option(min=1, help="Points per cloud [model's].")] = None,
-    k: Annotated[int | None, typer.Option(min=1, help="Paper checkpoints: k [20].")] = None,
+    frontend: Annotated[
+        str | None,
+        typer.Option(
+            metavar="NAME",
+            show_default="by the file's kind",
+            help="Reader of MODEL: pytorch or onnx.",
+        ),
+    ] = None,
+    points: Annotated[
+        int | None,
+        typer.Option(min=1, metavar="N", show_default="the model's", help="Points per cloud."),
+    ] = None,
+    k: Annotated[
+        int | None,
+        typer.Option(
+            min=1, metavar="N", show_default="20", help="Paper checkpoints: neighbours per point."
+        ),
+    ] = None,
     emb: Annotated[
-        int | None, typer.Option(min=1, help="Paper checkpoints: embedding [1024].")
+        int | None,
+        typer.Option(
+            min=1, metavar="N", show_default="1024", help="Paper checkpoints: embedding width."
+        ),
     ] = None,
     classes: Annotated[
-        int | None, typer.Option(min=1, help="Paper checkpoints: classes [40].")
+        int | None,
+        typer.Option(min=1, metavar="N", show_default="40", help="Paper checkpoints: classes."),
     ] = None,
     knn_metric: Annotated[
-        str | None, typer.Option("--knn-metric", help="Paper checkpoints: l2 or hamming.")
+        str | None,
+        typer.Option(
+            "--knn-metric",
+            metavar="NAME",
+            show_default="l2",
+            help="Paper checkpoints: k-NN metric, l2 or hamming.",
+        ),
     ] = None,
     knn: Annotated[
         str,
         typer.Option(
+            metavar="MODE",
             help="Hamming k-NN as 'builtin' ops or one 'fused' custom op (the metric of a "
-            "paper checkpoint is --knn-metric)."
+            "paper checkpoint is --knn-metric).",
         ),
     ] = "builtin",
     fuse: Annotated[
@@ -49,10 +79,13 @@ def convert(
             "our runner only); implies --knn fused.",
         ),
     ] = False,
-    data: Annotated[str, typer.Option(help="Parity clouds: 'synthetic' or ModelNet40 .h5.")] = (
-        "synthetic"
-    ),
-    samples: Annotated[int, typer.Option(min=1, help="Clouds in the parity check.")] = 8,
+    data: Annotated[
+        str,
+        typer.Option(metavar="DATA", help="Parity clouds: 'synthetic' or a ModelNet40 .h5."),
+    ] = "synthetic",
+    samples: Annotated[
+        int, typer.Option(min=1, metavar="N", help="Clouds in the parity check.")
+    ] = 8,
     verify: Annotated[
         bool, typer.Option("--verify/--no-verify", help="Fail when parity targets are missed.")
     ] = True,
@@ -63,7 +96,7 @@ def convert(
     from bgnn_deploy.converters.convert import VerificationError, convert_checkpoint
 
     sizes = {"num_points": points, "k": k, "emb": emb, "classes": classes, "knn": knn_metric}
-    with user_errors(), err_console.status("converting") as status:
+    with user_errors(), StageReporter() as show:
         try:
             result = convert_checkpoint(
                 model,
@@ -74,13 +107,13 @@ def convert(
                 data=data,
                 samples=samples,
                 verify=verify,
-                step=lambda msg: status.update(msg),
+                progress=show,
                 overwrite=overwrite,
                 fuse=fuse,
                 frontend=frontend,
             )
         except VerificationError:
-            status.stop()
+            show.close()
             _render(json.loads((output / "report.json").read_text()), output, as_json)
             raise
     _render(result.data, output, as_json)

@@ -15,46 +15,71 @@ from rich.table import Table
 from bgnn_deploy.cli.errors import user_errors
 from bgnn_deploy.cli.options import OverwriteFileOption
 from bgnn_deploy.outputs import check_output_file, write_file
-from bgnn_deploy.training.jobs import evaluate_checkpoint
 
 
 def evaluate(
-    model: Annotated[Path, typer.Argument(help="Checkpoint (ours, or the paper's with --arch).")],
-    data: Annotated[str, typer.Option(help="'synthetic' or a ModelNet40 .h5 file or folder.")] = (
-        "synthetic"
-    ),
+    model: Annotated[
+        Path,
+        typer.Argument(
+            metavar="MODEL", help="Checkpoint (ours, or the paper's with --arch) or .tflite."
+        ),
+    ],
+    data: Annotated[
+        str,
+        typer.Option(metavar="DATA", help="'synthetic' or a ModelNet40 .h5 file or folder."),
+    ] = "synthetic",
     arch: Annotated[
-        str | None, typer.Option(help="Architecture of a paper-format checkpoint.")
+        str | None,
+        typer.Option(metavar="NAME", help="Architecture of a paper-format checkpoint."),
     ] = None,
     points: Annotated[
-        int | None, typer.Option(min=1, help="Points per cloud [default: model's].")
+        int | None,
+        typer.Option(min=1, metavar="N", show_default="the model's", help="Points per cloud."),
     ] = None,
-    k: Annotated[int | None, typer.Option(min=1, help="Paper checkpoints: k [20].")] = None,
+    k: Annotated[
+        int | None,
+        typer.Option(
+            min=1, metavar="N", show_default="20", help="Paper checkpoints: neighbours per point."
+        ),
+    ] = None,
     emb: Annotated[
-        int | None, typer.Option(min=1, help="Paper checkpoints: embedding width [1024].")
+        int | None,
+        typer.Option(
+            min=1, metavar="N", show_default="1024", help="Paper checkpoints: embedding width."
+        ),
     ] = None,
     classes: Annotated[
-        int | None, typer.Option(min=1, help="Paper checkpoints: classes [40].")
+        int | None,
+        typer.Option(min=1, metavar="N", show_default="40", help="Paper checkpoints: classes."),
     ] = None,
     knn: Annotated[
         str | None,
         typer.Option(
-            "--knn-metric", "--knn", help="Paper checkpoints: l2 or hamming [l2] (--knn: old name)."
+            "--knn-metric",
+            "--knn",
+            metavar="NAME",
+            show_default="l2",
+            help="Paper checkpoints: k-NN metric, l2 or hamming (--knn: old name).",
         ),
     ] = None,
-    split: Annotated[str, typer.Option(help="train or test.")] = "test",
+    split: Annotated[str, typer.Option(metavar="NAME", help="train or test.")] = "test",
     samples: Annotated[
-        int | None, typer.Option(min=1, help="Evaluate only the first N clouds.")
+        int | None,
+        typer.Option(
+            min=1, metavar="N", show_default="all", help="Evaluate only the first N clouds."
+        ),
     ] = None,
-    seed: Annotated[int, typer.Option(min=0, help="Seed of the synthetic set.")] = 0,
+    seed: Annotated[int, typer.Option(min=0, metavar="N", help="Seed of the synthetic set.")] = 0,
     save_logits: Annotated[
-        Path | None, typer.Option(help="Write logits (samples x classes, float32) as .npy.")
+        Path | None,
+        typer.Option(metavar="FILE", help="Write the logits (samples x classes, float32) as .npy."),
     ] = None,
     compare_logits: Annotated[
         Path | None,
         typer.Option(
+            metavar="FILE",
             help="Logits of the same clouds from your own code (.npy, samples x classes): "
-            "agreement, and the rows whose k-NN ties at the k-th neighbour."
+            "agreement, and the rows whose k-NN ties at the k-th neighbour.",
         ),
     ] = None,
     overwrite: OverwriteFileOption = False,
@@ -65,6 +90,7 @@ def evaluate(
     MODEL is a checkpoint or a converted .tflite (run in LCE's host interpreter)."""
     from bgnn_deploy.converters.evaluate_tflite import evaluate_tflite, is_tflite
     from bgnn_deploy.training.compare import compare_logits as compare
+    from bgnn_deploy.training.jobs import evaluate_checkpoint  # PyTorch: only when needed
 
     sizes = {"num_points": points, "k": k, "emb": emb, "classes": classes, "knn": knn}
     logits_path = None

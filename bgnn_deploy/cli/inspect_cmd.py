@@ -14,7 +14,9 @@ from bgnn_deploy.cli.errors import user_errors
 
 
 def inspect(
-    model: Annotated[Path, typer.Argument(help="A .tflite flatbuffer (any, not only ours).")],
+    model: Annotated[
+        Path, typer.Argument(metavar="MODEL", help="A .tflite flatbuffer (any, not only ours).")
+    ],
     tensors: Annotated[bool, typer.Option(help="Also list every tensor.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
@@ -49,7 +51,7 @@ def inspect(
         custom.add_column("#", justify="right")
         custom.add_column("options")
         for c in options:
-            custom.add_row(c["op"], str(c["index"]), json.dumps(c["options"], default=str))
+            custom.add_row(c["op"], str(c["index"]), _options_text(c["options"]))
         console.print(custom)
     if tensors:
         table = Table(title="tensors")
@@ -58,3 +60,10 @@ def inspect(
         for t in summary.tensors:
             table.add_row(str(t["index"]), t["name"], t["type"], str(t["shape"]))
         console.print(table)
+
+
+def _options_text(options: object) -> str:
+    """``channels_in=16, padding=VALID, ...``: decoded options as a person reads them."""
+    if not isinstance(options, dict):
+        return json.dumps(options, default=str)
+    return ", ".join(f"{key}={value}" for key, value in options.items())

@@ -15,6 +15,7 @@ from bgnn_deploy.cli.build_cmd import build, verify
 from bgnn_deploy.cli.convert_cmd import convert
 from bgnn_deploy.cli.errors import err_console
 from bgnn_deploy.cli.evaluate_cmd import evaluate
+from bgnn_deploy.cli.help import use_plain_help
 from bgnn_deploy.cli.inspect_cmd import inspect
 from bgnn_deploy.cli.models_cmd import models
 from bgnn_deploy.cli.report_cmd import report
@@ -56,17 +57,21 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
     add_completion=False,
 )
-app.command()(models)
-app.command()(train)
-app.command()(evaluate)
-app.command()(convert)
-app.command()(inspect)
-app.command()(build)
-app.command()(verify)
-app.command()(run)
-app.add_typer(targets_cmd.app, name="targets")
-app.add_typer(results_cmd.app, name="results")
-app.command()(report)
+# short_help: the one line of each command in `bgnn-deploy --help` (80 columns, uncut)
+app.command(short_help="The architectures and their sizes.")(models)
+app.command(short_help="Train ARCH and save a checkpoint.")(train)
+app.command(short_help="Accuracy and confusion of MODEL on a data set.")(evaluate)
+app.command(short_help="MODEL to LCE and float .tflite files, with parity checks.")(convert)
+app.command(short_help="What is inside any .tflite: ops, options, tensors, MACs.")(inspect)
+app.command(short_help="Compile the runner for a target and fetch its runtime.")(build)
+app.command(short_help="Compare the runner's outputs on a target with the host.")(verify)
+app.command(short_help="Latency, memory and speedup of MODEL on a target.")(run)
+app.add_typer(targets_cmd.app, name="targets", short_help="Board profiles: list, show, check.")
+app.add_typer(
+    results_cmd.app, name="results", short_help="Stored runs: list, show, compare, export."
+)
+app.command(short_help="Stored runs as PNG figures and one HTML page.")(report)
+use_plain_help(app)  # metavars, never type names, in every --help
 
 
 def _version(value: bool) -> None:

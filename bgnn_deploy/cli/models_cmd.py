@@ -9,13 +9,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from bgnn_deploy.models import describe_architectures
-
 
 def models(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON list.")] = False,
 ) -> None:
     """List the architectures with parameter counts at the paper's default sizes."""
+    from bgnn_deploy.models import describe_architectures  # PyTorch: only when needed
+
     rows = describe_architectures()
     if as_json:
         typer.echo(json.dumps(rows, indent=2))

@@ -22,8 +22,10 @@ ConfigOption = Annotated[
     Path | None,
     typer.Option(
         "--config",
-        help="Boards file (TOML, [targets.NAME] tables) [$BGNN_DEPLOY_CONFIG, "
-        "./bgnn-deploy.toml, ~/.config/bgnn-deploy/config.toml].",
+        metavar="FILE",
+        show_default="$BGNN_DEPLOY_CONFIG, else ./bgnn-deploy.toml, else "
+        "~/.config/bgnn-deploy/config.toml",
+        help="Boards file (TOML, [targets.NAME] tables).",
     ),
 ]
 OverwriteFileOption = Annotated[

@@ -13,6 +13,7 @@ from rich.table import Table
 
 from bgnn_deploy.cli.errors import user_errors
 from bgnn_deploy.cli.options import OverwriteDirOption
+from bgnn_deploy.cli.progress import StageReporter
 from bgnn_deploy.cli.results_cmd import DbOption, open_store
 
 if TYPE_CHECKING:
@@ -21,14 +22,22 @@ if TYPE_CHECKING:
 
 def report(
     out: Annotated[
-        Path, typer.Option("-o", "--out", help="Folder for index.html and the PNGs beside it.")
+        Path,
+        typer.Option(
+            "-o", "--out", metavar="DIR", help="Folder for index.html and the PNGs beside it."
+        ),
     ],
     ids: Annotated[
         list[str] | None,
-        typer.Argument(help="Run ids from `results list` (default: all runs).", show_default=False),
+        typer.Argument(
+            metavar="ID...",
+            show_default="every stored run",
+            help="Run ids from `results list` (or their last characters).",
+        ),
     ] = None,
     last: Annotated[
-        int | None, typer.Option(min=1, help="Only the latest N runs.", show_default=False)
+        int | None,
+        typer.Option(min=1, metavar="N", show_default="every run", help="Only the latest N runs."),
     ] = None,
     db: DbOption = None,
     overwrite: OverwriteDirOption = False,
@@ -37,7 +46,7 @@ def report(
 
     OUT may be new, empty, or an earlier report's folder; other folders need --overwrite."""
     from bgnn_deploy.errors import ConfigError
-    from bgnn_deploy.report import write_report
+    from bgnn_deploy.progress import Stages
     from bgnn_deploy.results import default_db_path
 
     path = db if db is not None else default_db_path()
@@ -47,9 +56,14 @@ def report(
                 f"no results database at {path}",
                 hint="`bgnn-deploy run` stores every run; --db or $BGNN_DEPLOY_DB picks a file",
             )
-    store = open_store(path)
-    with user_errors(), Console(stderr=True).status("drawing the report"):
-        result = write_report(store, ids or (), out, last=last, overwrite=overwrite)
+    with user_errors(), StageReporter() as show:
+        stages = Stages(show)
+        with stages.stage("reading the stored runs"):
+            from bgnn_deploy.report import write_report  # matplotlib: seconds to import
+
+            store = open_store(path)
+        with stages.stage("drawing the report"):
+            result = write_report(store, ids or (), out, last=last, overwrite=overwrite)
     _render(result)
 
 

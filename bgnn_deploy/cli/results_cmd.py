@@ -24,7 +24,15 @@ app = typer.Typer(
     help="Stored runs (every `run` is kept; --db or $BGNN_DEPLOY_DB picks the file).",
     no_args_is_help=True,
 )
-DbOption = Annotated[Path | None, typer.Option("--db", help="Results database.")]
+DbOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--db",
+        metavar="FILE",
+        show_default="$BGNN_DEPLOY_DB, else ~/.local/share/bgnn-deploy/results.sqlite",
+        help="Results database.",
+    ),
+]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
@@ -92,7 +100,14 @@ def _model_label(model: Path) -> str:
 
 
 @app.command()
-def show(run_id: str, db: DbOption = None, as_json: JsonOption = False) -> None:
+def show(
+    run_id: Annotated[
+        str,
+        typer.Argument(metavar="ID", help="Run id from `results list` (or its last characters)."),
+    ],
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
     """Everything stored about one run: the run as `run` printed it, the target's facts and
     when it ran (--json: the stored record, for scripts)."""
     from bgnn_deploy.cli.run_view import report_view
@@ -120,7 +135,12 @@ def show(run_id: str, db: DbOption = None, as_json: JsonOption = False) -> None:
 
 
 @app.command()
-def compare(a: str, b: str, db: DbOption = None, as_json: JsonOption = False) -> None:
+def compare(
+    a: Annotated[str, typer.Argument(metavar="A", help="Run id of the reference run.")],
+    b: Annotated[str, typer.Argument(metavar="B", help="Run id of the run compared with A.")],
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
     """Median latency and peak memory (MiB) of run B relative to run A (ids, or their ends)."""
     store = open_store(db)
     with user_errors():
@@ -159,8 +179,13 @@ def compare(a: str, b: str, db: DbOption = None, as_json: JsonOption = False) ->
 @app.command()
 def export(
     db: DbOption = None,
-    as_csv: Annotated[bool, typer.Option("--csv", help="CSV (default: JSON).")] = False,
-    output: Annotated[Path | None, typer.Option("-o", "--output", help="File [stdout].")] = None,
+    as_csv: Annotated[bool, typer.Option("--csv", help="Write CSV instead of JSON.")] = False,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "-o", "--output", metavar="FILE", show_default="standard output", help="File to write."
+        ),
+    ] = None,
     overwrite: OverwriteFileOption = False,
 ) -> None:
     """Every measurement of every run, as CSV or JSON."""

@@ -15,14 +15,37 @@ from bgnn_deploy.cli.options import ConfigOption, finite, parse_int_list
 
 def run(
     model: Annotated[
-        Path, typer.Argument(help="A .tflite (a converted binary.tflite finds its float.tflite).")
+        Path,
+        typer.Argument(
+            metavar="MODEL",
+            help="A .tflite (a converted binary.tflite finds its float.tflite).",
+        ),
     ],
     target: Annotated[
-        list[str], typer.Option(help="Target profile(s); repeat to run on several in parallel.")
+        list[str],
+        typer.Option(
+            metavar="NAME",
+            help="Target profile (see `bgnn-deploy targets list`); repeat it to run on "
+            "several boards in parallel.",
+        ),
     ],
-    baseline: Annotated[Path | None, typer.Option(help="Float baseline .tflite.")] = None,
+    baseline: Annotated[
+        Path | None,
+        typer.Option(
+            metavar="FILE",
+            show_default="float.tflite beside a converted binary.tflite",
+            help="Float baseline .tflite.",
+        ),
+    ] = None,
     num_runs: Annotated[
-        int, typer.Option("--num-runs", "--num_runs", min=1, help="Timed runs (at least).")
+        int,
+        typer.Option(
+            "--num-runs",
+            "--num_runs",
+            min=1,
+            metavar="N",
+            help="Timed runs per model (at least; see --min-secs).",
+        ),
     ] = 50,
     min_secs: Annotated[
         float,
@@ -32,13 +55,18 @@ def run(
             min=0.0,
             max=86400.0,
             callback=finite,
-            help="Keep timing each model until this many seconds of timed runs.",
+            metavar="S",
+            help="Keep timing each model until its timed runs add up to S seconds.",
         ),
     ] = 1.0,
     warmup_runs: Annotated[
         int,
         typer.Option(
-            "--warmup-runs", "--warmup_runs", min=0, help="Untimed runs first, in each round."
+            "--warmup-runs",
+            "--warmup_runs",
+            min=0,
+            metavar="N",
+            help="Untimed runs before the timed ones, in each round.",
         ),
     ] = 1,
     rounds: Annotated[
@@ -46,12 +74,19 @@ def run(
         typer.Option(
             "--rounds",
             min=1,
+            metavar="N",
             help="Runner invocations per model, binary and float alternating, so that a "
             "drift of the board's speed hits both (fewer if there are fewer runs).",
         ),
     ] = 5,
     threads: Annotated[
-        str, typer.Option("--threads", "--num_threads", help="Thread counts, e.g. 1,4.")
+        str,
+        typer.Option(
+            "--threads",
+            "--num_threads",
+            metavar="LIST",
+            help="Thread counts, comma-separated (e.g. 1,4): one measurement each.",
+        ),
     ] = "1",
     profile_ops: Annotated[
         bool,
@@ -66,16 +101,33 @@ def run(
         bool, typer.Option(help="Measure idle and active power and energy per inference.")
     ] = False,
     energy_probe: Annotated[
-        str | None, typer.Option(help="Override the profile's probe: external, rapl, none.")
+        str | None,
+        typer.Option(
+            metavar="NAME",
+            show_default="the profile's",
+            help="Power probe: external, rapl or none.",
+        ),
     ] = None,
     idle_secs: Annotated[
         float,
-        typer.Option(min=0.0, callback=finite, help="Idle window before the runs (--energy)."),
+        typer.Option(
+            min=0.0,
+            callback=finite,
+            metavar="S",
+            help="Seconds of idle power measured before the runs (with --energy).",
+        ),
     ] = 2.0,
     db: Annotated[
-        Path | None, typer.Option(help="Results database [~/.local/share/bgnn-deploy].")
+        Path | None,
+        typer.Option(
+            metavar="FILE",
+            show_default="$BGNN_DEPLOY_DB, else ~/.local/share/bgnn-deploy/results.sqlite",
+            help="Results database.",
+        ),
     ] = None,
-    store: Annotated[bool, typer.Option("--store/--no-store", help="Keep the run.")] = True,
+    store: Annotated[
+        bool, typer.Option("--store/--no-store", help="Keep the run in the results database.")
+    ] = True,
     accept_new_host_key: Annotated[
         bool, typer.Option(help="Trust and record an unknown SSH host key (never a changed one).")
     ] = False,
@@ -85,6 +137,7 @@ def run(
             min=0.0,
             callback=finite,
             envvar="BGNN_DEPLOY_BOARD_WAIT",
+            metavar="S",
             help="Seconds to wait for another run on the board to end before giving up.",
         ),
     ] = 60.0,

@@ -22,7 +22,8 @@ app = typer.Typer(
 
 @app.command("list")
 def list_(
-    as_json: Annotated[bool, typer.Option("--json")] = False, config: ConfigOption = None
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    config: ConfigOption = None,
 ) -> None:
     """List the target profiles."""
     from bgnn_deploy.targets.profiles import list_targets
@@ -43,8 +44,10 @@ def list_(
 
 @app.command()
 def show(
-    name: str,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    name: Annotated[
+        str, typer.Argument(metavar="NAME", help="Target profile (see `targets list`).")
+    ],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     config: ConfigOption = None,
 ) -> None:
     """Show one target profile."""
@@ -60,13 +63,15 @@ def show(
             Console().print(f"[bold]{key}[/]: {value}")
 
 
-@app.command()
+@app.command(short_help="Whether the runner will run on NAME, and the board's facts.")
 def check(
-    name: str,
+    name: Annotated[
+        str, typer.Argument(metavar="NAME", help="Target profile (see `targets list`).")
+    ],
     accept_new_host_key: Annotated[
         bool, typer.Option(help="Trust and record an unknown SSH host key (never a changed one).")
     ] = False,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     config: ConfigOption = None,
 ) -> None:
     """Connect to NAME and report arch, glibc, cores, governor, free disk, and whether

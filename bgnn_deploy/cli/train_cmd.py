@@ -3,67 +3,115 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from bgnn_deploy.cli.errors import err_console, user_errors
+from bgnn_deploy.cli.errors import user_errors
 from bgnn_deploy.cli.options import OverwriteFileOption, fraction, parse_int_list, positive
-from bgnn_deploy.models import ModelConfig
-from bgnn_deploy.training.jobs import default_lr, train_checkpoint
-from bgnn_deploy.training.train import TrainOptions
+from bgnn_deploy.cli.progress import StageReporter, format_seconds
+from bgnn_deploy.progress import Stages
+
+if TYPE_CHECKING:
+    from bgnn_deploy.training.train import EpochStats
 
 
 def train(
-    arch: Annotated[str, typer.Argument(help="Architecture (see `bgnn-deploy models`).")],
-    output: Annotated[Path, typer.Option("-o", "--output", help="Checkpoint to write.")],
-    data: Annotated[str, typer.Option(help="'synthetic' or a ModelNet40 .h5 file or folder.")] = (
-        "synthetic"
-    ),
-    epochs: Annotated[int, typer.Option(min=0, help="Epochs; 0 writes the untrained model.")] = 20,
-    points: Annotated[int, typer.Option(min=1, help="Points per cloud.")] = 1024,
-    k: Annotated[int, typer.Option(min=1, help="Neighbours per point.")] = 20,
-    widths: Annotated[str, typer.Option(help="EdgeConv output widths.")] = "64,64,128,256",
-    emb: Annotated[int, typer.Option(min=1, help="Embedding width.")] = 1024,
-    mlp: Annotated[str, typer.Option(help="Hidden widths of the classifier MLP.")] = "512,256",
+    arch: Annotated[
+        str,
+        typer.Argument(metavar="ARCH", help="Architecture (see `bgnn-deploy models`)."),
+    ],
+    output: Annotated[
+        Path, typer.Option("-o", "--output", metavar="FILE", help="Checkpoint to write (.pt).")
+    ],
+    data: Annotated[
+        str,
+        typer.Option(metavar="DATA", help="'synthetic' or a ModelNet40 .h5 file or folder."),
+    ] = "synthetic",
+    epochs: Annotated[
+        int, typer.Option(min=0, metavar="N", help="Epochs; 0 writes the untrained model.")
+    ] = 20,
+    points: Annotated[int, typer.Option(min=1, metavar="N", help="Points per cloud.")] = 1024,
+    k: Annotated[int, typer.Option(min=1, metavar="N", help="Neighbours per point.")] = 20,
+    widths: Annotated[
+        str, typer.Option(metavar="LIST", help="EdgeConv output widths, comma-separated.")
+    ] = "64,64,128,256",
+    emb: Annotated[
+        int, typer.Option(min=1, metavar="N", help="Embedding width (channels).")
+    ] = 1024,
+    mlp: Annotated[
+        str,
+        typer.Option(metavar="LIST", help="Hidden widths of the classifier MLP, comma-separated."),
+    ] = "512,256",
     classes: Annotated[
-        int | None, typer.Option(min=1, help="Classes [default: 8 for synthetic, 40 otherwise].")
+        int | None,
+        typer.Option(
+            min=1,
+            metavar="N",
+            show_default="8 for synthetic data, 40 otherwise",
+            help="Number of classes.",
+        ),
     ] = None,
     knn: Annotated[
         str,
         typer.Option(
             "--knn-metric",
             "--knn",
+            metavar="NAME",
             help="k-NN metric of BF layers 2+: l2 or hamming (--knn: old name).",
         ),
     ] = "l2",
-    balance: Annotated[str, typer.Option(help="Balance before sign: none, mean, median.")] = "none",
+    balance: Annotated[
+        str, typer.Option(metavar="NAME", help="Balance before sign: none, mean or median.")
+    ] = "none",
     dropout: Annotated[
         float,
-        typer.Option(callback=fraction, help="Dropout in the MLP, in [0, 1)."),
+        typer.Option(callback=fraction, metavar="P", help="Dropout in the MLP, in [0, 1)."),
     ] = 0.5,
-    batch_size: Annotated[int, typer.Option(min=1, help="Batch size.")] = 16,
+    batch_size: Annotated[
+        int, typer.Option(min=1, metavar="N", help="Clouds per training step.")
+    ] = 16,
     lr: Annotated[
         float | None,
         typer.Option(
             callback=positive,
-            help="Learning rate [default: 1e-2 binary, 1e-3 float].",
+            metavar="RATE",
+            show_default="1e-2 binary, 1e-3 float",
+            help="Learning rate (Adam, cosine schedule).",
         ),
     ] = None,
     samples: Annotated[
-        int | None, typer.Option(min=1, help="Training clouds (synthetic: 1024; files: all).")
+        int | None,
+        typer.Option(
+            min=1,
+            metavar="N",
+            show_default="1024 synthetic; every cloud of a file",
+            help="Training clouds.",
+        ),
     ] = None,
     test_samples: Annotated[
-        int | None, typer.Option(min=1, help="Test clouds (synthetic: 256; files: all).")
+        int | None,
+        typer.Option(
+            min=1,
+            metavar="N",
+            show_default="256 synthetic; every cloud of a file",
+            help="Test clouds.",
+        ),
     ] = None,
-    seed: Annotated[int, typer.Option(min=0, help="Seed for data, initialisation and order.")] = 0,
+    seed: Annotated[
+        int, typer.Option(min=0, metavar="N", help="Seed for data, initialisation and order.")
+    ] = 0,
     overwrite: OverwriteFileOption = False,
 ) -> None:
     """Train ARCH and save a checkpoint that carries its configuration."""
     console = Console()
-    with user_errors():
+    with user_errors(), StageReporter() as show:
+        with Stages(show).stage("starting PyTorch"):  # seconds on a cold start
+            from bgnn_deploy.models import ModelConfig
+            from bgnn_deploy.training.jobs import default_lr, train_checkpoint
+            from bgnn_deploy.training.train import TrainOptions
+
         config = ModelConfig(
             arch=arch,
             num_points=points,
@@ -79,40 +127,35 @@ def train(
         options = TrainOptions(
             epochs=epochs, batch_size=batch_size, lr=lr or default_lr(arch), seed=seed
         )
-        bar = Progress(
-            TextColumn("[bold]epoch {task.fields[epoch]}/{task.fields[epochs]}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("loss {task.fields[loss]:.3f}"),
-            TimeElapsedColumn(),
-            console=err_console,
-        )
-        task = bar.add_task("train", total=None, epoch=0, epochs=epochs, loss=float("nan"))
 
         def progress(epoch: int, step: int, steps: int, loss: float) -> None:
-            if not bar.live.is_started:  # shown once training starts, not while data loads
-                bar.start()
-            bar.update(task, completed=step, total=steps, epoch=epoch, loss=loss)
-
-        try:
-            report = train_checkpoint(
-                config,
-                data,
-                output,
-                options,
-                samples=samples,
-                test_samples=test_samples,
-                progress=progress,
-                overwrite=overwrite,
+            # one bar over every step of every epoch: a bar that fills at each epoch's end
+            # would count as finished there, and its elapsed time would stop
+            show.update(
+                completed=(epoch - 1) * steps + step,
+                total=epochs * steps,
+                detail=f"epoch {epoch}/{epochs} loss {loss:.3f}",
             )
-        finally:
-            if bar.live.is_started:  # stopping a bar never shown prints an empty line
-                bar.stop()
-    for stats in report.result.history:
-        test = f"{stats.test_accuracy:.3f}" if stats.test_accuracy is not None else "-"
-        console.print(
-            f"epoch {stats.epoch:3d}  loss {stats.loss:.3f}  "
-            f"train acc {stats.train_accuracy:.3f}  test acc {test}"
+
+        def on_epoch(stats: EpochStats, seconds: float) -> None:
+            test = f"{stats.test_accuracy:.3f}" if stats.test_accuracy is not None else "-"
+            show.line(
+                f"epoch {stats.epoch:{len(str(epochs))}d}/{epochs}  loss {stats.loss:.3f}  "
+                f"train acc {stats.train_accuracy:.3f}  test acc {test}  "
+                f"[dim]{format_seconds(seconds)}[/]"
+            )
+
+        report = train_checkpoint(
+            config,
+            data,
+            output,
+            options,
+            samples=samples,
+            test_samples=test_samples,
+            progress=progress,
+            on_epoch=on_epoch,
+            stages=show,
+            overwrite=overwrite,
         )
     chance = 1.0 / config.classes
     console.print(

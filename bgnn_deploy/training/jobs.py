@@ -23,7 +23,9 @@ from bgnn_deploy.data import PointCloudDataset, load_dataset
 from bgnn_deploy.models import ModelConfig, build_model
 from bgnn_deploy.models.checkpoint import LoadedModel, load_checkpoint, save_checkpoint
 from bgnn_deploy.outputs import check_output_file, output_errors
+from bgnn_deploy.progress import StageFn, Stages
 from bgnn_deploy.training.train import (
+    EpochFn,
     Evaluation,
     ProgressFn,
     TrainOptions,
@@ -60,6 +62,8 @@ def train_checkpoint(
     samples: int | None = None,
     test_samples: int | None = None,
     progress: ProgressFn | None = None,
+    on_epoch: EpochFn | None = None,
+    stages: StageFn | None = None,
     overwrite: bool = False,
 ) -> TrainReport:
     """Train ``config`` on ``data`` (``synthetic`` or ModelNet40 HDF5) and save a checkpoint.
@@ -68,22 +72,33 @@ def train_checkpoint(
     ``output`` is replaced only with ``overwrite=True`` (checked before training and again
     before writing); a folder or the data file itself never is
     (:func:`bgnn_deploy.outputs.check_output_file`).
+
+    ``stages`` hears each stage start and end (:mod:`bgnn_deploy.progress`): loading
+    data, building the model, training, the final evaluation, saving; ``progress`` and
+    ``on_epoch`` are passed to :func:`train_model`. Without them training is silent.
     """
+    steps = Stages(stages)
     output = check_output_file(output, overwrite=overwrite, inputs=[data])
-    train_set, test_set = (
-        load_dataset(
-            data,
-            split=split,
-            num_points=config.num_points,
-            samples=count,
-            classes=config.classes,
-            seed=options.seed,
+    with steps.stage("loading data"):
+        train_set, test_set = (
+            load_dataset(
+                data,
+                split=split,
+                num_points=config.num_points,
+                samples=count,
+                classes=config.classes,
+                seed=options.seed,
+            )
+            for split, count in (("train", samples), ("test", test_samples))
         )
-        for split, count in (("train", samples), ("test", test_samples))
-    )
-    model = build_model(config)
-    result = train_model(model, train_set, options, test_set=test_set, progress=progress)
-    test_accuracy = evaluate_model(model, test_set).accuracy
+    with steps.stage("building the model"):
+        model = build_model(config)
+    with steps.stage(f"training ({options.epochs} epochs)"):
+        result = train_model(
+            model, train_set, options, test_set=test_set, progress=progress, on_epoch=on_epoch
+        )
+    with steps.stage(f"evaluating on {len(test_set)} test clouds"):
+        test_accuracy = evaluate_model(model, test_set).accuracy
     meta: dict[str, Any] = {
         "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "bgnn_deploy": __version__,
@@ -95,7 +110,7 @@ def train_checkpoint(
         "history": [dataclasses.asdict(h) for h in result.history],
     }
     check_output_file(output, overwrite=overwrite, inputs=[data])  # minutes may have passed
-    with output_errors(output):
+    with output_errors(output), steps.stage("saving the checkpoint"):
         save_checkpoint(model, output, meta=meta)
     return TrainReport(output, config, result, len(train_set), len(test_set), test_accuracy)
 

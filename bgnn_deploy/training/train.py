@@ -19,6 +19,7 @@ passes a loss that also sees the teacher's logits, and chains three calls of
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -61,6 +62,10 @@ class EpochStats:
     test_accuracy: float | None
 
 
+# on_epoch(stats, seconds the epoch took, its test evaluation included)
+EpochFn = Callable[[EpochStats, float], None]
+
+
 @dataclass
 class TrainResult:
     history: list[EpochStats] = field(default_factory=list)
@@ -98,8 +103,12 @@ def train_model(
     test_set: PointCloudDataset | None = None,
     loss_fn: LossFn | None = None,
     progress: ProgressFn | None = None,
+    on_epoch: EpochFn | None = None,
 ) -> TrainResult:
-    """Train ``model`` in place; evaluate on ``test_set`` after every epoch if given."""
+    """Train ``model`` in place; evaluate on ``test_set`` after every epoch if given.
+
+    ``progress`` hears every step, ``on_epoch`` every finished epoch (with its test
+    accuracy) as soon as it ends."""
     torch.manual_seed(options.seed)
     rng = np.random.default_rng(options.seed)
     if loss_fn is None:
@@ -117,6 +126,7 @@ def train_model(
     )
     result = TrainResult()
     for epoch in range(1, options.epochs + 1):
+        epoch_started = time.perf_counter()
         model.train()
         total_loss, correct, seen = 0.0, 0, 0
         batches = train_set.batches(batch, shuffle=True, augmented=True, rng=rng, drop_last=True)
@@ -136,6 +146,8 @@ def train_model(
                 progress(epoch, step, steps, total_loss / seen)
         test_acc = evaluate_model(model, test_set).accuracy if test_set is not None else None
         result.history.append(EpochStats(epoch, total_loss / seen, correct / seen, test_acc))
+        if on_epoch:
+            on_epoch(result.history[-1], time.perf_counter() - epoch_started)
     model.eval()
     return result
 

@@ -1,6 +1,12 @@
 from __future__ import annotations
 
+import difflib
 import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -129,3 +135,93 @@ def profiled_measurements():
         Measurement(RunnerResult.parse(r), role, f"/m/{role}.tflite", "0" * 64, 1, "qemu")
         for r, role in ((emulated, "binary"), (plain, "float"))
     ]
+
+
+SNAPSHOTS = Path(__file__).parent / "snapshots"
+
+
+@pytest.fixture
+def screen():
+    """``screen(*args)``: run the CLI in-process as on an 80-column terminal (click's help
+    and rich's tables both read $COLUMNS); the result has ``stdout`` and ``stderr``."""
+    from typer.testing import CliRunner
+
+    from bgnn_deploy.cli.main import app
+
+    runner = CliRunner()
+
+    def invoke(*args):
+        return runner.invoke(app, [str(a) for a in args], env={"COLUMNS": "80", "LINES": "50"})
+
+    return invoke
+
+
+@pytest.fixture
+def matches_snapshot():
+    """``matches_snapshot(name, text)``: ``text`` equals tests/cli/snapshots/NAME.txt.
+    With BGNN_UPDATE_SNAPSHOTS=1 the file is (re)written from ``text`` instead."""
+
+    def check(name: str, text: str) -> None:
+        path = SNAPSHOTS / f"{name}.txt"
+        if os.environ.get("BGNN_UPDATE_SNAPSHOTS") == "1":
+            SNAPSHOTS.mkdir(exist_ok=True)
+            path.write_text(text)
+            return
+        assert path.is_file(), (
+            f"no snapshot {path.name}; BGNN_UPDATE_SNAPSHOTS=1 pytest {__file__} writes it"
+        )
+        expected = path.read_text()
+        assert text == expected, (
+            f"{path.name} differs (BGNN_UPDATE_SNAPSHOTS=1 rewrites it):\n"
+            + "".join(difflib.unified_diff(expected.splitlines(True), text.splitlines(True)))
+        )
+
+    return check
+
+
+def run_cli(*args, cwd) -> subprocess.CompletedProcess:
+    """The installed CLI in its own process, stderr a pipe (not a terminal), 80 columns."""
+    env = {**os.environ, "COLUMNS": "80"}
+    return subprocess.run(
+        [sys.executable, "-m", "bgnn_deploy", *map(str, args)],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+@pytest.fixture(scope="session")
+def tiny_conversion(tiny_checkpoint_bytes, tmp_path_factory):
+    """``(folder, process)``: ``convert model.pt -o out --json`` of the tiny checkpoint,
+    run as a user runs it (its own process, stderr a pipe); ``folder`` holds model.pt and
+    out/."""
+    folder = tmp_path_factory.mktemp("tiny-conversion")
+    (folder / "model.pt").write_bytes(tiny_checkpoint_bytes)
+    process = run_cli("convert", "model.pt", "-o", "out", "--samples", "2", "--json", cwd=folder)
+    assert process.returncode == 0, process.stderr
+    return folder, process
+
+
+@pytest.fixture
+def train_lines(tmp_path):
+    """``train_lines(*args)``: run ``train`` in its own process and read its stderr line by
+    line as it comes: [(seconds since start, line)], and the seconds at which it exited."""
+
+    def run(*args):
+        env = {**os.environ, "COLUMNS": "80"}
+        started = time.perf_counter()
+        process = subprocess.Popen(
+            [sys.executable, "-m", "bgnn_deploy", "train", *map(str, args)],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        lines = [(time.perf_counter() - started, line.rstrip("\n")) for line in process.stderr]
+        assert process.wait(timeout=600) == 0, "\n".join(line for _, line in lines)
+        return lines, time.perf_counter() - started
+
+    return run

@@ -73,7 +73,9 @@ def test_inspect_json_on_our_model(cli, converted_cli):
     assert info["size_bytes"] == (root / "out" / "binary.tflite").stat().st_size
     assert info["ops"]["LceBconv2d"] >= 1
     bconv = [c for c in info["custom_ops"] if c["op"] == "LceBconv2d"]
-    assert bconv and bconv[0]["options"]["padding"] == 1  # VALID (1x1)
+    # the schema's enums by name: 1x1 binary convolutions, no fused activation
+    assert bconv and {c["options"]["padding"] for c in bconv} == {"VALID"}
+    assert {c["options"]["fused_activation_function"] for c in bconv} == {"NONE"}
     assert {c["options"]["channels_in"] for c in bconv} >= {16}
 
 

@@ -135,40 +135,33 @@ def test_last_and_a_rerun_leaves_no_stale_figure(rendered, tmp_path):
     assert [p.speedup for p in latest.rows] == [pytest.approx(14.2 / 9.5)]
 
 
-def assert_clean_error(result, message: str) -> None:
-    assert result.exit_code == 2, result.output
-    assert result.stderr.startswith("error: "), result.stderr
-    assert message in result.stderr
-    assert "Traceback" not in result.output + result.stderr
-
-
-def test_unknown_run_id_is_a_clean_error(cli, store, tmp_path):
+def test_unknown_run_id_is_a_clean_error(cli, user_error, store, tmp_path):
     store, ids = store
     out = tmp_path / "report"
     result = cli("report", ids["board"], "nope", "-o", out, "--db", store.path)
-    assert_clean_error(result, "no run 'nope'")
+    user_error(result, "no run 'nope'")
     assert ids["board again"] in result.stderr  # the hint lists recent runs
     assert not out.exists()
 
 
-def test_empty_or_missing_store_is_a_clean_error(cli, tmp_path):
+def test_empty_or_missing_store_is_a_clean_error(cli, user_error, tmp_path):
     ResultsStore(tmp_path / "empty.sqlite").close()
     empty = cli("report", "-o", tmp_path / "r", "--db", tmp_path / "empty.sqlite")
-    assert_clean_error(empty, "no runs in")
+    user_error(empty, "no runs in")
     assert "bgnn-deploy run" in empty.stderr
     missing = cli("report", "-o", tmp_path / "r", "--db", tmp_path / "none.sqlite")
-    assert_clean_error(missing, "no results database at")
+    user_error(missing, "no results database at")
     assert not (tmp_path / "none.sqlite").exists()
     assert not (tmp_path / "r").exists()
 
 
-def test_bad_combinations_are_clean_errors(cli, store, tmp_path):
+def test_bad_combinations_are_clean_errors(cli, user_error, store, tmp_path):
     store, ids = store
     both = cli("report", ids["board"], "--last", "1", "-o", tmp_path / "r", "--db", store.path)
-    assert_clean_error(both, "not both")
+    user_error(both, "not both")
     (tmp_path / "file").write_text("")
     not_dir = cli("report", "-o", tmp_path / "file", "--db", store.path)
-    assert_clean_error(not_dir, "is not a folder")
+    user_error(not_dir, "is not a folder")
 
 
 def test_the_per_op_view_names_the_builtins_of_every_profiled_model(per_node_store):
