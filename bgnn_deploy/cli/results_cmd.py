@@ -45,7 +45,7 @@ def open_store(db: Path | None) -> ResultsStore:
         return ResultsStore(db)
 
 
-@app.command("list")
+@app.command("list", short_help="One line per run, oldest first.")
 def list_(db: DbOption = None, as_json: JsonOption = False) -> None:
     """One line per run: id (its last 6 characters do for show/compare), time, target,
     model, threads, binary and float median latency, speedup (! where unstable)."""
@@ -99,7 +99,7 @@ def _model_label(model: Path) -> str:
     return model.name
 
 
-@app.command()
+@app.command(short_help="One run as `run` printed it, with its facts.")
 def show(
     run_id: Annotated[
         str,
@@ -134,7 +134,7 @@ def show(
     console.print(facts)
 
 
-@app.command()
+@app.command(short_help="Run B against run A: medians, memory, runtimes.")
 def compare(
     a: Annotated[str, typer.Argument(metavar="A", help="Run id of the reference run.")],
     b: Annotated[str, typer.Argument(metavar="B", help="Run id of the run compared with A.")],

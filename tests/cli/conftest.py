@@ -225,3 +225,59 @@ def train_lines(tmp_path):
         return lines, time.perf_counter() - started
 
     return run
+
+
+@pytest.fixture
+def stored_runs(tmp_path):
+    """A results store with two fixed runs, as `run` stores them: the host (litert, 60
+    steady runs a side in 5 rounds, profiled) and an emulated board (tflite-c, 6 runs a
+    side, the binary's spread too wide). Returns (the database, {"local": id, "qemu": id})."""
+    from bgnn_deploy.results import ResultsStore
+    from bgnn_deploy.results.records import Latency, Measurement, Round, RunnerResult, RunReport
+
+    def measurement(role, target, runs, api, package, emulated):
+        result = RunnerResult(
+            runtime="v", arch="aarch64" if emulated else "x86_64",
+            latency=Latency.from_samples(runs), peak_rss_kb=9830 if role == "binary" else 16800,
+            runtime_api=api, runtime_package=package, emulated=emulated, init_ms=3.125,
+            first_ms=runs[0] * 2, runs_ms=tuple(runs), timed_s=sum(runs) / 1e3,
+        )  # fmt: skip
+        step = len(runs) // 5 or 1
+        rounds = tuple(
+            Round(runs=len(part), median_ms=float(np.median(part)), timed_s=sum(part) / 1e3)
+            for part in (runs[i : i + step] for i in range(0, len(runs), step))
+        )
+        path = f"/models/converted-fast/{role}.tflite"
+        return Measurement(result, role, path, role[0] * 64, 1, target, rounds=rounds)
+
+    def report(target, emulated, sides, api, package, parameters):
+        results = [measurement(role, target, runs, api, package, emulated) for role, runs in sides]
+        (_, fast), (_, slow) = sides
+        speedup = float(np.median(slow) / np.median(fast))
+        return RunReport(
+            target, emulated, results, speedup={"1": speedup},
+            speedup_ci={"1": (speedup * 0.97, speedup * 1.04)},
+            speedup_rounds={"1": tuple(r1.median_ms / r0.median_ms for r0, r1 in
+                                       zip(results[0].rounds, results[1].rounds, strict=True))},
+            facts={"arch": "aarch64" if emulated else "x86_64", "cpu": None if emulated else
+                   "AMD EPYC", "emulator": "qemu-aarch64 7.2.22" if emulated else None,
+                   "host_cpu": "AMD EPYC" if emulated else None, "cores": 2},
+            parameters=parameters,
+        )  # fmt: skip
+
+    base = {"threads": [1], "warmup_runs": 1, "min_secs": 1.0, "profile_ops": False,
+            "energy": False, "energy_probe": None, "baseline": "/models/float.tflite"}  # fmt: skip
+    wave = [1.0 + 0.02 * ((i * 7) % 5) for i in range(60)]  # steady: CV about 3%
+    local_sides = [("binary", [0.75 * w for w in wave]), ("float", [5.8 * w for w in wave])]
+    local = report("local", False, local_sides, "litert", "ai-edge-litert 2.3.0",
+                   {**base, "num_runs": 50, "rounds": 5})  # fmt: skip
+    qemu_sides = [("binary", [20.0, 21.0, 35.0, 20.5, 26.0, 20.2]),
+                  ("float", [1075.0, 1080.0, 1071.0, 1090.0, 1077.0, 1074.0])]  # fmt: skip
+    qemu = report("qemu-aarch64", True, qemu_sides, "tflite-c", "ai-edge-litert 1.4.0",
+                  {**base, "num_runs": 5, "rounds": 5})  # fmt: skip
+    db = tmp_path / "runs.sqlite"
+    store = ResultsStore(db)
+    ids = {"local": store.add_run(local, flags=local.parameters),
+           "qemu": store.add_run(qemu, flags=qemu.parameters)}  # fmt: skip
+    store.close()
+    return db, ids

@@ -165,3 +165,28 @@ def test_train_prints_each_epoch_as_it_ends(train_lines):
     later = sum(float(line.split()[-2]) for _, line in epochs[1:])
     assert epochs[-1][0] - epochs[0][0] >= 0.5 * later, (epochs, later)
     assert epochs[0][0] < exited
+
+
+def _stable_text(text: str, ids: dict[str, str]) -> str:
+    """The screen without what changes from one test session to the next: the run ids
+    (named by their run) and the times they were stored."""
+    for name, run_id in ids.items():
+        text = text.replace(run_id, f"<{name} id>").replace(run_id[-6:], f"<{name}>")
+    text = re.sub(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC", "<stored at>", text)
+    return re.sub(r"\d\d-\d\d \d\d:\d\d", "<when>", text)
+
+
+@pytest.mark.parametrize("view", ["show local", "show qemu", "list", "compare"])
+def test_the_results_views(screen, matches_snapshot, stored_runs, view):
+    """`results show` reads as `run` prints a run (the target as measured, its runtime by
+    one name, the parameters, latency without percentiles from too few runs, start-up,
+    memory, throughput, the verdicts and the speedup with its interval); `list` and
+    `compare` fit beside it."""
+    db, ids = stored_runs
+    command, *which = view.split()
+    args = {"show": [ids[w] for w in which], "list": [], "compare": [ids["local"], ids["qemu"]]}
+    result = screen("results", command, *args[command], "--db", db)
+    assert result.exit_code == 0, result.output
+    _fits(result.stdout)
+    assert "…" not in result.stdout  # nothing cut
+    matches_snapshot(f"results-{view.replace(' ', '-')}", _stable_text(result.stdout, ids))
