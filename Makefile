@@ -31,10 +31,12 @@ demo: system-deps venv $(DEMO_MODEL) $(DEMO_CONVERTED)
 	$(BIN)/bgnn-deploy verify $(OUT)/converted-fast/binary.tflite --reference $(OUT)/converted/binary.tflite --target local --samples 8
 	$(BIN)/bgnn-deploy verify $(OUT)/converted-fast/binary.tflite --reference $(OUT)/converted/binary.tflite --target qemu-aarch64 --samples 4
 	@echo "== binary (the fast path: every layer in the bit domain) vs float through the runner"
-	$(BIN)/bgnn-deploy run $(OUT)/converted-fast/binary.tflite --target local --num-runs 50 --profile-ops --energy
+	$(BIN)/bgnn-deploy run $(OUT)/converted-fast/binary.tflite --target local --num-runs 50 --energy
+	@echo "== where the time goes, per op type and node (the profiler's own cost is in these figures)"
+	$(BIN)/bgnn-deploy run $(OUT)/converted-fast/binary.tflite --target local --num-runs 20 --min-secs 0.5 --profile-ops
 	$(BIN)/bgnn-deploy run $(OUT)/converted-fast/binary.tflite --target qemu-aarch64 --num-runs 5 --profile-ops
-	@echo "== the report of the two runs above (stored in the results database)"
-	$(BIN)/bgnn-deploy report --last 2 -o $(OUT)/report --overwrite
+	@echo "== the report of the three runs above (stored in the results database)"
+	$(BIN)/bgnn-deploy report --last 3 -o $(OUT)/report --overwrite
 	@echo "== done: model $(DEMO_MODEL), converted models in $(OUT)/converted/, report $(OUT)/report/index.html"
 
 $(OUT)/converted/report.json: $(DEMO_MODEL)
