@@ -134,6 +134,10 @@ def train(
     batch_size = batch_size or 16
     console = Console()
     with user_errors():
+        if recipe != "single":
+            raise ConfigError(
+                f"--recipe {recipe} is for bin-sage; DGCNN trains with the single-stage recipe"
+            )
         if data == SYNTHETIC_GRAPH:
             raise ConfigError(
                 f"{arch} classifies point clouds; {SYNTHETIC_GRAPH} is data for sage and bin-sage",

@@ -25,6 +25,7 @@ import torch
 from torch.nn import functional as F
 
 from bgnn_deploy.data.graph import GraphDataset
+from bgnn_deploy.errors import ConfigError, unknown_name
 from bgnn_deploy.models.sage import SAGE, build_sage
 from bgnn_deploy.models.sage_config import SageConfig
 from bgnn_deploy.training.sampling import NeighbourSampler, full_graph_block
@@ -59,8 +60,6 @@ class SageTrainOptions:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        from bgnn_deploy.errors import ConfigError, unknown_name
-
         if self.recipe not in RECIPES:
             raise unknown_name("recipe", self.recipe, RECIPES)
         if not self.fanouts or min(self.fanouts) < 1:
@@ -129,8 +128,6 @@ def train_sage(
     validation accuracy and its test accuracy."""
     torch.manual_seed(options.seed)
     if len(options.fanouts) != model.config.layers:
-        from bgnn_deploy.errors import ConfigError
-
         raise ConfigError(
             f"{len(options.fanouts)} fan-outs for {model.config.layers} layers",
             hint="give one fan-out per layer, e.g. --fanouts 15,10,5",
@@ -215,10 +212,6 @@ def train_sage_recipe(
     progress: SageProgressFn | None = None,
 ) -> list[StageResult]:
     """Train ``config`` by ``options.recipe``; the last stage is the model asked for."""
-    from bgnn_deploy.errors import ConfigError, unknown_name
-
-    if options.recipe not in RECIPES:
-        raise unknown_name("recipe", options.recipe, RECIPES)
     if options.recipe == "single":
         stages = [("single", config)]
     elif not config.is_binary:

@@ -73,3 +73,9 @@ def test_sage_mistakes_are_one_error_line(cli, tmp_path, user_error):
         cli("train", "bin-sage", "--data", str(tmp_path), "-o", tmp_path / "m.pt"),
         "not an OGB node-property dataset folder",
     )
+
+
+def test_convert_refuses_a_sage_checkpoint_cleanly(cli, tmp_path, user_error):
+    out = tmp_path / "m.pt"
+    assert cli("train", "bin-sage", *TINY, *SIZES, "--epochs", "0", "-o", out).exit_code == 0
+    user_error(cli("convert", out, "-o", tmp_path / "c"), "not available yet")
