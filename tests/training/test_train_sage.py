@@ -93,3 +93,19 @@ def test_paper_recipe_needs_a_binary_student_and_fanouts_match_layers():
         train_sage_recipe(float_config, g, SageTrainOptions(epochs=1, recipe="paper"))
     with pytest.raises(ConfigError, match="fan-outs"):
         train_sage_recipe(float_config, g, SageTrainOptions(epochs=1, fanouts=(3, 3, 3)))
+
+
+def test_sampling_every_neighbour_gives_the_full_graph_logits():
+    """With fan-outs above the largest degree the sampled blocks hold whole
+    neighbourhoods: the batch's logits equal those of layer-wise full-graph inference."""
+    from bgnn_deploy.models import build_model
+    from bgnn_deploy.training.train_sage import predict_node_logits
+
+    g = synthetic_graph(300, classes=4, features=8, degree=6, seed=1)
+    model = build_model(SageConfig(in_channels=8, hidden=16, classes=4)).eval()
+    big = int(np.diff(g.indptr).max()) + 1
+    batch = np.array([5, 17, 250, 3])
+    n_id, blocks = NeighbourSampler(g.indptr, g.indices, (big,) * 3, seed=0).sample(batch)
+    with torch.no_grad():
+        sampled = model(torch.from_numpy(g.features[n_id]), blocks).numpy()
+    np.testing.assert_allclose(sampled, predict_node_logits(model, g)[batch], atol=1e-4)
