@@ -178,7 +178,7 @@ def evaluate(
     if logits_path is not None:
         console.print(f"logits written to {logits_path}")
     if comparison is not None:
-        _print_comparison(console, comparison)
+        _print_comparison(console, comparison, unit)
     for note in notes:
         console.print(f"[yellow]note:[/] {note}")
 
@@ -198,11 +198,13 @@ def _check_readable_checkpoint(model: Path) -> None:
         )
 
 
-def _print_comparison(console: Console, c) -> None:
+def _print_comparison(console: Console, c, unit: str = "clouds") -> None:
     console.print(
         f"against {c.reference}: argmax agreement [bold]{c.argmax_agreement:.1%}[/] over "
-        f"{c.samples} clouds, max |logit diff| {c.max_abs_diff:.3g}"
+        f"{c.samples} {unit}, max |logit diff| {c.max_abs_diff:.3g}"
     )
+    if unit == "nodes":  # GraphSAGE has no k-NN, so no ties to count
+        return
     if c.rows_tied_at_k is None:
         console.print("k-NN ties: counted for checkpoints only (evaluate the checkpoint)")
         return

@@ -79,3 +79,19 @@ def test_convert_refuses_a_sage_checkpoint_cleanly(cli, tmp_path, user_error):
     out = tmp_path / "m.pt"
     assert cli("train", "bin-sage", *TINY, *SIZES, "--epochs", "0", "-o", out).exit_code == 0
     user_error(cli("convert", out, "-o", tmp_path / "c"), "not available yet")
+
+
+def test_evaluate_compares_sage_logits_with_another_implementations(cli, tmp_path):
+    out = tmp_path / "m.pt"
+    assert cli("train", "bin-sage", *TINY, *SIZES, "--epochs", "0", "-o", out).exit_code == 0
+    assert cli("evaluate", out, "--save-logits", tmp_path / "ours.npy").exit_code == 0
+    other = np.load(tmp_path / "ours.npy")
+    other[0] = other[0][::-1] * 3  # one node that another implementation got differently
+    np.save(tmp_path / "other.npy", other)
+    result = cli("evaluate", out, "--json", "--compare-logits", tmp_path / "other.npy")
+    assert result.exit_code == 0, result.output
+    compare = json.loads(result.stdout)["compare"]
+    assert compare["samples"] == 60 and compare["rows_tied_at_k"] is None
+    assert compare["max_abs_diff"] > 0
+    text = cli("evaluate", out, "--compare-logits", tmp_path / "other.npy").stdout
+    assert "over 60 nodes" in text and "k-NN" not in text
