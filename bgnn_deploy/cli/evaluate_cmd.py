@@ -25,9 +25,14 @@ def evaluate(
         ),
     ],
     data: Annotated[
-        str,
-        typer.Option(metavar="DATA", help="'synthetic' or a ModelNet40 .h5 file or folder."),
-    ] = "synthetic",
+        str | None,
+        typer.Option(
+            metavar="DATA",
+            show_default="synthetic; SAGE: the graph it was trained on",
+            help="DGCNN: 'synthetic' or a ModelNet40 .h5 file or folder; SAGE: "
+            "'synthetic-graph' or an OGB dataset folder.",
+        ),
+    ] = None,
     arch: Annotated[
         str | None,
         typer.Option(metavar="NAME", help="Architecture of a paper-format checkpoint."),
@@ -62,14 +67,24 @@ def evaluate(
             help="Paper checkpoints: k-NN metric, l2 or hamming (--knn: old name).",
         ),
     ] = None,
-    split: Annotated[str, typer.Option(metavar="NAME", help="train or test.")] = "test",
+    split: Annotated[
+        str, typer.Option(metavar="NAME", help="train or test (SAGE: train, val or test).")
+    ] = "test",
     samples: Annotated[
         int | None,
         typer.Option(
             min=1, metavar="N", show_default="all", help="Evaluate only the first N clouds."
         ),
     ] = None,
-    seed: Annotated[int, typer.Option(min=0, metavar="N", help="Seed of the synthetic set.")] = 0,
+    seed: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            metavar="N",
+            show_default="0; SAGE: the model's",
+            help="Seed of the synthetic set.",
+        ),
+    ] = None,
     save_logits: Annotated[
         Path | None,
         typer.Option(metavar="FILE", help="Write the logits (samples x classes, float32) as .npy."),
@@ -89,19 +104,35 @@ def evaluate(
 
     MODEL is a checkpoint or a converted .tflite (run in LCE's host interpreter)."""
     from bgnn_deploy.converters.evaluate_tflite import evaluate_tflite, is_tflite
+    from bgnn_deploy.data.graph import GraphDataset  # PyTorch and the rest: only when needed
+    from bgnn_deploy.models.checkpoint import load_checkpoint
+    from bgnn_deploy.models.sage_config import SageConfig
     from bgnn_deploy.training.compare import compare_logits as compare
-    from bgnn_deploy.training.jobs import evaluate_checkpoint  # PyTorch: only when needed
+    from bgnn_deploy.training.jobs import evaluate_checkpoint
+    from bgnn_deploy.training.sage_jobs import evaluate_sage_checkpoint
 
     sizes = {"num_points": points, "k": k, "emb": emb, "classes": classes, "knn": knn}
+    unit = "clouds"
     logits_path = None
     if save_logits is not None:  # named as np.save names it; a folder is refused below
         logits_path = save_logits
         if save_logits.suffix != ".npy" and not save_logits.is_dir():
             logits_path = save_logits.with_name(save_logits.name + ".npy")
     with user_errors():
+        inputs = [model] + ([data] if data else [])
         if logits_path is not None:  # before the work, not after it
-            check_output_file(logits_path, overwrite=overwrite, inputs=[model, data])
-        if is_tflite(model):
+            check_output_file(logits_path, overwrite=overwrite, inputs=inputs)
+        loaded = None
+        if not is_tflite(model):
+            _check_readable_checkpoint(model)
+            loaded = load_checkpoint(model, arch=arch, sizes=sizes)
+        if loaded is not None and isinstance(loaded.config, SageConfig):
+            result, dataset = evaluate_sage_checkpoint(loaded, data, split=split, seed=seed)
+            arch_name, source = loaded.config.arch, f"{loaded.source_format} checkpoint"
+            ours, notes, unit = None, loaded.notes, "nodes"
+        elif is_tflite(model):
+            data = data or "synthetic"
+            seed = seed or 0
             result, dataset, _facts = evaluate_tflite(
                 model, data, split=split, samples=samples, seed=seed
             )
@@ -109,24 +140,33 @@ def evaluate(
             ours = None  # the layers' distances are inside the flatbuffer
             notes = ()
         else:
-            _check_readable_checkpoint(model)
+            data = data or "synthetic"
             result, loaded, dataset = evaluate_checkpoint(
-                model, data, arch=arch, sizes=sizes, split=split, samples=samples, seed=seed
+                model,
+                data,
+                arch=arch,
+                sizes=sizes,
+                split=split,
+                samples=samples,
+                seed=seed or 0,
+                loaded=loaded,
             )
             arch_name, source = loaded.config.arch, f"{loaded.source_format} checkpoint"
             ours = loaded.model
             notes = loaded.notes
         comparison = None
         if compare_logits is not None:
-            comparison = compare(
-                result.logits, compare_logits, model=ours, clouds=dataset.points[: result.samples]
-            )
+            clouds = dataset.points[: result.samples] if ours is not None else None
+            comparison = compare(result.logits, compare_logits, model=ours, clouds=clouds)
         if logits_path is not None:
             npy = io.BytesIO()
             np.save(npy, result.logits.astype(np.float32))
-            write_file(logits_path, npy.getvalue(), overwrite=overwrite, inputs=[model, data])
-    names = list(dataset.class_names) + [
-        f"class{i}" for i in range(len(dataset.class_names), result.confusion.shape[0])
+            write_file(logits_path, npy.getvalue(), overwrite=overwrite, inputs=inputs)
+    class_names = (
+        dataset.class_names() if isinstance(dataset, GraphDataset) else dataset.class_names
+    )
+    names = list(class_names) + [
+        f"class{i}" for i in range(len(class_names), result.confusion.shape[0])
     ]
     per_class = result.per_class_accuracy
     if as_json:
@@ -141,6 +181,8 @@ def evaluate(
             },
             "confusion": result.confusion.tolist(),
         }
+        if unit == "nodes":
+            payload["split"] = split
         if comparison is not None:
             payload["compare"] = comparison.to_dict()
         payload["notes"] = list(notes)
@@ -149,7 +191,8 @@ def evaluate(
     console = Console()
     console.print(
         f"[bold]{arch_name}[/] ({source}) on {dataset.source}: "
-        f"accuracy [bold]{result.accuracy:.3f}[/] over {result.samples} clouds"
+        f"accuracy [bold]{result.accuracy:.3f}[/] over {result.samples} {unit}"
+        + (f" ({split} split)" if unit == "nodes" else "")
     )
     if len(names) <= 12:
         table = Table(title="confusion (rows: true, columns: predicted)")
@@ -170,7 +213,7 @@ def evaluate(
     if logits_path is not None:
         console.print(f"logits written to {logits_path}")
     if comparison is not None:
-        _print_comparison(console, comparison)
+        _print_comparison(console, comparison, unit)
     for note in notes:
         console.print(f"[yellow]note:[/] {note}")
 
@@ -190,11 +233,13 @@ def _check_readable_checkpoint(model: Path) -> None:
         )
 
 
-def _print_comparison(console: Console, c) -> None:
+def _print_comparison(console: Console, c, unit: str = "clouds") -> None:
     console.print(
         f"against {c.reference}: argmax agreement [bold]{c.argmax_agreement:.1%}[/] over "
-        f"{c.samples} clouds, max |logit diff| {c.max_abs_diff:.3g}"
+        f"{c.samples} {unit}, max |logit diff| {c.max_abs_diff:.3g}"
     )
+    if unit == "nodes":  # GraphSAGE has no k-NN, so no ties to count
+        return
     if c.rows_tied_at_k is None:
         console.print("k-NN ties: counted for checkpoints only (evaluate the checkpoint)")
         return

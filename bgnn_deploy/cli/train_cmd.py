@@ -8,13 +8,20 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
-from bgnn_deploy.cli.errors import user_errors
+from bgnn_deploy.cli.errors import err_console, user_errors
 from bgnn_deploy.cli.options import OverwriteFileOption, fraction, parse_int_list, positive
 from bgnn_deploy.cli.progress import StageReporter, format_seconds
 from bgnn_deploy.progress import Stages
 
 if TYPE_CHECKING:
+    from bgnn_deploy.data.graph_source import GraphSource
+    from bgnn_deploy.models import SageConfig
     from bgnn_deploy.training.train import EpochStats
+    from bgnn_deploy.training.train_sage import SageTrainOptions
+
+# the graph families' architectures (bgnn_deploy.models.sage_config.SAGE_ARCHITECTURES,
+# read here without importing PyTorch)
+_SAGE_ARCHS = ("sage", "bin-sage")
 
 
 def train(
@@ -26,9 +33,14 @@ def train(
         Path, typer.Option("-o", "--output", metavar="FILE", help="Checkpoint to write (.pt).")
     ],
     data: Annotated[
-        str,
-        typer.Option(metavar="DATA", help="'synthetic' or a ModelNet40 .h5 file or folder."),
-    ] = "synthetic",
+        str | None,
+        typer.Option(
+            metavar="DATA",
+            show_default="synthetic; SAGE: synthetic-graph",
+            help="DGCNN: 'synthetic' or a ModelNet40 .h5 file or folder; SAGE: "
+            "'synthetic-graph' or an OGB node-property dataset folder.",
+        ),
+    ] = None,
     epochs: Annotated[
         int, typer.Option(min=0, metavar="N", help="Epochs; 0 writes the untrained model.")
     ] = 20,
@@ -63,21 +75,32 @@ def train(
         ),
     ] = "l2",
     balance: Annotated[
-        str, typer.Option(metavar="NAME", help="Balance before sign: none, mean or median.")
-    ] = "none",
+        str | None,
+        typer.Option(
+            metavar="NAME",
+            show_default="none; SAGE: bn",
+            help="Balance before sign: DGCNN none, mean or median; SAGE bn, median or none.",
+        ),
+    ] = None,
     dropout: Annotated[
         float,
         typer.Option(callback=fraction, metavar="P", help="Dropout in the MLP, in [0, 1)."),
     ] = 0.5,
     batch_size: Annotated[
-        int, typer.Option(min=1, metavar="N", help="Clouds per training step.")
-    ] = 16,
+        int | None,
+        typer.Option(
+            min=1,
+            metavar="N",
+            show_default="16 clouds; SAGE: 1024 nodes",
+            help="Examples per training step.",
+        ),
+    ] = None,
     lr: Annotated[
         float | None,
         typer.Option(
             callback=positive,
             metavar="RATE",
-            show_default="1e-2 binary, 1e-3 float",
+            show_default="1e-2 binary, 1e-3 float; SAGE: 5e-3",
             help="Learning rate (Adam, cosine schedule).",
         ),
     ] = None,
@@ -102,11 +125,88 @@ def train(
     seed: Annotated[
         int, typer.Option(min=0, metavar="N", help="Seed for data, initialisation and order.")
     ] = 0,
+    nodes: Annotated[
+        int, typer.Option(min=2, metavar="N", help="SAGE, synthetic graph: nodes.")
+    ] = 10000,
+    degree: Annotated[
+        float,
+        typer.Option(callback=positive, metavar="D", help="SAGE, synthetic graph: average degree."),
+    ] = 20.0,
+    features: Annotated[
+        int, typer.Option(min=1, metavar="N", help="SAGE, synthetic graph: features per node.")
+    ] = 32,
+    hidden: Annotated[int, typer.Option(min=1, metavar="N", help="SAGE: hidden width.")] = 256,
+    layers: Annotated[int, typer.Option(min=1, metavar="N", help="SAGE: layers.")] = 3,
+    fanouts: Annotated[
+        str,
+        typer.Option(
+            metavar="LIST", help="SAGE: neighbours sampled per layer, output layer first."
+        ),
+    ] = "15,10,5",
+    between: Annotated[
+        str,
+        typer.Option(metavar="NAME", help="bin-sage: activation between layers: none or prelu."),
+    ] = "none",
+    recipe: Annotated[
+        str,
+        typer.Option(
+            metavar="NAME",
+            help="bin-sage: 'single' (train directly) or 'paper' (float teacher, then 3 "
+            "distilled stages: tanh, binary activations, binary weights and activations).",
+        ),
+    ] = "single",
     overwrite: OverwriteFileOption = False,
 ) -> None:
     """Train ARCH and save a checkpoint that carries its configuration."""
+    from bgnn_deploy.data.graph_source import SYNTHETIC_GRAPH
+    from bgnn_deploy.errors import ConfigError
+
+    if arch in _SAGE_ARCHS:
+        from bgnn_deploy.data.graph_source import GraphSource
+        from bgnn_deploy.models import SageConfig
+        from bgnn_deploy.training.train_sage import SageTrainOptions
+
+        with user_errors():
+            source = GraphSource(
+                data=SYNTHETIC_GRAPH if data in (None, "synthetic") else data,
+                nodes=nodes,
+                classes=classes or 8,
+                features=features,
+                degree=degree,
+                seed=seed,
+            )
+            config = SageConfig(
+                arch=arch,
+                hidden=hidden,
+                layers=layers,
+                dropout=dropout,
+                balance=balance or "bn",
+                between=between,
+            )
+            options = SageTrainOptions(
+                epochs=epochs,
+                batch_size=batch_size or 1024,
+                lr=lr or 5e-3,
+                fanouts=parse_int_list(fanouts, "--fanouts"),
+                recipe=recipe,
+                seed=seed,
+            )
+        train_sage_command(config, source, options, output, overwrite=overwrite)
+        return
+    data = data or "synthetic"
+    balance = balance or "none"
+    batch_size = batch_size or 16
     console = Console()
     with user_errors(), StageReporter() as show:
+        if recipe != "single":
+            raise ConfigError(
+                f"--recipe {recipe} is for bin-sage; DGCNN trains with the single-stage recipe"
+            )
+        if data == SYNTHETIC_GRAPH:
+            raise ConfigError(
+                f"{arch} classifies point clouds; {SYNTHETIC_GRAPH} is data for sage and bin-sage",
+                hint="use --data synthetic or a ModelNet40 file for DGCNN",
+            )
         with Stages(show).stage("starting PyTorch"):  # seconds on a cold start
             from bgnn_deploy.models import ModelConfig
             from bgnn_deploy.training.jobs import default_lr, train_checkpoint
@@ -161,4 +261,63 @@ def train(
     console.print(
         f"[bold]{arch}[/]: test accuracy [bold]{report.test_accuracy:.3f}[/] on "
         f"{report.test_samples} clouds (chance {chance:.3f}); saved {report.path}"
+    )
+
+
+def train_sage_command(
+    config: SageConfig,
+    source: GraphSource,
+    options: SageTrainOptions,
+    output: Path,
+    *,
+    overwrite: bool,
+) -> None:
+    """`train sage|bin-sage`: train by the recipe, print each stage and the test accuracy."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from bgnn_deploy.training.sage_jobs import train_sage_checkpoint
+
+    console = Console()
+    with user_errors():
+        bar = Progress(
+            TextColumn(
+                "[bold]{task.fields[stage]} epoch {task.fields[epoch]}/{task.fields[epochs]}"
+            ),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("loss {task.fields[loss]:.3f}"),
+            TimeElapsedColumn(),
+            console=err_console,
+        )
+        task = bar.add_task(
+            "train", total=None, stage="", epoch=0, epochs=options.epochs, loss=float("nan")
+        )
+
+        def progress(stage: str, epoch: int, step: int, steps: int, loss: float) -> None:
+            if not bar.live.is_started:
+                bar.start()
+            bar.update(task, completed=step, total=steps, stage=stage, epoch=epoch, loss=loss)
+
+        try:
+            report = train_sage_checkpoint(
+                config, source, output, options, progress=progress, overwrite=overwrite
+            )
+        finally:
+            if bar.live.is_started:
+                bar.stop()
+    for stage in report.stages:
+        for stats in stage.result.history:
+            console.print(
+                f"{stage.name:>18s} epoch {stats.epoch:3d}  loss {stats.loss:.3f}  "
+                f"train acc {stats.train_accuracy:.3f}  val acc {stats.test_accuracy:.3f}"
+            )
+        if len(report.stages) > 1:
+            console.print(
+                f"stage [bold]{stage.name}[/]: best val acc {stage.val_accuracy:.3f}, "
+                f"test acc {stage.test_accuracy:.3f}"
+            )
+    console.print(
+        f"[bold]{config.arch}[/]: test accuracy [bold]{report.test_accuracy:.3f}[/] on "
+        f"{report.test_nodes} held-out nodes of {report.graph_source} (chance "
+        f"{report.chance:.3f}); saved {report.path}"
     )

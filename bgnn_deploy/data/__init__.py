@@ -1,5 +1,9 @@
 """Point-cloud data: synthetic shapes (always available) and ModelNet40 HDF5 files.
 
+Graphs for node classification (the GraphSAGE family) are in :mod:`.graph` (the data
+set), :mod:`.synthetic_graph`, :mod:`.ogb_nodeprop` and :mod:`.graph_source` (which of
+the two, from the CLI's ``--data``).
+
 >>> from bgnn_deploy.data import load_dataset
 >>> load_dataset("synthetic", split="test", num_points=64, samples=8).points.shape
 (8, 64, 3)

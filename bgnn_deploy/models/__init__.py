@@ -1,4 +1,7 @@
-"""Reference PyTorch models: float DGCNN and the binary DGCNN variants of Bahri et al. 2021.
+"""Reference PyTorch models of Bahri et al. 2021, in two families: DGCNN for point clouds
+(float and three binary variants) and GraphSAGE for node classification (``sage``,
+``bin-sage``). Each family has its configuration class and builder; ``FAMILIES`` maps an
+architecture to its family.
 
 >>> from bgnn_deploy.models import ModelConfig, build_model, parameter_count
 >>> parameter_count(build_model(ModelConfig(arch="dgcnn")))
@@ -15,11 +18,23 @@ from torch import nn
 from bgnn_deploy.models.binary import PointwiseConv
 from bgnn_deploy.models.config import ARCHITECTURES, ModelConfig
 from bgnn_deploy.models.dgcnn import DGCNN, build_dgcnn
+from bgnn_deploy.models.sage import SAGE, build_sage
+from bgnn_deploy.models.sage_config import SAGE_ARCHITECTURES, SageConfig
+
+# architecture -> family; a family is a configuration class and a builder
+FAMILIES: dict[str, str] = {
+    **{arch: "dgcnn" for arch in ARCHITECTURES},
+    **{arch: "sage" for arch in SAGE_ARCHITECTURES},
+}
 
 __all__ = [
     "ARCHITECTURES",
     "DGCNN",
+    "FAMILIES",
+    "SAGE",
+    "SAGE_ARCHITECTURES",
     "ModelConfig",
+    "SageConfig",
     "binary_parameter_count",
     "build_model",
     "describe_architectures",
@@ -27,8 +42,10 @@ __all__ = [
 ]
 
 
-def build_model(config: ModelConfig) -> DGCNN:
+def build_model(config: ModelConfig | SageConfig) -> DGCNN | SAGE:
     """A freshly initialised model for ``config`` (in training mode)."""
+    if isinstance(config, SageConfig):
+        return build_sage(config)
     return build_dgcnn(config)
 
 
@@ -46,22 +63,33 @@ def binary_parameter_count(model: nn.Module) -> int:
     )
 
 
-def describe_architectures(config: ModelConfig | None = None) -> list[dict]:
+def _row(arch: str, family: str, description: str, model) -> dict:
+    params = parameter_count(model)
+    binary = binary_parameter_count(model)
+    return {
+        "arch": arch,
+        "family": family,
+        "description": description,
+        "parameters": params,
+        "binary_parameters": binary,
+        "deployed_weight_bytes": (params - binary) * 4 + (binary + 7) // 8,
+    }
+
+
+def describe_architectures(
+    config: ModelConfig | None = None, sage_config: SageConfig | None = None
+) -> list[dict]:
     """One row per architecture: parameters, binary weights and the deployed weight size
-    (binary weights at 1 bit, everything else float32) at ``config``'s sizes."""
+    (binary weights at 1 bit, everything else float32) at the given sizes (defaults: the
+    paper's ModelNet40 DGCNN and ogbn-products GraphSAGE)."""
     base = config or ModelConfig()
-    rows = []
-    for arch, description in ARCHITECTURES.items():
-        model = build_model(base.replace(arch=arch, knn="l2"))
-        params = parameter_count(model)
-        binary = binary_parameter_count(model)
-        rows.append(
-            {
-                "arch": arch,
-                "description": description,
-                "parameters": params,
-                "binary_parameters": binary,
-                "deployed_weight_bytes": (params - binary) * 4 + (binary + 7) // 8,
-            }
-        )
+    rows = [
+        _row(arch, "dgcnn", text, build_model(base.replace(arch=arch, knn="l2")))
+        for arch, text in ARCHITECTURES.items()
+    ]
+    sage = sage_config or SageConfig()
+    rows += [
+        _row(arch, "sage", text, build_model(sage.replace(arch=arch)))
+        for arch, text in SAGE_ARCHITECTURES.items()
+    ]
     return rows

@@ -29,6 +29,13 @@ from bgnn_deploy.errors import CheckpointError, ConfigError
 from bgnn_deploy.models.config import ModelConfig
 from bgnn_deploy.models.dgcnn import DGCNN, build_dgcnn
 from bgnn_deploy.models.paper_format import PAPER_MLP, PAPER_WIDTHS, load_paper_state_dict
+from bgnn_deploy.models.sage import SAGE, build_sage
+from bgnn_deploy.models.sage_config import SAGE_ARCHITECTURES, SageConfig
+from bgnn_deploy.models.sage_paper_format import (
+    find_state_dict,
+    load_paper_sage,
+    paper_sage_config,
+)
 
 __all__ = ["FORMAT", "LoadedModel", "load_checkpoint", "save_checkpoint"]
 
@@ -41,14 +48,16 @@ class LoadedModel:
     """A model ready for inference (eval mode) and where it came from; ``notes`` say what
     the user should know about the file (clamped weights, an ambiguous paper layout)."""
 
-    model: DGCNN
-    config: ModelConfig
+    model: DGCNN | SAGE
+    config: ModelConfig | SageConfig
     source_format: str  # "bgnn-deploy" or "paper"
     meta: dict[str, Any] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
 
 
-def save_checkpoint(model: DGCNN, path: str | os.PathLike, *, meta: dict | None = None) -> None:
+def save_checkpoint(
+    model: DGCNN | SAGE, path: str | os.PathLike, *, meta: dict | None = None
+) -> None:
     """Write ``model`` with its configuration, atomically (never a half-written file)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -56,6 +65,8 @@ def save_checkpoint(model: DGCNN, path: str | os.PathLike, *, meta: dict | None 
         "format": FORMAT,
         "version": VERSION,
         "config": model.config.to_dict(),
+        # absent in DGCNN checkpoints (the first family), which stay as they were
+        **({"family": "sage"} if isinstance(model, SAGE) else {}),
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
         "meta": dict(meta or {}),
     }
@@ -98,7 +109,7 @@ def _read(path: Path) -> Any:
         ) from None
 
 
-def _clamp_latent_weights(model: DGCNN) -> tuple[str, ...]:
+def _clamp_latent_weights(model: DGCNN | SAGE) -> tuple[str, ...]:
     """Clamp the latent weights of binary layers to [-1, 1], as the binary forward pass of
     training (ours, and the paper's in place) keeps them: their signs, so the binary model,
     are unchanged; the float baseline, which uses the latent values, then sees what
@@ -152,8 +163,12 @@ def load_checkpoint(
                 f"{path} has checkpoint version {obj.get('version')}; "
                 f"this bgnn-deploy reads {VERSION}"
             )
+        family = obj.get("family", "dgcnn")
+        if family not in ("dgcnn", "sage"):
+            raise CheckpointError(f"{path} holds a model of family '{family}', unknown here")
+        config_type = SageConfig if family == "sage" else ModelConfig
         try:
-            config = ModelConfig.from_dict(obj["config"])
+            config = config_type.from_dict(obj["config"])
             state = obj["state_dict"]
         except (KeyError, TypeError) as e:
             raise CheckpointError(f"{path} is a damaged bgnn-deploy checkpoint: {e}") from None
@@ -162,15 +177,30 @@ def load_checkpoint(
                 f"{path} holds a {config.arch} model, not {arch}",
                 hint="drop --arch: our checkpoints carry their architecture",
             )
-        if sizes:
+        if sizes and family == "dgcnn":
             config = config.replace(**sizes)
-        model = build_dgcnn(config)
+        model = build_sage(config) if family == "sage" else build_dgcnn(config)
         result = model.load_state_dict(state, strict=False)
         bad = list(result.missing_keys) + list(result.unexpected_keys)
         if bad:
             raise CheckpointError(f"{path} does not fit its own configuration: {', '.join(bad)}")
         notes = _clamp_latent_weights(model)
         return LoadedModel(model.eval(), config, FORMAT, dict(obj.get("meta") or {}), notes)
+
+    if arch in SAGE_ARCHITECTURES:
+        state = find_state_dict(obj)
+        if state is None:
+            raise CheckpointError(f"{path} holds no state_dict of the paper's {arch}")
+        flags = {k: v for k, v in sizes.items() if k in ("binary_weights", "activations")}
+        model = load_paper_sage(state, paper_sage_config(state, arch, **flags))
+        notes = _clamp_latent_weights(model)
+        if model.config.is_binary:
+            notes += (
+                "the paper's file does not say which parts its training stage binarized: it "
+                f"was read with binary weights {model.config.binary_weights} and activations "
+                f"'{model.config.activations}'",
+            )
+        return LoadedModel(model.eval(), model.config, "paper", {}, notes)
 
     if _is_state_dict(obj):
         if arch is None:

@@ -64,6 +64,8 @@ class ModelConfig:
     bn_momentum: float = 0.1
     extra: dict[str, Any] = field(default_factory=dict)
 
+    family = "dgcnn"  # the model family (a class attribute, not a configuration field)
+
     def __post_init__(self) -> None:
         if self.arch not in ARCHITECTURES:
             raise unknown_name("architecture", self.arch, ARCHITECTURES)

@@ -124,9 +124,11 @@ def evaluate_checkpoint(
     split: str = "test",
     samples: int | None = None,
     seed: int = 0,
+    loaded: LoadedModel | None = None,
 ) -> tuple[Evaluation, LoadedModel, PointCloudDataset]:
-    """Accuracy and confusion of a checkpoint (ours or the paper's) on a data set."""
-    loaded = load_checkpoint(path, arch=arch, sizes=sizes)
+    """Accuracy and confusion of a checkpoint (ours or the paper's) on a data set;
+    ``loaded`` is the checkpoint when the caller has already read it."""
+    loaded = loaded or load_checkpoint(path, arch=arch, sizes=sizes)
     cfg = loaded.config
     dataset = load_dataset(
         data,

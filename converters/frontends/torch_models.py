@@ -17,7 +17,7 @@ from bgnn_deploy.converters.onnx_export import export_onnx
 from bgnn_deploy.converters.parity import torch_trace
 from torch import nn
 
-from bgnn_deploy.errors import UnsupportedOpError
+from bgnn_deploy.errors import ConversionError, UnsupportedOpError
 from bgnn_deploy.models.binary import Binarize, Center, LearnedScale, PointwiseConv
 from bgnn_deploy.models.checkpoint import LoadedModel, load_checkpoint
 from bgnn_deploy.models.dgcnn import DGCNN, build_dgcnn
@@ -122,6 +122,11 @@ def _float_reference(loaded: LoadedModel) -> DGCNN:
 
 def load_source(path, *, arch=None, sizes=None) -> Source:
     loaded = load_checkpoint(path, arch=arch, sizes=sizes)
+    if loaded.config.family == "sage":
+        raise ConversionError(
+            f"{path} holds a {loaded.config.arch} model: converting the GraphSAGE family is "
+            "not available yet (DGCNN models convert)"
+        )
     reference, float_reference = loaded.model, _float_reference(loaded)
     binary = loaded.config.is_binary
     return Source(
