@@ -66,7 +66,7 @@ def test_help_options_name_their_value_and_default(screen):
     assert "--threads, --num_threads LIST" in text and "[default: 50; at least 1]" in text
     train = " ".join(screen("train", "--help").stdout.split())
     assert "Number of classes. [default: 8 for synthetic data, 40 otherwise" in train
-    assert "Learning rate (Adam, cosine schedule). [default: 1e-2 binary, 1e-3 float]" in train
+    assert "Learning rate (Adam, cosine schedule). [default: 1e-2 binary, 1e-3 float;" in train
 
 
 def test_models_table(screen, matches_snapshot):
