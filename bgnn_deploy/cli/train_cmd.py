@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
-from bgnn_deploy.cli.errors import err_console, user_errors
+from bgnn_deploy.cli.errors import user_errors
 from bgnn_deploy.cli.options import OverwriteFileOption, fraction, parse_int_list, positive
 from bgnn_deploy.cli.progress import StageReporter, format_seconds
 from bgnn_deploy.progress import Stages
@@ -272,45 +272,40 @@ def train_sage_command(
     *,
     overwrite: bool,
 ) -> None:
-    """`train sage|bin-sage`: train by the recipe, print each stage and the test accuracy."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
+    """`train sage|bin-sage`: train by the recipe; each epoch's line as it ends (stderr,
+    as DGCNN's), then each stage's and the test accuracy."""
     from bgnn_deploy.training.sage_jobs import train_sage_checkpoint
 
     console = Console()
-    with user_errors():
-        bar = Progress(
-            TextColumn(
-                "[bold]{task.fields[stage]} epoch {task.fields[epoch]}/{task.fields[epochs]}"
-            ),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("loss {task.fields[loss]:.3f}"),
-            TimeElapsedColumn(),
-            console=err_console,
-        )
-        task = bar.add_task(
-            "train", total=None, stage="", epoch=0, epochs=options.epochs, loss=float("nan")
-        )
+    with user_errors(), StageReporter() as show:
+        stages = Stages(show)
+        width = len(str(options.epochs))
 
         def progress(stage: str, epoch: int, step: int, steps: int, loss: float) -> None:
-            if not bar.live.is_started:
-                bar.start()
-            bar.update(task, completed=step, total=steps, stage=stage, epoch=epoch, loss=loss)
+            show.update(
+                completed=step,
+                total=steps,
+                detail=f"{stage} epoch {epoch}/{options.epochs} loss {loss:.3f}",
+            )
 
-        try:
+        def on_epoch(stage: str, stats: EpochStats, seconds: float) -> None:
+            show.line(
+                f"{stage} epoch {stats.epoch:{width}d}/{options.epochs}  loss {stats.loss:.3f}  "
+                f"train acc {stats.train_accuracy:.3f}  val acc {stats.test_accuracy:.3f}  "
+                f"[dim]{format_seconds(seconds)}[/]"
+            )
+
+        with stages.stage(f"training {config.arch} ({options.recipe} recipe)"):
             report = train_sage_checkpoint(
-                config, source, output, options, progress=progress, overwrite=overwrite
+                config,
+                source,
+                output,
+                options,
+                progress=progress,
+                on_epoch=on_epoch,
+                overwrite=overwrite,
             )
-        finally:
-            if bar.live.is_started:
-                bar.stop()
     for stage in report.stages:
-        for stats in stage.result.history:
-            console.print(
-                f"{stage.name:>18s} epoch {stats.epoch:3d}  loss {stats.loss:.3f}  "
-                f"train acc {stats.train_accuracy:.3f}  val acc {stats.test_accuracy:.3f}"
-            )
         if len(report.stages) > 1:
             console.print(
                 f"stage [bold]{stage.name}[/]: best val acc {stage.val_accuracy:.3f}, "

@@ -31,6 +31,7 @@ from bgnn_deploy.models.sage_config import SageConfig
 from bgnn_deploy.outputs import check_output_file, output_errors
 from bgnn_deploy.training.train import Evaluation
 from bgnn_deploy.training.train_sage import (
+    SageEpochFn,
     SageProgressFn,
     SageTrainOptions,
     StageResult,
@@ -71,6 +72,7 @@ def train_sage_checkpoint(
     options: SageTrainOptions,
     *,
     progress: SageProgressFn | None = None,
+    on_epoch: SageEpochFn | None = None,
     overwrite: bool = False,
 ) -> SageTrainReport:
     """Train ``config`` on the graph of ``source`` by ``options.recipe`` and save the last
@@ -79,7 +81,7 @@ def train_sage_checkpoint(
     output = check_output_file(output, overwrite=overwrite, inputs=inputs)
     graph = load_graph(source)
     config = config.replace(in_channels=graph.num_features, classes=graph.num_classes)
-    stages = train_sage_recipe(config, graph, options, progress=progress)
+    stages = train_sage_recipe(config, graph, options, progress=progress, on_epoch=on_epoch)
     final = stages[-1]
     meta: dict[str, Any] = {
         "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),

@@ -17,6 +17,7 @@ weights are kept (as the paper's scripts do). Two recipes:
 from __future__ import annotations
 
 import copy
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -45,6 +46,8 @@ __all__ = [
 RECIPES = ("single", "paper")
 # progress(stage, epoch, step, steps_per_epoch, running_loss)
 SageProgressFn = Callable[[str, int, int, int, float], None]
+# on_epoch(stage, the epoch's statistics, its seconds): as each epoch ends
+SageEpochFn = Callable[[str, EpochStats, float], None]
 
 
 @dataclass(frozen=True)
@@ -122,10 +125,12 @@ def train_sage(
     teacher: SAGE | None = None,
     stage: str = "single",
     progress: SageProgressFn | None = None,
+    on_epoch: SageEpochFn | None = None,
 ) -> tuple[TrainResult, float, float]:
     """Train ``model`` in place (distilled from ``teacher`` if given) and leave it with
     the weights of its best validation epoch. Returns the history, that epoch's
-    validation accuracy and its test accuracy."""
+    validation accuracy and its test accuracy. ``on_epoch(stage, stats, seconds)`` is
+    called as each epoch ends."""
     torch.manual_seed(options.seed)
     if len(options.fanouts) != model.config.layers:
         raise ConfigError(
@@ -150,6 +155,7 @@ def train_sage(
     result = TrainResult()
     best_val, best_test, best_state = -1.0, float("nan"), None
     for epoch in range(1, options.epochs + 1):
+        started = time.perf_counter()
         model.train()
         order = rng.permutation(train_nodes)
         total_loss, correct, seen = 0.0, 0, 0
@@ -180,6 +186,8 @@ def train_sage(
         logits_all = predict_node_logits(model, graph)
         val = _evaluate(logits_all, graph, "val").accuracy
         result.history.append(EpochStats(epoch, total_loss / seen, correct / seen, val))
+        if on_epoch:
+            on_epoch(stage, result.history[-1], time.perf_counter() - started)
         if val > best_val:
             best_val = val
             best_test = _evaluate(logits_all, graph, "test").accuracy
@@ -210,6 +218,7 @@ def train_sage_recipe(
     options: SageTrainOptions,
     *,
     progress: SageProgressFn | None = None,
+    on_epoch: SageEpochFn | None = None,
 ) -> list[StageResult]:
     """Train ``config`` by ``options.recipe``; the last stage is the model asked for."""
     if options.recipe == "single":
@@ -227,7 +236,13 @@ def train_sage_recipe(
         torch.manual_seed(options.seed)
         model = build_sage(stage_config)
         result, val, test = train_sage(
-            model, graph, options, teacher=teacher, stage=name, progress=progress
+            model,
+            graph,
+            options,
+            teacher=teacher,
+            stage=name,
+            progress=progress,
+            on_epoch=on_epoch,
         )
         out.append(StageResult(name, stage_config, result, val, test, model))
         teacher = model

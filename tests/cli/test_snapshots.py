@@ -193,3 +193,22 @@ def test_the_results_views(screen, matches_snapshot, stored_runs, view):
     _fits(result.stdout)
     assert "…" not in result.stdout  # nothing cut
     matches_snapshot(f"results-{view.replace(' ', '-')}", _stable_text(result.stdout, ids))
+
+
+def test_train_sage_prints_each_epoch_as_it_ends(train_lines):
+    """The graph family reports as DGCNN's does: each stage's epochs as they end."""
+    lines, exited = train_lines(
+        "bin-sage", "--data", "synthetic-graph", "--nodes", "400", "--degree", "8",
+        "--features", "8", "--hidden", "16", "--layers", "2", "--fanouts", "5,5",
+        "--batch-size", "50", "--epochs", "3", "-o", "m.pt",
+    )  # fmt: skip
+    assert "training bin-sage (single recipe) ..." in [line for _, line in lines]
+    epochs = [(at, line) for at, line in lines if line.startswith("single epoch ")]
+    assert [line.split()[2] for _, line in epochs] == ["1/3", "2/3", "3/3"]
+    for _, line in epochs:
+        assert re.fullmatch(
+            r"single epoch \d/3  loss \d\.\d{3}  train acc \d\.\d{3}  val acc \d\.\d{3}  "
+            r"\d+\.\d s",
+            line,
+        ), line
+    assert epochs[0][0] < epochs[-1][0] < exited
