@@ -263,7 +263,8 @@ class ProfileSource:
 
 @dataclass(frozen=True)
 class RunnerResult:
-    """What one runner invocation printed: latency, memory, outputs, op profile."""
+    """What one runner invocation printed: latency, memory, outputs, op profile; or, in a
+    :class:`Measurement`, a model's rounds merged into one (:mod:`.rounds`)."""
 
     runtime: str  # what the runtime library calls itself (its version string)
     arch: str
@@ -278,8 +279,11 @@ class RunnerResult:
     init_ms: float | None = None
     first_ms: float | None = None
     warmup_ms: float | None = None
-    runs_ms: tuple[float, ...] = ()  # each timed run in order (past 2000: 2000 evenly spaced)
-    timed_window_boottime_s: tuple[float, float] | None = None  # CLOCK_BOOTTIME, start/end
+    # each timed run in order (past 2000 in one invocation: 2000 evenly spaced), the
+    # rounds' one after another
+    runs_ms: tuple[float, ...] = ()
+    # CLOCK_BOOTTIME start/end of the timed runs; None for several rounds merged
+    timed_window_boottime_s: tuple[float, float] | None = None
     timed_s: float | None = None  # seconds of timed runs (of all rounds, merged)
     runtime_package: str | None = None  # the wheel the library came from, e.g. ai-edge-litert 2.3.0
     peak_rss_kb_after_init: int | None = None
