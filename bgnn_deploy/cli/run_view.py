@@ -63,11 +63,23 @@ def parameters_line(report: RunReport) -> str | None:
     return "parameters: " + ", ".join(parts)
 
 
-def _latency_table(results: list[Measurement]) -> Table:
-    table = Table(box=None, pad_edge=False, padding=(0, 1, 0, 0), title_justify="left")
-    for col in ("model", "thr", "runs", "median", "mean", "std", "min", "max", "p90", "p99",
-                "CV"):  # fmt: skip
+def _table(*columns: str) -> Table:
+    """A borderless table: the model column left, the figures right, nothing wrapped."""
+    table = Table(box=None, pad_edge=False, padding=(0, 1, 0, 0))
+    for col in columns:
         table.add_column(col, justify="left" if col == "model" else "right", no_wrap=True)
+    return table
+
+
+def _has_enough_runs(m: Measurement, percentile: str) -> bool:
+    """Whether ``m`` has the runs ``percentile`` needs: runs stored before the rule carry
+    every percentile, shown only where it holds."""
+    return m.samples >= PERCENTILE_MIN_SAMPLES[percentile]
+
+
+def _latency_table(results: list[Measurement]) -> Table:
+    table = _table("model", "thr", "runs", "median", "mean", "std", "min", "max", "p90", "p99",
+                   "CV")  # fmt: skip
     for m in results:
         lat = m.latency
         table.add_row(
@@ -79,18 +91,15 @@ def _latency_table(results: list[Measurement]) -> Table:
             fmt_ms(lat.std),
             fmt_ms(lat.min),
             fmt_ms(lat.max),
-            # runs stored before the rule have every percentile: shown only where it holds
-            fmt_ms(lat.p90 if m.samples >= PERCENTILE_MIN_SAMPLES["p90"] else None),
-            fmt_ms(lat.p99 if m.samples >= PERCENTILE_MIN_SAMPLES["p99"] else None),
+            fmt_ms(lat.p90 if _has_enough_runs(m, "p90") else None),
+            fmt_ms(lat.p99 if _has_enough_runs(m, "p99") else None),
             f"{lat.cv:.0%}" if lat.cv is not None else "-",
         )
     return table
 
 
 def _model_table(results: list[Measurement]) -> Table:
-    table = Table(box=None, pad_edge=False, padding=(0, 1, 0, 0))
-    for col in ("model", "thr", "first ms", "init ms", "inf/s", "peak RSS MiB", "rounds"):
-        table.add_column(col, justify="left" if col == "model" else "right", no_wrap=True)
+    table = _table("model", "thr", "first ms", "init ms", "inf/s", "peak RSS MiB", "rounds")
     for m in results:
         r = m.result
         table.add_row(
@@ -107,7 +116,7 @@ def _model_table(results: list[Measurement]) -> Table:
 
 def _percentile_note(results: Iterable[Measurement]) -> str | None:
     shown = ("p90", "p99")  # the table's percentiles
-    missing = {n for m in results for n in shown if m.samples < PERCENTILE_MIN_SAMPLES[n]}
+    missing = {n for m in results for n in shown if not _has_enough_runs(m, n)}
     if not missing:
         return None
     needs = ", ".join(f"{n} >= {PERCENTILE_MIN_SAMPLES[n]}" for n in sorted(missing))
